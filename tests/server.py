@@ -1,0 +1,114 @@
+"""Start the real server as a subprocess and talk to it with the wyoming client library."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wyoming.client import AsyncTcpClient
+from wyoming.event import Event
+from wyoming.info import Describe, Info
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    stats_path: Path
+    log_path: Path
+
+    def client(self) -> AsyncTcpClient:
+        return AsyncTcpClient("127.0.0.1", self.port)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_server(tmp: Path, *args: str, timeout: float = 120.0) -> RunningServer:
+    """Start ``python -m wyoming_kokoro`` on a free loopback port; wait until it answers."""
+    port = free_port()
+    stats_path = tmp / "stats.jsonl"
+    log_path = tmp / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOKORO_")}
+    command = [
+        sys.executable,
+        "-m",
+        "wyoming_kokoro",
+        "--uri",
+        f"tcp://127.0.0.1:{port}",
+        "--stats-file",
+        str(stats_path),
+        "--no-download",
+        *args,
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    server = RunningServer(process, port, stats_path, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+        try:
+            asyncio.run(describe(server))
+            return server
+        except OSError:
+            time.sleep(0.3)
+    server.stop()
+    raise RuntimeError(f"server did not answer within {timeout}s:\n{server.log()}")
+
+
+async def describe(server: RunningServer) -> Info:
+    async with server.client() as client:
+        await client.write_event(Describe().event())
+        event = await client.read_event()
+        assert event is not None
+        return Info.from_event(event)
+
+
+@dataclass
+class Reply:
+    """Everything a server sent for one request."""
+
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def types(self) -> list[str]:
+        return [e.type for e in self.events]
+
+    @property
+    def audio(self) -> bytes:
+        return b"".join(e.payload or b"" for e in self.events if e.type == "audio-chunk")
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / (24000 * 2)
+
+
+async def read_reply(client: AsyncTcpClient, last: str = "audio-stop") -> Reply:
+    reply = Reply()
+    while True:
+        event = await asyncio.wait_for(client.read_event(), timeout=300)
+        assert event is not None, f"connection closed after {reply.types}"
+        reply.events.append(event)
+        if event.type == last:
+            return reply

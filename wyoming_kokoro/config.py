@@ -1,0 +1,263 @@
+"""Settings: defaults ◄ config file ◄ KOKORO_* environment ◄ command line.
+
+Every setting is declared once in ``OPTIONS``: its config key, its ``KOKORO_*``
+variable, its ``--flag``, its default and how a raw value is checked. The same
+rule holds for all of them: CLI flag > environment > config file > default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "KOKORO_"
+MODEL_VARIANTS = ("int8", "fp16", "fp32")
+UPSTREAM_URL = "https://github.com/thewh1teagle/kokoro-onnx/releases/download/model-files-v1.0"
+_SOURCE_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
+
+
+class ConfigError(ValueError):
+    """A setting has an invalid value; the message names where it came from."""
+
+
+def default_download_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join("~", ".local", "share")
+    return os.path.join(base, "wyoming-kokoro")
+
+
+@dataclass
+class Settings:
+    """Everything the server needs to start. Built by :func:`load_settings`."""
+
+    uri: str = "tcp://0.0.0.0:10200"
+    voice: str = "af_heart"
+    speed: float = 1.0
+    data_dir: list[str] = field(default_factory=list)
+    download_dir: str = field(default_factory=default_download_dir)
+    model: str | None = None
+    voices: str | None = None
+    model_variant: str = "int8"
+    download: bool = True
+    download_url: str = UPSTREAM_URL
+    stats_file: str = "stats.jsonl"
+    samples_per_chunk: int = 1024
+    debug: bool = False
+
+    @property
+    def download_path(self) -> Path:
+        return Path(self.download_dir).expanduser()
+
+    @property
+    def data_paths(self) -> list[Path]:
+        return [Path(d).expanduser() for d in self.data_dir]
+
+    @property
+    def stats_path(self) -> Path | None:
+        """Where stats go: None when disabled; a bare file name lives in the download dir."""
+        value = self.stats_file.strip()
+        if value.lower() in ("", "none", "off", "false"):
+            return None
+        path = Path(value).expanduser()
+        if path.parent == Path(".") and not value.startswith("."):
+            return self.download_path / path
+        return path
+
+
+# --------------------------------------------------------------------------- value parsers
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ValueError(f"expected a string, got {value!r}")
+    return str(value)
+
+
+def _optional_path(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = _str(value).strip()
+    return text or None
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _number(kind: type, low: float, high: float) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"expected a number, got {value!r}")
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a number, got {value!r}") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}, got {value!r}")
+        return number
+
+    return parse
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = _str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return text
+
+    return parse
+
+
+def _uri(value: Any) -> str:
+    text = _str(value).strip()
+    if not text.startswith(("tcp://", "unix://", "stdio://")):
+        raise ValueError(f"must start with tcp://, unix:// or stdio://, got {value!r}")
+    return text
+
+
+def _path_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [p for p in value.split(os.pathsep) if p.strip()]
+    if isinstance(value, (list, tuple)):
+        return [_str(v) for v in value]
+    raise ValueError(f"expected a list of folders, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: config key, environment variable and CLI flag share ``key``."""
+
+    key: str
+    parse: Callable[[Any], Any]
+    help: str
+    repeat: bool = False
+    metavar: str | None = None
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.key.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.key.replace("_", "-")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("uri", _uri, "where to listen: tcp://HOST:PORT, unix://PATH or stdio://"),
+    Option("voice", _str, "default voice (see --list-voices)"),
+    Option("speed", _number(float, 0.5, 2.0), "default speaking rate, 0.5 to 2.0"),
+    Option("data_dir", _path_list, "folder searched for model and voices (repeatable)", True),
+    Option("download_dir", _str, "folder for assembled, imported and downloaded assets"),
+    Option("model", _optional_path, "explicit path to a Kokoro .onnx model"),
+    Option("voices", _optional_path, "explicit path to a voices file (voices-v1.0.bin)"),
+    Option("model_variant", _choice(*MODEL_VARIANTS), "int8, fp16 or fp32"),
+    Option("download", _bool, "allow downloading missing assets from download_url"),
+    Option("download_url", _str, "base URL of the kokoro-onnx model-files-v1.0 release"),
+    Option(
+        "stats_file", _str, "JSON-lines stats file; a bare name lives in the download dir; none"
+    ),
+    Option("samples_per_chunk", _number(int, 64, 96000), "PCM samples per audio-chunk event"),
+    Option("debug", _bool, "log at DEBUG level"),
+)
+_OPTION_BY_KEY = {option.key: option for option in OPTIONS}
+assert set(_OPTION_BY_KEY) == {f.name for f in fields(Settings)}, "OPTIONS and Settings differ"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wyoming-kokoro",
+        description="Wyoming text-to-speech server for Kokoro-82M. "
+        "Precedence: CLI flag > KOKORO_* environment > config file > default.",
+    )
+    parser.add_argument("--config", help="YAML config file (default: the project's config.yaml)")
+    parser.add_argument("--list-voices", action="store_true", help="print every voice and exit")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    for option in OPTIONS:
+        kwargs: dict[str, Any] = {"help": option.help, "default": argparse.SUPPRESS}
+        if option.parse is _bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif option.repeat:
+            kwargs["action"] = "append"
+        parser.add_argument(option.flag, dest=option.key, **kwargs)
+    return parser
+
+
+def _apply(values: dict[str, Any], source: str, raw: Mapping[str, Any], naming: str) -> None:
+    for key, value in raw.items():
+        option = _OPTION_BY_KEY[key]
+        name = {"file": f"{source}: {key}", "env": option.env, "cli": option.flag}[naming]
+        try:
+            values[key] = option.parse(value)
+        except ValueError as err:
+            raise ConfigError(f"{name}: {err}") from None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    unknown = sorted(str(k) for k in loaded if k not in _OPTION_BY_KEY)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s): {', '.join(unknown)}")
+    return loaded
+
+
+def config_file_path(cli_value: str | None, environ: Mapping[str, str]) -> Path | None:
+    if cli_value:
+        return Path(cli_value).expanduser()
+    if environ.get(ENV_PREFIX + "CONFIG"):
+        return Path(environ[ENV_PREFIX + "CONFIG"]).expanduser()
+    return _SOURCE_CONFIG if _SOURCE_CONFIG.is_file() else None
+
+
+@dataclass
+class Invocation:
+    """The parsed command line: settings plus the CLI-only actions."""
+
+    settings: Settings
+    list_voices: bool = False
+    show_version: bool = False
+    config_path: Path | None = None
+
+
+def load_settings(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Invocation:
+    """Merge defaults, config file, environment and CLI into one :class:`Settings`."""
+    environ = os.environ if environ is None else environ
+    args = vars(build_parser().parse_args(argv))
+    config_path = config_file_path(args.pop("config", None), environ)
+    list_voices = bool(args.pop("list_voices", False))
+    show_version = bool(args.pop("version", False))
+
+    values: dict[str, Any] = {}
+    if config_path is not None:
+        _apply(values, str(config_path), read_config_file(config_path), "file")
+    env_values = {o.key: environ[o.env] for o in OPTIONS if environ.get(o.env) is not None}
+    _apply(values, "environment", env_values, "env")
+    if "data_dir" in args:  # repeated flags arrive as a list of single folders
+        args["data_dir"] = [str(d) for d in args["data_dir"]]
+    _apply(values, "command line", args, "cli")
+    return Invocation(Settings(**values), list_voices, show_version, config_path)

@@ -1,0 +1,1 @@
+"""Engine: the Kokoro ONNX model and its voices. Knows nothing of Wyoming."""

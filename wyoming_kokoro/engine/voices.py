@@ -1,0 +1,155 @@
+"""Voice catalogue: the 54 Kokoro v1.0 voices, their languages and style tables."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+STYLE_ROWS = 510
+STYLE_DIM = 256
+
+# Kokoro's voice names start with a language letter and a gender letter.
+# language letter -> (Home Assistant locale, Misaki/espeak language, readable name)
+LANGUAGES: dict[str, tuple[str, str, str]] = {
+    "a": ("en_US", "en-us", "American English"),
+    "b": ("en_GB", "en-gb", "British English"),
+    "e": ("es_ES", "es", "Spanish"),
+    "f": ("fr_FR", "fr-fr", "French"),
+    "h": ("hi_IN", "hi", "Hindi"),
+    "i": ("it_IT", "it", "Italian"),
+    "j": ("ja_JP", "ja", "Japanese"),
+    "p": ("pt_BR", "pt-br", "Brazilian Portuguese"),
+    "z": ("zh_CN", "zh", "Mandarin Chinese"),
+}
+GENDERS = {"f": "female", "m": "male"}
+
+# The voice a language-only request gets (Kokoro's best-rated voice per language).
+DEFAULT_VOICES = {
+    "a": "af_heart",
+    "b": "bf_emma",
+    "e": "ef_dora",
+    "f": "ff_siwis",
+    "h": "hf_alpha",
+    "i": "if_sara",
+    "j": "jf_alpha",
+    "p": "pf_dora",
+    "z": "zf_xiaobei",
+}
+
+
+class VoicesFileError(ValueError):
+    """The voices file cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """A voice as clients see it."""
+
+    name: str
+    lang_code: str  # Kokoro's one-letter language code
+    locale: str  # Home Assistant locale, e.g. en_US
+    language_name: str
+    gender: str
+
+    @property
+    def display_name(self) -> str:
+        return self.name.split("_", 1)[1].replace("_", " ").title()
+
+    @property
+    def description(self) -> str:
+        return f"{self.display_name} — {self.language_name}, {self.gender}"
+
+    @staticmethod
+    def from_name(name: str) -> VoiceInfo | None:
+        """Describe a Kokoro voice name such as ``af_heart``; None if it has no known prefix."""
+        if len(name) < 4 or name[2] != "_" or name[0] not in LANGUAGES or name[1] not in GENDERS:
+            return None
+        locale, _, language_name = LANGUAGES[name[0]]
+        return VoiceInfo(name, name[0], locale, language_name, GENDERS[name[1]])
+
+
+def read_voices_file(path: Path) -> dict[str, np.ndarray]:
+    """Load a voices file (NumPy .npz, as upstream voices-v1.0.bin) into (510, 256) tables."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            raw = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise VoicesFileError(f"voices file {path} is unreadable or truncated ({err})") from None
+    if not raw:
+        raise VoicesFileError(f"voices file {path} holds no voices")
+    styles: dict[str, np.ndarray] = {}
+    for name, table in raw.items():
+        if table.size != STYLE_ROWS * STYLE_DIM:
+            raise VoicesFileError(
+                f"voices file {path}: voice {name} has shape {table.shape}, "
+                f"expected ({STYLE_ROWS}, 1, {STYLE_DIM})"
+            )
+        table = np.ascontiguousarray(table, dtype=np.float32).reshape(STYLE_ROWS, STYLE_DIM)
+        if not np.isfinite(table).all():
+            raise VoicesFileError(f"voices file {path}: voice {name} holds non-finite values")
+        styles[name] = table
+    return styles
+
+
+def language_code(language: str) -> str | None:
+    """Map a request language (``en_GB``, ``en-gb``, ``fr``, ``pt-BR``…) to Kokoro's letter."""
+    wanted = language.strip().replace("-", "_").lower()
+    if not wanted:
+        return None
+    for code, (locale, _, _) in LANGUAGES.items():
+        if wanted == locale.lower():
+            return code
+    base = wanted.split("_", 1)[0]
+    if base == "en":
+        return "a"  # plain "en" means American English, Kokoro's main voice set
+    for code, (locale, _, _) in LANGUAGES.items():
+        if locale.lower().split("_", 1)[0] == base:
+            return code
+    return None
+
+
+class VoiceCatalogue:
+    """The loaded voices: their descriptions and style tables."""
+
+    def __init__(self, styles: dict[str, np.ndarray]) -> None:
+        self._styles = styles
+        self._info: dict[str, VoiceInfo] = {}
+        for name in sorted(styles):
+            info = VoiceInfo.from_name(name)
+            if info is not None:
+                self._info[name] = info
+
+    @classmethod
+    def from_file(cls, path: Path) -> VoiceCatalogue:
+        return cls(read_voices_file(path))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._info
+
+    def __len__(self) -> int:
+        return len(self._info)
+
+    @property
+    def voices(self) -> Iterable[VoiceInfo]:
+        return self._info.values()
+
+    def info(self, name: str) -> VoiceInfo:
+        return self._info[name]
+
+    def style(self, name: str, num_tokens: int) -> np.ndarray:
+        """The style row for an utterance of ``num_tokens`` phoneme tokens, shape (1, 256)."""
+        row = max(1, min(num_tokens, STYLE_ROWS)) - 1
+        return self._styles[name][row : row + 1]
+
+    def default_for_language(self, code: str, preferred: str) -> str | None:
+        """The voice for a language-only request: the configured default if it fits."""
+        if preferred in self._info and self._info[preferred].lang_code == code:
+            return preferred
+        default = DEFAULT_VOICES.get(code)
+        if default in self._info:
+            return default
+        return next((v.name for v in self._info.values() if v.lang_code == code), None)

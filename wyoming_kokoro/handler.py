@@ -1,0 +1,199 @@
+"""Wyoming event handler: Describe → Info, one-shot synthesize, streamed synthesize.
+
+One handler per connection. Requests on a connection are spoken in order, each by its own
+task, so the handler keeps reading events (stream chunks, Describe) while audio is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Describe
+from wyoming.server import AsyncEventHandler
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeStopped,
+    SynthesizeVoice,
+)
+
+from .audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, float_to_pcm16, pcm_chunks, pcm_seconds
+from .speech import Speaker, VoiceChoice
+from .stats import RequestStats, StatsWriter
+from .text.segment import SentenceBuffer
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Utterance:
+    """Text on its way to speech: sentences are queued as soon as they are complete."""
+
+    def __init__(self, mode: str, voice: VoiceChoice, speed: float, provider: str) -> None:
+        self.mode = mode
+        self.voice = voice
+        self.speed = speed
+        self.stats = RequestStats(
+            mode=mode, voice=voice.name, language=voice.locale, provider=provider
+        )
+        self.sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        self._buffer = SentenceBuffer()
+
+    def feed(self, text: str) -> None:
+        self.stats.characters += len(text)
+        if text.strip():
+            self.stats.text_arrived()
+        for sentence in self._buffer.feed(text):
+            self.sentences.put_nowait(sentence)
+
+    def close(self) -> None:
+        for sentence in self._buffer.flush():
+            self.sentences.put_nowait(sentence)
+        self.sentences.put_nowait(None)
+
+
+class KokoroEventHandler(AsyncEventHandler):
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        speaker: Speaker,
+        info_event: Event,
+        stats_writer: StatsWriter,
+        speed: float,
+        samples_per_chunk: int,
+    ) -> None:
+        super().__init__(reader, writer)
+        self._speaker = speaker
+        self._info_event = info_event
+        self._stats_writer = stats_writer
+        self._speed = speed
+        self._samples_per_chunk = samples_per_chunk
+        self._stream: Utterance | None = None
+        self._last_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def handle_event(self, event: Event) -> bool:
+        try:
+            await self._dispatch(event)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            await self._error(f"malformed {event.type} event: {err!r}", "bad-event")
+        return True
+
+    async def _dispatch(self, event: Event) -> None:
+        if Describe.is_type(event.type):
+            await self.write_event(self._info_event)
+        elif Synthesize.is_type(event.type):
+            if self._stream is not None:
+                # Home Assistant sends a compatibility `synthesize` inside a stream for
+                # servers that cannot stream; the stream already carries that text.
+                _LOGGER.debug("Ignoring synthesize inside a stream")
+                return
+            synthesize = Synthesize.from_event(event)
+            if not isinstance(synthesize.text, str):
+                raise TypeError("text must be a string")
+            utterance = self._begin("oneshot", synthesize.voice)
+            utterance.feed(synthesize.text)
+            utterance.close()
+        elif SynthesizeStart.is_type(event.type):
+            if self._stream is not None:
+                await self._error(
+                    "synthesize-start while a stream is open; send synthesize-stop first",
+                    "stream-open",
+                )
+                return
+            self._stream = self._begin("stream", SynthesizeStart.from_event(event).voice)
+        elif SynthesizeChunk.is_type(event.type):
+            if self._stream is None:
+                await self._error("synthesize-chunk without synthesize-start", "no-stream")
+                return
+            chunk = SynthesizeChunk.from_event(event)
+            if not isinstance(chunk.text, str):
+                raise TypeError("text must be a string")
+            self._stream.feed(chunk.text)
+        elif SynthesizeStop.is_type(event.type):
+            if self._stream is None:
+                await self._error("synthesize-stop without synthesize-start", "no-stream")
+                return
+            self._stream.close()
+            self._stream = None
+        else:
+            _LOGGER.debug("Ignoring event %s", event.type)
+
+    def _begin(self, mode: str, voice: SynthesizeVoice | None) -> Utterance:
+        choice = self._speaker.choose_voice(
+            voice.name if voice else None, voice.language if voice else None
+        )
+        utterance = Utterance(mode, choice, self._speed, self._speaker.provider)
+        task = asyncio.create_task(self._speak(utterance, self._last_task))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        self._last_task = task
+        return utterance
+
+    async def _error(self, text: str, code: str) -> None:
+        _LOGGER.warning("Client error: %s", text)
+        await self.write_event(Error(text=text, code=code).event())
+
+    async def _speak(self, utterance: Utterance, previous: asyncio.Task[None] | None) -> None:
+        """Speak one request: audio-start, chunks as sentences finish, audio-stop."""
+        if previous is not None:
+            await asyncio.wait([previous])  # requests on one connection keep their order
+        stats = utterance.stats
+        failure: str | None = None
+        outcome = "cancelled"
+        try:
+            await self.write_event(
+                AudioStart(rate=SAMPLE_RATE, width=SAMPLE_WIDTH, channels=CHANNELS).event()
+            )
+            while (sentence := await utterance.sentences.get()) is not None:
+                if failure is None:
+                    failure = await self._speak_sentence(utterance, sentence)
+            await self.write_event(AudioStop().event())
+            if utterance.mode == "stream":
+                await self.write_event(SynthesizeStopped().event())
+            outcome = "error" if failure else "ok"
+        except (ConnectionError, OSError) as err:
+            failure = f"client went away: {err}"
+        finally:
+            stats.finish(outcome, failure)
+            self._stats_writer.write(stats)
+            _LOGGER.debug("Request %s: %s", stats.request_id, stats.to_json())
+
+    async def _speak_sentence(self, utterance: Utterance, sentence: str) -> str | None:
+        """Send one sentence's audio; on failure send an error event and return its text."""
+        try:
+            async for audio in self._speaker.speak(
+                sentence, utterance.voice, utterance.speed, utterance.stats
+            ):
+                pcm = float_to_pcm16(audio)
+                if not pcm:
+                    continue
+                utterance.stats.audio_sent(pcm_seconds(len(pcm)))
+                for piece in pcm_chunks(pcm, self._samples_per_chunk):
+                    await self.write_event(
+                        AudioChunk(
+                            rate=SAMPLE_RATE, width=SAMPLE_WIDTH, channels=CHANNELS, audio=piece
+                        ).event()
+                    )
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception as err:  # G2P or inference failed: tell the client, keep serving
+            _LOGGER.exception("Synthesis failed for %r", sentence[:80])
+            text = f"synthesis failed: {err}"
+            await self.write_event(Error(text=text, code="synthesis-failed").event())
+            return text
+        return None
+
+    async def disconnect(self) -> None:
+        """The client is gone: cancel whatever it still had queued or in progress."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))

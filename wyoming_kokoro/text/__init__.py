@@ -1,0 +1,1 @@
+"""Text path: segmentation and grapheme-to-phoneme conversion. Knows nothing of Wyoming."""
