@@ -53,6 +53,7 @@ def test_every_option_follows_the_rule(tmp_path: Path) -> None:
         "download_url": ("http://a", "http://b", "http://c"),
         "stats_file": ("a.jsonl", "b.jsonl", "c.jsonl"),
         "samples_per_chunk": (256, "512", 2048),
+        "zeroconf": ("home", "true", "living-room"),
         "debug": (True, "false", True),
     }
     assert set(samples) == {o.key for o in OPTIONS}

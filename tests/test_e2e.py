@@ -230,3 +230,16 @@ def test_list_voices_prints_all_54(tmp_path: Path) -> None:
     assert any(
         line.startswith("af_heart") and "Heart — American English, female" in line for line in lines
     )
+
+
+async def test_a_run_on_sentence_far_over_510_phonemes_is_spoken_whole(
+    server: RunningServer,
+) -> None:
+    words = "the quick brown fox jumps over the lazy dog and keeps running through the field"
+    text = " ".join([words] * 20)  # one "sentence" of about 2,000 phonemes, no punctuation
+    reply = await synthesize(server, text, SynthesizeVoice(name="af_sky"))
+    record = await find_record(server, voice="af_sky", characters=len(text))
+    assert record["outcome"] == "ok"
+    assert isinstance(record["phonemes"], int) and record["phonemes"] > 1500
+    assert isinstance(record["segments"], int) and record["segments"] >= 4
+    assert reply.seconds > 60  # about 300 words of speech, none dropped

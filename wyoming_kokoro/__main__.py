@@ -12,6 +12,7 @@ from wyoming.server import AsyncServer
 from . import __version__
 from .assets import AssetError, resolve_assets, resolve_voices
 from .config import ConfigError, Settings, load_settings
+from .discovery import ZeroconfAnnouncer, ZeroconfUnavailableError
 from .engine.synthesizer import KokoroModel, ModelLoadError
 from .engine.voices import VoiceCatalogue, VoicesFileError
 from .handler import KokoroEventHandler
@@ -50,6 +51,10 @@ async def _serve(settings: Settings, speaker: Speaker, stats_writer: StatsWriter
         speed=settings.speed,
         samples_per_chunk=settings.samples_per_chunk,
     )
+    announcer: ZeroconfAnnouncer | None = None
+    if settings.zeroconf:
+        announcer = ZeroconfAnnouncer(settings.zeroconf, settings.uri)
+        await announcer.start()
     _LOGGER.info(
         "Ready: %s voices on %s (provider %s, default voice %s)",
         len(speaker.catalogue),
@@ -57,7 +62,11 @@ async def _serve(settings: Settings, speaker: Speaker, stats_writer: StatsWriter
         speaker.provider,
         settings.voice,
     )
-    await server.run(factory)
+    try:
+        await server.run(factory)
+    finally:
+        if announcer is not None:
+            await announcer.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_serve(settings, speaker, stats_writer))
     except KeyboardInterrupt:
         pass
+    except ZeroconfUnavailableError as err:
+        _LOGGER.error("%s", err)
+        return 1
     except OSError as err:
         _LOGGER.error("Cannot listen on %s: %s", settings.uri, err)
         return 1

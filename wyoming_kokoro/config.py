@@ -18,6 +18,7 @@ import yaml
 
 ENV_PREFIX = "KOKORO_"
 MODEL_VARIANTS = ("int8", "fp16", "fp32")
+ZEROCONF_DEFAULT_NAME = "kokoro"
 UPSTREAM_URL = "https://github.com/thewh1teagle/kokoro-onnx/releases/download/model-files-v1.0"
 _SOURCE_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
 
@@ -47,6 +48,7 @@ class Settings:
     download_url: str = UPSTREAM_URL
     stats_file: str = "stats.jsonl"
     samples_per_chunk: int = 1024
+    zeroconf: str | None = None
     debug: bool = False
 
     @property
@@ -128,6 +130,20 @@ def _uri(value: Any) -> str:
     return text
 
 
+def _zeroconf(value: Any) -> str | None:
+    """Off (None), or the service name to announce; ``true`` means the default name."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return ZEROCONF_DEFAULT_NAME
+    text = _str(value).strip()
+    if text.lower() in ("", "false", "no", "off", "none", "0"):
+        return None
+    if text.lower() in ("true", "yes", "on", "1"):
+        return ZEROCONF_DEFAULT_NAME
+    return text
+
+
 def _path_list(value: Any) -> list[str]:
     if value is None:
         return []
@@ -146,7 +162,7 @@ class Option:
     parse: Callable[[Any], Any]
     help: str
     repeat: bool = False
-    metavar: str | None = None
+    cli_const: str | None = None  # value of the flag given without an argument
 
     @property
     def env(self) -> str:
@@ -172,6 +188,12 @@ OPTIONS: tuple[Option, ...] = (
         "stats_file", _str, "JSON-lines stats file; a bare name lives in the download dir; none"
     ),
     Option("samples_per_chunk", _number(int, 64, 96000), "PCM samples per audio-chunk event"),
+    Option(
+        "zeroconf",
+        _zeroconf,
+        "announce _wyoming._tcp over mDNS with this name (flag alone: kokoro)",
+        cli_const=ZEROCONF_DEFAULT_NAME,
+    ),
     Option("debug", _bool, "log at DEBUG level"),
 )
 _OPTION_BY_KEY = {option.key: option for option in OPTIONS}
@@ -193,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif option.repeat:
             kwargs["action"] = "append"
+        elif option.cli_const is not None:
+            kwargs.update(nargs="?", const=option.cli_const, metavar="NAME")
         parser.add_argument(option.flag, dest=option.key, **kwargs)
     return parser
 

@@ -1,0 +1,72 @@
+"""Zeroconf announcement, with a fake zeroconf instance (no multicast leaves this test)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from wyoming_kokoro.config import load_settings
+from wyoming_kokoro.discovery import (
+    SERVICE_TYPE,
+    ZeroconfAnnouncer,
+    ZeroconfUnavailableError,
+    announce_target,
+)
+
+
+class FakeZeroconf:
+    """Stands in for zeroconf.asyncio.AsyncZeroconf: records what would be announced."""
+
+    def __init__(self) -> None:
+        self.registered: list[Any] = []
+        self.unregistered: list[Any] = []
+        self.closed = False
+
+    async def async_register_service(self, info: Any) -> None:
+        self.registered.append(info)
+
+    async def async_unregister_service(self, info: Any) -> None:
+        self.unregistered.append(info)
+
+    async def async_close(self) -> None:
+        self.closed = True
+
+
+async def test_announces_wyoming_service_and_withdraws_it() -> None:
+    fake = FakeZeroconf()
+    announcer = ZeroconfAnnouncer("kitchen", "tcp://127.0.0.1:10300", zeroconf_factory=lambda: fake)
+    await announcer.start()
+    [info] = fake.registered
+    assert info.type == SERVICE_TYPE == "_wyoming._tcp.local."
+    assert info.name == "kitchen._wyoming._tcp.local."
+    assert info.port == 10300
+    assert info.addresses == [socket.inet_aton("127.0.0.1")]
+    await announcer.close()
+    assert fake.unregistered == [info] and fake.closed
+
+
+def test_targets() -> None:
+    assert announce_target("tcp://192.0.2.7:10200") == ("192.0.2.7", 10200)
+    host, port = announce_target("tcp://0.0.0.0:10200")
+    assert port == 10200 and host != "0.0.0.0"
+    socket.inet_aton(host)  # a real IPv4 address of this machine
+    for uri in ("unix:///tmp/kokoro.sock", "stdio://", "tcp://localhost"):
+        with pytest.raises(ZeroconfUnavailableError):
+            announce_target(uri)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        ([], {}, None),
+        (["--zeroconf"], {}, "kokoro"),
+        (["--zeroconf", "attic"], {}, "attic"),
+        ([], {"KOKORO_ZEROCONF": "true"}, "kokoro"),
+        ([], {"KOKORO_ZEROCONF": "off"}, None),
+        ([], {"KOKORO_ZEROCONF": "porch"}, "porch"),
+    ],
+)
+def test_zeroconf_setting(argv: list[str], env: dict[str, str], expected: str | None) -> None:
+    assert load_settings(argv, env).settings.zeroconf == expected

@@ -1,0 +1,74 @@
+"""Zeroconf (mDNS) announcement of ``_wyoming._tcp`` so Home Assistant finds the server."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlparse
+
+_LOGGER = logging.getLogger(__name__)
+
+SERVICE_TYPE = "_wyoming._tcp.local."
+_MDNS_GROUP = "224.0.0.251"
+
+
+class ZeroconfUnavailableError(RuntimeError):
+    """The zeroconf package is missing, or the URI cannot be announced."""
+
+
+def local_address() -> str:
+    """The address other hosts reach us on (a UDP connect sends no packet)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect((_MDNS_GROUP, 5353))
+        return str(probe.getsockname()[0])
+
+
+def announce_target(uri: str) -> tuple[str, int]:
+    """Host and port to announce for a ``tcp://`` URI; 0.0.0.0 means this host's address."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "tcp" or parsed.port is None:
+        raise ZeroconfUnavailableError(f"zeroconf needs a tcp://HOST:PORT uri, not {uri}")
+    host = parsed.hostname or ""
+    if host in ("", "0.0.0.0", "::"):
+        host = local_address()
+    return host, parsed.port
+
+
+class ZeroconfAnnouncer:
+    """Registers the service on start and withdraws it on close."""
+
+    def __init__(
+        self,
+        name: str,
+        uri: str,
+        zeroconf_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        try:
+            from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+        except ImportError:
+            raise ZeroconfUnavailableError(
+                "zeroconf is not installed: pip install 'wyoming-kokoro[zeroconf]'"
+            ) from None
+        host, port = announce_target(uri)
+        self.info = AsyncServiceInfo(
+            SERVICE_TYPE,
+            f"{name}.{SERVICE_TYPE}",
+            addresses=[socket.inet_aton(host)],
+            port=port,
+            server=f"{socket.gethostname()}.local.",
+        )
+        self._factory = zeroconf_factory or AsyncZeroconf
+        self._zeroconf: Any = None
+
+    async def start(self) -> None:
+        self._zeroconf = self._factory()
+        await self._zeroconf.async_register_service(self.info)
+        _LOGGER.info("Zeroconf: announced %s on port %s", self.info.name, self.info.port)
+
+    async def close(self) -> None:
+        if self._zeroconf is not None:
+            await self._zeroconf.async_unregister_service(self.info)
+            await self._zeroconf.async_close()
+            self._zeroconf = None
