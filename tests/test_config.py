@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wyoming_kokoro.config import OPTIONS, ConfigError, Settings, load_settings
+from wyoming_kokoro.config import (
+    ALL_OPTIONS,
+    ConfigError,
+    Settings,
+    load_settings,
+)
+from wyoming_kokoro.engine.providers import PROVIDER_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +44,14 @@ def test_file_beats_default_env_beats_file_cli_beats_env(tmp_path: Path) -> None
     assert (from_cli.speed, from_cli.voice) == (0.8, "am_adam")
 
 
+def value_of(settings: Settings, key: str) -> object:
+    """A setting's value; per-provider switches live in ``provider_switches``."""
+    if "_provider_" in key:
+        provider, switch = key.split("_provider_")
+        return getattr(settings.switches(provider), switch)
+    return getattr(settings, key)
+
+
 def test_every_option_follows_the_rule(tmp_path: Path) -> None:
     """For each option, a file value loses to env, which loses to the CLI."""
     samples = {
@@ -55,9 +69,26 @@ def test_every_option_follows_the_rule(tmp_path: Path) -> None:
         "samples_per_chunk": (256, "512", 2048),
         "zeroconf": ("home", "true", "living-room"),
         "debug": (True, "false", True),
+        "provider": ("cuda,cpu", "openvino", "cpu"),
+        "device_id": (1, "2", 3),
+        "openvino_device": ("CPU", "NPU", "GPU"),
+        "graph_opt_level": ("basic", "extended", "disabled"),
+        "optimized_model_cache": (False, "true", False),
+        "cpu_intra_threads": (1, "2", 4),
+        "cpu_inter_threads": (1, "2", 4),
+        "cpu_mem_arena": (False, "true", False),
+        "mem_pattern": (False, "true", False),
+        "verbose_logs": (True, "false", True),
+        "benchmark_providers": (True, "false", None),
+        "short_segment_phonemes": (50, "60", 70),
+        "provider_cooldown": (5, "6", 7),
     }
-    assert set(samples) == {o.key for o in OPTIONS}
-    for option in OPTIONS:
+    for key in PROVIDER_KEYS:
+        samples[f"{key}_provider_enabled"] = (False, "true", False)
+        samples[f"{key}_provider_benchmark"] = (True, "auto", "false")
+        samples[f"{key}_provider_priority"] = (3, "4", "default")
+    assert set(samples) == {o.key for o in ALL_OPTIONS}
+    for option in ALL_OPTIONS:
         file_value, env_value, cli_value = samples[option.key]
         config = write_config(tmp_path, yaml.safe_dump({option.key: file_value}))
         env = {option.env: str(env_value)}
@@ -67,9 +98,11 @@ def test_every_option_follows_the_rule(tmp_path: Path) -> None:
             cli = [option.flag, str(cli_value)]
         argv = ["--config", str(config)]
         parse = option.parse
-        assert getattr(load_settings(argv, {}).settings, option.key) == parse(file_value)
-        assert getattr(load_settings(argv, env).settings, option.key) == parse(env_value)
-        assert getattr(load_settings(argv + cli, env).settings, option.key) == parse(cli_value)
+        assert value_of(load_settings(argv, {}).settings, option.key) == parse(file_value)
+        assert value_of(load_settings(argv, env).settings, option.key) == parse(env_value)
+        if option.cli:
+            got = value_of(load_settings(argv + cli, env).settings, option.key)
+            assert got == parse(cli_value), option.key
 
 
 def test_data_dir_flag_repeats_and_env_uses_path_separator(tmp_path: Path) -> None:
@@ -105,7 +138,7 @@ def test_shipped_config_documents_every_setting_with_its_default() -> None:
     shipped = yaml.safe_load((ROOT / "config.yaml").read_text())
     text = (ROOT / "config.yaml").read_text()
     defaults = Settings()
-    for option in OPTIONS:
+    for option in ALL_OPTIONS:
         assert f"{option.key}:" in text, f"config.yaml does not document {option.key}"
         if option.key in shipped:
             assert option.parse(shipped[option.key]) == getattr(defaults, option.key), option.key

@@ -10,9 +10,12 @@ from functools import partial
 from wyoming.server import AsyncServer
 
 from . import __version__
-from .assets import AssetError, resolve_assets, resolve_voices
+from .assets import AssetError, file_digest, resolve_assets, resolve_voices
 from .config import ConfigError, Settings, load_settings
 from .discovery import ZeroconfAnnouncer, ZeroconfUnavailableError
+from .engine.benchmark import BenchmarkCache, format_table, run_benchmark
+from .engine.providers import ProviderContext
+from .engine.session import SessionConfig
 from .engine.synthesizer import KokoroModel, ModelLoadError
 from .engine.voices import VoiceCatalogue, VoicesFileError
 from .handler import KokoroEventHandler
@@ -29,15 +32,79 @@ def _print_voices(catalogue: VoiceCatalogue) -> None:
         print(f"{voice.name:<16} {voice.locale:<6} {voice.description}")
 
 
+def session_config(settings: Settings) -> SessionConfig:
+    return SessionConfig(
+        graph_opt_level=settings.graph_opt_level,
+        optimized_model_cache=settings.optimized_model_cache,
+        cache_dir=settings.download_path,
+        intra_threads=settings.cpu_intra_threads,
+        inter_threads=settings.cpu_inter_threads,
+        mem_arena=settings.cpu_mem_arena,
+        mem_pattern=settings.mem_pattern,
+        verbose=settings.verbose_logs,
+        context=ProviderContext(
+            device_id=settings.device_id,
+            openvino_device=settings.openvino_device,
+            cache_dir=settings.download_path,
+        ),
+    )
+
+
 def _load_speaker(settings: Settings) -> Speaker:
     paths = resolve_assets(settings)
     catalogue = VoiceCatalogue.from_file(paths.voices)
     if settings.voice not in catalogue:
         raise ConfigError(f"voice: {settings.voice!r} is not a known voice (see --list-voices)")
-    model = KokoroModel(paths.model)
-    speaker = Speaker(model, catalogue, Phonemizer(), settings.voice)
-    speaker.warm_up()
-    return speaker
+    model = KokoroModel(
+        paths.model,
+        session_config(settings),
+        settings.provider,
+        settings.provider_switches,
+        model_digest=file_digest(paths.model),
+        short_threshold=settings.short_segment_phonemes,
+        cooldown=settings.provider_cooldown,
+    )
+    return Speaker(model, catalogue, Phonemizer(), settings.voice)
+
+
+def _benchmark(settings: Settings, speaker: Speaker, table: bool) -> None:
+    """Benchmark at start-up (cached) or for --benchmark-providers (measured afresh)."""
+    sessions = [
+        s
+        for s in speaker.model.sessions
+        if table
+        or (
+            settings.switches(s.spec.key).benchmark
+            if settings.switches(s.spec.key).benchmark is not None
+            else settings.benchmark_providers
+        )
+    ]
+    if not sessions:
+        return
+    voice = settings.voice
+    results = run_benchmark(
+        speaker.model,
+        sessions,
+        lambda n: speaker.catalogue.style(voice, n),
+        BenchmarkCache(settings.download_path / "benchmarks.json"),
+        refresh=table,
+    )
+    if table:
+        print(format_table(results))
+    else:
+        for result in results:
+            _LOGGER.info(
+                "Benchmark %s%s: first segment %.0f ms, RTF %.3f",
+                result.provider,
+                " (cached)" if result.cached else "",
+                result.first_segment_ms,
+                result.long_rtf,
+            )
+    _LOGGER.info(
+        "Routing: short segments -> %s, long segments -> %s",
+        speaker.model.router.choose(1).label,
+        speaker.model.router.choose(510).label,
+    )
 
 
 async def _serve(settings: Settings, speaker: Speaker, stats_writer: StatsWriter) -> None:
@@ -91,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
             _print_voices(VoiceCatalogue.from_file(voices_path))
             return 0
         speaker = _load_speaker(settings)
+        speaker.warm_up()
+        _benchmark(settings, speaker, invocation.benchmark_table)
+        if invocation.benchmark_table:
+            speaker.close()
+            return 0
     except ConfigError as err:
         _LOGGER.error("%s", err)
         return 2
@@ -111,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         _LOGGER.error("Cannot listen on %s: %s", settings.uri, err)
         return 1
     finally:
+        _LOGGER.info("Provider utilization: %s", speaker.utilization())
         speaker.close()
         stats_writer.close()
     return 0

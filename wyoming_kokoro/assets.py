@@ -122,6 +122,15 @@ def _write_stamp(path: Path, digest: str) -> None:
         _stamp_path(path).write_text(json.dumps(record))
 
 
+def file_digest(path: Path) -> str:
+    """The file's sha256, from its verification stamp when the file is unchanged."""
+    digest = _read_stamp(path)
+    if digest is None:
+        digest = sha256_of(path)
+        _write_stamp(path, digest)
+    return digest
+
+
 def verify_file(path: Path, spec: AssetSpec) -> None:
     """Raise AssetError unless ``path`` has the published size and digest (where known)."""
     if not path.is_file():

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from .engine.providers import PROVIDER_KEYS, ProviderSwitches
+
 ENV_PREFIX = "KOKORO_"
 MODEL_VARIANTS = ("int8", "fp16", "fp32")
 ZEROCONF_DEFAULT_NAME = "kokoro"
@@ -50,6 +52,24 @@ class Settings:
     samples_per_chunk: int = 1024
     zeroconf: str | None = None
     debug: bool = False
+    provider: list[str] = field(default_factory=lambda: ["auto"])
+    device_id: int = 0
+    openvino_device: str = "GPU"
+    graph_opt_level: str = "all"
+    optimized_model_cache: bool = True
+    cpu_intra_threads: int = 0
+    cpu_inter_threads: int = 0
+    cpu_mem_arena: bool = True
+    mem_pattern: bool = True
+    verbose_logs: bool = False
+    benchmark_providers: bool = False
+    short_segment_phonemes: int = 150
+    provider_cooldown: float = 60.0
+    # KOKORO_<NAME>_PROVIDER_ENABLED / _BENCHMARK / _PRIORITY, one entry per provider key
+    provider_switches: dict[str, ProviderSwitches] = field(default_factory=dict)
+
+    def switches(self, key: str) -> ProviderSwitches:
+        return self.provider_switches.get(key, ProviderSwitches())
 
     @property
     def download_path(self) -> Path:
@@ -144,6 +164,34 @@ def _zeroconf(value: Any) -> str | None:
     return text
 
 
+def _provider_list(value: Any) -> list[str]:
+    items = value if isinstance(value, (list, tuple)) else _str(value).split(",")
+    keys = [_str(item).strip().lower() for item in items if _str(item).strip()]
+    if not keys:
+        raise ValueError("name at least one provider, or auto")
+    if "auto" in keys and keys != ["auto"]:
+        raise ValueError("auto stands alone: it means every available provider by priority")
+    unknown = [k for k in keys if k != "auto" and k not in PROVIDER_KEYS]
+    if unknown:
+        raise ValueError(
+            f"unknown provider {unknown[0]!r}; known: auto, {', '.join(PROVIDER_KEYS)}"
+        )
+    return keys
+
+
+def _optional_bool(value: Any) -> bool | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto", "none")):
+        return None
+    return _bool(value)
+
+
+def _optional_priority(value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "default")):
+        return None
+    parsed: int = _number(int, 0, 1000)(value)
+    return parsed
+
+
 def _path_list(value: Any) -> list[str]:
     if value is None:
         return []
@@ -163,6 +211,7 @@ class Option:
     help: str
     repeat: bool = False
     cli_const: str | None = None  # value of the flag given without an argument
+    cli: bool = True  # False: config file and environment only
 
     @property
     def env(self) -> str:
@@ -195,9 +244,63 @@ OPTIONS: tuple[Option, ...] = (
         cli_const=ZEROCONF_DEFAULT_NAME,
     ),
     Option("debug", _bool, "log at DEBUG level"),
+    Option(
+        "provider",
+        _provider_list,
+        f"execution providers in order of preference, comma-separated ({', '.join(PROVIDER_KEYS)}),"
+        " or auto (every available one by priority)",
+    ),
+    Option("device_id", _number(int, 0, 64), "GPU index for CUDA, TensorRT, ROCm, DirectML"),
+    Option("openvino_device", _str, "OpenVINO device_type: CPU, GPU, NPU, AUTO:GPU,CPU…"),
+    Option(
+        "graph_opt_level",
+        _choice("disabled", "basic", "extended", "all"),
+        "onnxruntime graph optimization level",
+    ),
+    Option(
+        "optimized_model_cache",
+        _bool,
+        "save the optimized model once per provider and load it at the next start",
+    ),
+    Option("cpu_intra_threads", _number(int, 0, 256), "CPU threads inside an operator (0: auto)"),
+    Option("cpu_inter_threads", _number(int, 0, 256), "CPU threads across operators (0: auto)"),
+    Option("cpu_mem_arena", _bool, "onnxruntime's CPU memory arena"),
+    Option("mem_pattern", _bool, "onnxruntime's memory pattern optimization"),
+    Option("verbose_logs", _bool, "onnxruntime's own verbose logging"),
+    Option(
+        "benchmark_providers",
+        _bool,
+        "benchmark providers at start-up to order the routing (CLI --benchmark-providers "
+        "instead prints the table and exits)",
+        cli=False,
+    ),
+    Option(
+        "short_segment_phonemes",
+        _number(int, 1, 510),
+        "segments up to this many phonemes go to the lowest-latency provider",
+    ),
+    Option(
+        "provider_cooldown",
+        _number(float, 0.0, 86400.0),
+        "seconds a failed provider rests before it is tried again",
+    ),
 )
-_OPTION_BY_KEY = {option.key: option for option in OPTIONS}
-assert set(_OPTION_BY_KEY) == {f.name for f in fields(Settings)}, "OPTIONS and Settings differ"
+SWITCH_OPTIONS: tuple[Option, ...] = tuple(
+    option
+    for key in PROVIDER_KEYS
+    for option in (
+        Option(f"{key}_provider_enabled", _bool, f"use the {key} provider when available"),
+        Option(
+            f"{key}_provider_benchmark",
+            _optional_bool,
+            f"benchmark {key} at start-up: true, false, or auto (follow benchmark_providers)",
+        ),
+        Option(f"{key}_provider_priority", _optional_priority, f"{key}'s priority (lower first)"),
+    )
+)
+ALL_OPTIONS = OPTIONS + SWITCH_OPTIONS
+_OPTION_BY_KEY = {option.key: option for option in ALL_OPTIONS}
+assert {o.key for o in OPTIONS} == {f.name for f in fields(Settings)} - {"provider_switches"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,7 +312,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="YAML config file (default: the project's config.yaml)")
     parser.add_argument("--list-voices", action="store_true", help="print every voice and exit")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    for option in OPTIONS:
+    parser.add_argument(
+        "--benchmark-providers",
+        action="store_true",
+        dest="benchmark_table",
+        help="measure every usable provider, print a table and exit",
+    )
+    for option in ALL_OPTIONS:
+        if not option.cli:
+            continue
         kwargs: dict[str, Any] = {"help": option.help, "default": argparse.SUPPRESS}
         if option.parse is _bool:
             kwargs["action"] = argparse.BooleanOptionalAction
@@ -264,6 +375,7 @@ class Invocation:
     list_voices: bool = False
     show_version: bool = False
     config_path: Path | None = None
+    benchmark_table: bool = False
 
 
 def load_settings(
@@ -275,13 +387,24 @@ def load_settings(
     config_path = config_file_path(args.pop("config", None), environ)
     list_voices = bool(args.pop("list_voices", False))
     show_version = bool(args.pop("version", False))
+    benchmark_table = bool(args.pop("benchmark_table", False))
 
     values: dict[str, Any] = {}
     if config_path is not None:
         _apply(values, str(config_path), read_config_file(config_path), "file")
-    env_values = {o.key: environ[o.env] for o in OPTIONS if environ.get(o.env) is not None}
+    env_values = {o.key: environ[o.env] for o in ALL_OPTIONS if environ.get(o.env) is not None}
     _apply(values, "environment", env_values, "env")
     if "data_dir" in args:  # repeated flags arrive as a list of single folders
         args["data_dir"] = [str(d) for d in args["data_dir"]]
     _apply(values, "command line", args, "cli")
-    return Invocation(Settings(**values), list_voices, show_version, config_path)
+    switches: dict[str, ProviderSwitches] = {}
+    for key in PROVIDER_KEYS:
+        parts = {
+            name: values.pop(f"{key}_provider_{name}")
+            for name in ("enabled", "benchmark", "priority")
+            if f"{key}_provider_{name}" in values
+        }
+        if parts:
+            switches[key] = ProviderSwitches(**parts)
+    settings = Settings(**values, provider_switches=switches)
+    return Invocation(settings, list_voices, show_version, config_path, benchmark_table)

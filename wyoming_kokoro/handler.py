@@ -163,6 +163,7 @@ class KokoroEventHandler(AsyncEventHandler):
             failure = f"client went away: {err}"
         finally:
             stats.finish(outcome, failure)
+            self._speaker.request_finished(stats)
             self._stats_writer.write(stats)
             _LOGGER.debug("Request %s: %s", stats.request_id, stats.to_json())
 

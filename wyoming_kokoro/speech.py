@@ -97,13 +97,13 @@ class Speaker:
         _LOGGER.debug("%r -> %s", sentence, phonemes)
         for chunk in chunk_phonemes(phonemes):
             style = self.catalogue.style(voice.name, len(chunk))
-            started = time.perf_counter()
-            audio = await loop.run_in_executor(
+            result = await loop.run_in_executor(
                 self._infer_executor, self.model.infer, chunk, style, speed
             )
-            stats.inference_ms += (time.perf_counter() - started) * 1000
-            stats.segments += 1
-            yield audio
+            stats.segment_done(
+                result.provider, result.inference_s, result.fallback, result.failed_provider
+            )
+            yield result.audio
 
     def warm_up(self) -> None:
         """One small synthesis so the first real request pays no start-up cost.
@@ -118,7 +118,25 @@ class Speaker:
             except Exception as err:  # e.g. a default voice whose language is not installed
                 _LOGGER.warning("Warm-up of language %r failed: %s", code, err)
         phonemes = self.model.filter_phonemes(self.phonemizer.phonemize("Ready.", "a"))
-        self.model.infer(phonemes, self.catalogue.style(voice.name, len(phonemes)), 1.0)
+        style = self.catalogue.style(voice.name, len(phonemes))
+        feeds = self.model.feeds(phonemes, style, 1.0)
+        for session in self.model.sessions:  # every provider pays its first-run cost now
+            try:
+                self.model.run_on(session.session, feeds)
+            except Exception as err:
+                if session.spec.key == "cpu":
+                    raise
+                _LOGGER.warning(
+                    "Provider %s failed its warm-up run (%s); resting it", session.label, err
+                )
+                session.unhealthy_until = time.monotonic() + self.model.router.cooldown
+
+    def request_finished(self, stats: RequestStats) -> None:
+        """Count the request for every provider that worked on it."""
+        self.model.router.count_request(list(stats.providers))
+
+    def utilization(self) -> str:
+        return self.model.router.summary()
 
     def close(self) -> None:
         self._g2p_executor.shutdown(wait=False, cancel_futures=True)

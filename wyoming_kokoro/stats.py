@@ -36,8 +36,38 @@ class RequestStats:
     rtf: float | None = None
     outcome: str = "ok"  # ok | error | cancelled
     error: str | None = None
+    fallback: str | None = None  # "<provider>: <error>" when a segment was retried on CPU
+    # per provider label: segments, inference_s, failures, fallbacks (this request only)
+    providers: dict[str, dict[str, float]] = field(default_factory=dict)
     started: float = field(default_factory=monotonic, repr=False)
     text_started: float | None = field(default=None, repr=False)
+
+    def segment_done(
+        self,
+        provider: str,
+        inference_s: float,
+        fallback: str | None = None,
+        failed_provider: str | None = None,
+    ) -> None:
+        """Account one synthesized segment to the provider that produced it."""
+        self.segments += 1
+        self.inference_ms += inference_s * 1000
+        usage = self.providers.setdefault(
+            provider, {"segments": 0, "inference_s": 0.0, "failures": 0, "fallbacks": 0}
+        )
+        usage["segments"] += 1
+        usage["inference_s"] = round(usage["inference_s"] + inference_s, 3)
+        if fallback is not None:
+            usage["fallbacks"] += 1
+            self.fallback = fallback
+            if failed_provider is not None:
+                failed = self.providers.setdefault(
+                    failed_provider,
+                    {"segments": 0, "inference_s": 0.0, "failures": 0, "fallbacks": 0},
+                )
+                failed["failures"] += 1
+        produced = [label for label, u in self.providers.items() if u["segments"]]
+        self.provider = "+".join(produced)
 
     def text_arrived(self) -> None:
         """Mark the moment the first text arrived: first audio is measured from here."""

@@ -1,20 +1,22 @@
-"""The Kokoro ONNX model: phoneme tokens + style row + speed → 24 kHz float audio."""
+"""The Kokoro ONNX model: phoneme tokens + style row + speed → 24 kHz float audio.
+
+One session per usable execution provider, routed per segment (see router.py).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-# Switch off onnxruntime's telemetry before it is imported anywhere.
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("ORT_TELEMETRY_DISABLED", "1")
-
-import onnxruntime as ort  # noqa: E402
+from .providers import CPU, ProviderSpec, ProviderSwitches, plan_providers
+from .router import ProviderSession, Router, SegmentResult
+from .session import OpenedSession, SessionConfig, create_session, ort
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -25,6 +27,8 @@ _NUMPY_TYPES = {
     "tensor(int32)": np.int32,
     "tensor(int64)": np.int64,
 }
+
+SessionFactory = Callable[[Path, ProviderSpec, SessionConfig, str], OpenedSession]
 
 
 def load_vocab() -> dict[str, int]:
@@ -39,38 +43,85 @@ class ModelLoadError(RuntimeError):
 
 
 class KokoroModel:
-    """One onnxruntime session, shared by every connection (``run`` is thread-safe)."""
+    """The model on every usable provider; ``infer`` is thread-safe."""
 
     def __init__(
         self,
         path: Path,
-        providers: list[str] | None = None,
-        intra_op_threads: int = 0,
+        config: SessionConfig | None = None,
+        providers: Sequence[str] = ("auto",),
+        switches: dict[str, ProviderSwitches] | None = None,
+        *,
+        model_digest: str = "",
+        short_threshold: int = 150,
+        cooldown: float = 60.0,
+        available: Sequence[str] | None = None,
+        session_factory: SessionFactory = create_session,
     ) -> None:
         self.path = path
         self.vocab = load_vocab()
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if intra_op_threads > 0:
-            options.intra_op_num_threads = intra_op_threads
-        try:
-            self.session = ort.InferenceSession(
-                str(path), options, providers=providers or ["CPUExecutionProvider"]
-            )
-        except Exception as err:  # onnxruntime raises its own exception types
-            raise ModelLoadError(
-                f"cannot load model {path}: {err}. If the file is truncated or corrupt, delete "
-                "it and run `python -m wyoming_kokoro.assets` to fetch it again."
-            ) from None
-        self.provider = self.session.get_providers()[0]
-        self._inputs = self._map_inputs()
-        self._output = self.session.get_outputs()[0].name
+        self.config = config or SessionConfig()
+        self.model_digest = model_digest
+        self._factory = session_factory
+        if available is None:
+            available = ort.get_available_providers()
+        plan = plan_providers(list(providers), switches or {}, available)
+        sessions: list[ProviderSession] = []
+        for spec in plan:
+            try:
+                sessions.append(self._open(spec))
+            except ModelLoadError:
+                raise
+            except Exception as err:
+                _LOGGER.warning(
+                    "Provider %s could not start (%s); it will not be used",
+                    spec.key,
+                    str(err).splitlines()[0] if str(err) else repr(err),
+                )
+        if not any(s.spec.key == "cpu" for s in sessions):
+            raise ModelLoadError(f"cannot load model {path} on CPU")
+        self.router = Router(sessions, lambda: self._open(CPU), short_threshold, cooldown)
+        cpu = next(s for s in sessions if s.spec.key == "cpu")
+        self._inputs = self._map_inputs(cpu.session)
+        self._output = cpu.session.get_outputs()[0].name
+        for session in sessions:
+            how = "cached optimized model" if session.from_cache else "model"
+            _LOGGER.info("Session %s ready in %.2f s (%s)", session.label, session.startup_s, how)
 
-    def _map_inputs(self) -> dict[str, tuple[str, type]]:
+    def _open(self, spec: ProviderSpec) -> ProviderSession:
+        try:
+            opened = self._factory(self.path, spec, self.config, self.model_digest)
+        except Exception as err:
+            if spec.key == "cpu":
+                raise ModelLoadError(
+                    f"cannot load model {self.path}: {err}. If the file is truncated or corrupt, "
+                    "delete it and run `python -m wyoming_kokoro.assets` to fetch it again."
+                ) from None
+            raise
+        actual = (
+            opened.session.get_providers()[0]
+            if hasattr(opened.session, "get_providers")
+            else spec.ort_name
+        )
+        if actual != spec.ort_name:
+            raise RuntimeError(
+                f"onnxruntime fell back to {actual} (are the {spec.key} libraries installed?)"
+            )
+        return ProviderSession(spec, opened.session, opened.startup_s, from_cache=opened.from_cache)
+
+    @property
+    def sessions(self) -> list[ProviderSession]:
+        return self.router.sessions
+
+    @property
+    def provider(self) -> str:
+        """The preferred provider (the one short segments go to first)."""
+        return self.router.choose(1).label
+
+    def _map_inputs(self, session: Any) -> dict[str, tuple[str, type]]:
         """Which model input takes tokens, style and speed (exports name them differently)."""
         mapping: dict[str, tuple[str, type]] = {}
-        for item in self.session.get_inputs():
+        for item in session.get_inputs():
             dtype = _NUMPY_TYPES.get(item.type, np.float32)
             name = item.name.lower()
             if name in ("tokens", "input_ids") or "token" in name:
@@ -81,7 +132,7 @@ class KokoroModel:
                 mapping["speed"] = (item.name, dtype)
         missing = {"tokens", "style", "speed"} - set(mapping)
         if missing:
-            found = [i.name for i in self.session.get_inputs()]
+            found = [i.name for i in session.get_inputs()]
             raise ModelLoadError(
                 f"model {self.path} has inputs {found}; cannot find {sorted(missing)}"
             )
@@ -91,18 +142,24 @@ class KokoroModel:
         """Drop symbols the model has no token for (each kept symbol is one token)."""
         return "".join(symbol for symbol in phonemes if symbol in self.vocab)
 
-    def infer(self, phonemes: str, style: np.ndarray, speed: float) -> np.ndarray:
-        """Audio for at most 510 phoneme symbols; ``style`` is the (1, 256) row for them."""
+    def feeds(self, phonemes: str, style: np.ndarray, speed: float) -> dict[str, np.ndarray]:
         tokens = [self.vocab[symbol] for symbol in phonemes if symbol in self.vocab]
-        if not tokens:
-            return np.zeros(0, dtype=np.float32)
         tokens_name, tokens_type = self._inputs["tokens"]
         style_name, style_type = self._inputs["style"]
         speed_name, speed_type = self._inputs["speed"]
-        feeds: dict[str, np.ndarray] = {
+        return {
             tokens_name: np.array([[0, *tokens, 0]], dtype=tokens_type),
             style_name: np.asarray(style, dtype=style_type).reshape(1, -1),
             speed_name: np.array([speed], dtype=speed_type),
         }
-        audio = self.session.run([self._output], feeds)[0]
+
+    def run_on(self, session: Any, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        audio = session.run([self._output], feeds)[0]
         return np.asarray(audio, dtype=np.float32).reshape(-1)
+
+    def infer(self, phonemes: str, style: np.ndarray, speed: float) -> SegmentResult:
+        """Audio for at most 510 phoneme symbols; ``style`` is the (1, 256) row for them."""
+        if not phonemes:
+            return SegmentResult(np.zeros(0, dtype=np.float32), self.provider, 0.0)
+        feeds = self.feeds(phonemes, style, speed)
+        return self.router.run(len(phonemes), lambda session: self.run_on(session, feeds))

@@ -1,0 +1,137 @@
+"""onnxruntime sessions: options, one session per provider, the optimized-model cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Switch off onnxruntime's telemetry before it is imported anywhere.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("ORT_TELEMETRY_DISABLED", "1")
+
+import onnxruntime as ort  # noqa: E402
+
+from .providers import ProviderContext, ProviderSpec  # noqa: E402
+
+_LOGGER = logging.getLogger(__name__)
+
+OPT_LEVELS = {
+    "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+# Providers that compile the graph cannot save it as an optimized ONNX file (they keep
+# their own caches, such as TensorRT's engine cache).
+_SERIALIZABLE = {"cpu", "cuda", "rocm"}
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """How sessions are built (from the server's settings)."""
+
+    graph_opt_level: str = "all"
+    optimized_model_cache: bool = True
+    cache_dir: Path | None = None
+    intra_threads: int = 0
+    inter_threads: int = 0
+    mem_arena: bool = True
+    mem_pattern: bool = True
+    verbose: bool = False
+    context: ProviderContext = field(default_factory=ProviderContext)
+
+
+def hardware_name() -> str:
+    """A readable CPU name: part of the benchmark and optimized-model cache keys."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cache_key(model_digest: str, spec: ProviderSpec, config: SessionConfig) -> str:
+    """What an optimized model or a benchmark result depends on, as a short digest."""
+    parts = {
+        "model": model_digest,
+        "onnxruntime": ort.__version__,
+        "provider": spec.key,
+        "options": spec.provider_options(config.context),
+        "level": config.graph_opt_level,
+        "hardware": hardware_name(),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def session_options(config: SessionConfig, level: str | None = None) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = OPT_LEVELS[level or config.graph_opt_level]
+    options.log_severity_level = 0 if config.verbose else 3
+    options.log_verbosity_level = 1 if config.verbose else 0
+    if config.intra_threads > 0:
+        options.intra_op_num_threads = config.intra_threads
+    if config.inter_threads > 0:
+        options.inter_op_num_threads = config.inter_threads
+        options.execution_mode = ort.ExecutionMode.ORT_PARALLEL
+    options.enable_cpu_mem_arena = config.mem_arena
+    options.enable_mem_pattern = config.mem_pattern
+    return options
+
+
+@dataclass
+class OpenedSession:
+    session: Any  # an onnxruntime.InferenceSession, or anything with its run()
+    startup_s: float
+    from_cache: bool = False
+
+
+def create_session(
+    model_path: Path, spec: ProviderSpec, config: SessionConfig, model_digest: str = ""
+) -> OpenedSession:
+    """Open ``model_path`` on one provider; reuse or write its optimized model."""
+    providers = [(spec.ort_name, spec.provider_options(config.context))]
+    if spec.key != "cpu":
+        providers.append(("CPUExecutionProvider", {}))  # for operators the provider lacks
+    started = time.perf_counter()
+    cached: Path | None = None
+    if (
+        config.optimized_model_cache
+        and config.cache_dir is not None
+        and model_digest
+        and spec.key in _SERIALIZABLE
+        and config.graph_opt_level != "disabled"
+    ):
+        cached = config.cache_dir / "optimized" / f"{cache_key(model_digest, spec, config)}.onnx"
+        if cached.is_file():
+            try:
+                session = ort.InferenceSession(
+                    str(cached), session_options(config, "disabled"), providers=providers
+                )
+                return OpenedSession(session, time.perf_counter() - started, from_cache=True)
+            except Exception as err:  # a stale or broken cache file: rebuild it
+                _LOGGER.warning("Ignoring optimized model %s: %s", cached, err)
+                cached.unlink(missing_ok=True)
+    options = session_options(config)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        options.optimized_model_filepath = str(cached)
+    try:
+        session = ort.InferenceSession(str(model_path), options, providers=providers)
+    except Exception:
+        if cached is None:
+            raise
+        # Saving can fail (read-only folder, provider-specific nodes): open without it.
+        cached.unlink(missing_ok=True)
+        session = ort.InferenceSession(
+            str(model_path), session_options(config), providers=providers
+        )
+    return OpenedSession(session, time.perf_counter() - started)
