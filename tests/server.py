@@ -65,16 +65,19 @@ def start_server(tmp: Path, *args: str, timeout: float = 120.0) -> RunningServer
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     server = RunningServer(process, port, stats_path, log_path)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
-        try:
-            asyncio.run(describe(server))
-            return server
-        except OSError:
-            time.sleep(0.3)
-    server.stop()
-    raise RuntimeError(f"server did not answer within {timeout}s:\n{server.log()}")
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+            try:
+                asyncio.run(describe(server))
+                return server
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"server did not answer within {timeout}s:\n{server.log()}")
+    except BaseException:
+        server.stop()  # never leave a server behind
+        raise
 
 
 async def describe(server: RunningServer) -> Info:

@@ -82,6 +82,8 @@ def test_every_option_follows_the_rule(tmp_path: Path) -> None:
         "benchmark_providers": (True, "false", None),
         "short_segment_phonemes": (50, "60", 70),
         "provider_cooldown": (5, "6", 7),
+        "phrase_cache_mb": (0, "16", 128),
+        "first_clause": (False, "true", False),
     }
     for key in PROVIDER_KEYS:
         samples[f"{key}_provider_enabled"] = (False, "true", False)

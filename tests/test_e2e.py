@@ -91,7 +91,11 @@ async def test_one_shot_event_shape_and_format(server: RunningServer) -> None:
     record = await find_record(server, voice="am_adam")
     assert record["mode"] == "oneshot" and record["language"] == "en_US"
     assert record["characters"] == len(PARAGRAPH)
-    assert record["segments"] == 3  # three sentences
+    # A short first segment, then the rest: every segment accounted to its provider.
+    assert isinstance(record["segments"], int) and record["segments"] >= 2
+    providers = record["providers"]
+    assert isinstance(providers, dict)
+    assert providers["CPUExecutionProvider"]["segments"] == record["segments"]
     assert isinstance(record["phonemes"], int) and record["phonemes"] > 100
     assert record["audio_seconds"] == pytest.approx(reply.seconds, abs=0.01)
     assert record["provider"] == "CPUExecutionProvider"

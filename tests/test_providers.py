@@ -138,7 +138,7 @@ def flaky_factory(fail_from: int | None, holder: list[FlakyGpuSession]) -> Any:
 
 async def speak(speaker: Speaker, text: str, stats: RequestStats) -> np.ndarray:
     voice = speaker.choose_voice("af_heart", None)
-    pieces = [audio async for audio in speaker.speak(text, voice, 1.0, stats)]
+    pieces = [audio async for audio in speaker.speak_text(text, voice, 1.0, stats)]
     return np.concatenate(pieces)
 
 

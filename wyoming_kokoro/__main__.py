@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
+import time
 from functools import partial
+from typing import Any
 
 from wyoming.server import AsyncServer
 
 from . import __version__
-from .assets import AssetError, file_digest, resolve_assets, resolve_voices
+from .assets import AssetError, file_digest, resolve_model, resolve_voices
 from .config import ConfigError, Settings, load_settings
 from .discovery import ZeroconfAnnouncer, ZeroconfUnavailableError
 from .engine.benchmark import BenchmarkCache, format_table, run_benchmark
@@ -20,7 +23,7 @@ from .engine.synthesizer import KokoroModel, ModelLoadError
 from .engine.voices import VoiceCatalogue, VoicesFileError
 from .handler import KokoroEventHandler
 from .info import build_info
-from .speech import Speaker
+from .speech import Speaker, SpeakerHandle
 from .stats import StatsWriter
 from .text.g2p import Phonemizer
 
@@ -50,21 +53,37 @@ def session_config(settings: Settings) -> SessionConfig:
     )
 
 
-def _load_speaker(settings: Settings) -> Speaker:
-    paths = resolve_assets(settings)
-    catalogue = VoiceCatalogue.from_file(paths.voices)
+def _load_catalogue(settings: Settings) -> VoiceCatalogue:
+    voices_path, _ = resolve_voices(settings)
+    catalogue = VoiceCatalogue.from_file(voices_path)
     if settings.voice not in catalogue:
         raise ConfigError(f"voice: {settings.voice!r} is not a known voice (see --list-voices)")
+    return catalogue
+
+
+def _load_speaker(settings: Settings, catalogue: VoiceCatalogue) -> Speaker:
+    """Find the model, open its sessions, build the G2P and warm everything up."""
+    model_path, _ = resolve_model(settings)
     model = KokoroModel(
-        paths.model,
+        model_path,
         session_config(settings),
         settings.provider,
         settings.provider_switches,
-        model_digest=file_digest(paths.model),
+        model_digest=file_digest(model_path),
         short_threshold=settings.short_segment_phonemes,
         cooldown=settings.provider_cooldown,
     )
-    return Speaker(model, catalogue, Phonemizer(), settings.voice)
+    speaker = Speaker(
+        model,
+        catalogue,
+        Phonemizer(),
+        settings.voice,
+        cache_bytes=settings.phrase_cache_mb * 1024 * 1024,
+        first_clause=settings.first_clause,
+    )
+    speaker.warm_up()
+    _benchmark(settings, speaker, table=False)
+    return speaker
 
 
 def _benchmark(settings: Settings, speaker: Speaker, table: bool) -> None:
@@ -107,33 +126,56 @@ def _benchmark(settings: Settings, speaker: Speaker, table: bool) -> None:
     )
 
 
-async def _serve(settings: Settings, speaker: Speaker, stats_writer: StatsWriter) -> None:
+async def _serve(
+    settings: Settings, handle: SpeakerHandle, stats_writer: StatsWriter, started: float
+) -> None:
+    """Listen at once (Describe works from the first second); load the model meanwhile."""
+    loop = asyncio.get_running_loop()
     server = AsyncServer.from_uri(settings.uri)
-    info_event = build_info(speaker.catalogue).event()
     factory = partial(
         KokoroEventHandler,
-        speaker=speaker,
-        info_event=info_event,
+        speaker=handle,
+        info_event=build_info(handle.catalogue).event(),
         stats_writer=stats_writer,
         speed=settings.speed,
         samples_per_chunk=settings.samples_per_chunk,
     )
-    announcer: ZeroconfAnnouncer | None = None
-    if settings.zeroconf:
-        announcer = ZeroconfAnnouncer(settings.zeroconf, settings.uri)
-        await announcer.start()
-    _LOGGER.info(
-        "Ready: %s voices on %s (provider %s, default voice %s)",
-        len(speaker.catalogue),
-        settings.uri,
-        speaker.provider,
-        settings.voice,
-    )
+    server_task = asyncio.create_task(server.run(factory))
+    _LOGGER.info("Loading the model; Describe is answered meanwhile")
+    load_task = loop.run_in_executor(None, _load_speaker, settings, handle.catalogue)
+    waiting: set[asyncio.Future[Any]] = {server_task, load_task}
+    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    if server_task in done:  # could not listen, or stopped while loading
+        server_task.result()
+        return
     try:
-        await server.run(factory)
+        speaker = load_task.result()
+    except BaseException as err:
+        handle.fail(err)
+        server_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await server_task
+        raise
+    handle.set(speaker)
+    announcer: ZeroconfAnnouncer | None = None
+    try:
+        if settings.zeroconf:
+            announcer = ZeroconfAnnouncer(settings.zeroconf, settings.uri)
+            await announcer.start()
+        _LOGGER.info(
+            "Ready after %.2f s: %s voices on %s (provider %s, default voice %s)",
+            time.monotonic() - started,
+            len(handle.catalogue),
+            settings.uri,
+            speaker.provider,
+            settings.voice,
+        )
+        await server_task
     finally:
         if announcer is not None:
             await announcer.close()
+        if not server_task.done():
+            server_task.cancel()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,15 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     if invocation.config_path is not None:
         _LOGGER.debug("Config file: %s", invocation.config_path)
+    started = time.monotonic()
     try:
         if invocation.list_voices:
             voices_path, _ = resolve_voices(settings)
             _print_voices(VoiceCatalogue.from_file(voices_path))
             return 0
-        speaker = _load_speaker(settings)
-        speaker.warm_up()
-        _benchmark(settings, speaker, invocation.benchmark_table)
+        catalogue = _load_catalogue(settings)
         if invocation.benchmark_table:
+            speaker = _load_speaker(settings, catalogue)
+            _benchmark(settings, speaker, table=True)  # measured afresh, printed
             speaker.close()
             return 0
     except ConfigError as err:
@@ -172,19 +215,21 @@ def main(argv: list[str] | None = None) -> int:
     stats_writer = StatsWriter(settings.stats_path)
     if settings.stats_path is not None:
         _LOGGER.info("Stats file: %s", settings.stats_path)
+    handle = SpeakerHandle(catalogue, settings.voice)
     try:
-        asyncio.run(_serve(settings, speaker, stats_writer))
+        asyncio.run(_serve(settings, handle, stats_writer, started))
     except KeyboardInterrupt:
         pass
-    except ZeroconfUnavailableError as err:
+    except (AssetError, ModelLoadError, VoicesFileError, ZeroconfUnavailableError) as err:
         _LOGGER.error("%s", err)
         return 1
     except OSError as err:
         _LOGGER.error("Cannot listen on %s: %s", settings.uri, err)
         return 1
     finally:
-        _LOGGER.info("Provider utilization: %s", speaker.utilization())
-        speaker.close()
+        if handle.speaker is not None:
+            _LOGGER.info("Provider utilization: %s", handle.speaker.utilization())
+            handle.speaker.close()
         stats_writer.close()
     return 0
 

@@ -65,6 +65,8 @@ class Settings:
     benchmark_providers: bool = False
     short_segment_phonemes: int = 150
     provider_cooldown: float = 60.0
+    phrase_cache_mb: int = 64
+    first_clause: bool = True
     # KOKORO_<NAME>_PROVIDER_ENABLED / _BENCHMARK / _PRIORITY, one entry per provider key
     provider_switches: dict[str, ProviderSwitches] = field(default_factory=dict)
 
@@ -284,6 +286,10 @@ OPTIONS: tuple[Option, ...] = (
         _number(float, 0.0, 86400.0),
         "seconds a failed provider rests before it is tried again",
     ),
+    Option(
+        "phrase_cache_mb", _number(int, 0, 65536), "memory for repeated phrases' audio (0: off)"
+    ),
+    Option("first_clause", _bool, "speak the first clause on its own for the fastest first audio"),
 )
 SWITCH_OPTIONS: tuple[Option, ...] = tuple(
     option

@@ -24,7 +24,7 @@ from wyoming.tts import (
 )
 
 from .audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, float_to_pcm16, pcm_chunks, pcm_seconds
-from .speech import Speaker, VoiceChoice
+from .speech import SpeakerHandle, VoiceChoice
 from .stats import RequestStats, StatsWriter
 from .text.segment import SentenceBuffer
 
@@ -34,14 +34,13 @@ _LOGGER = logging.getLogger(__name__)
 class Utterance:
     """Text on its way to speech: sentences are queued as soon as they are complete."""
 
-    def __init__(self, mode: str, voice: VoiceChoice, speed: float, provider: str) -> None:
+    def __init__(self, mode: str, voice: VoiceChoice, speed: float) -> None:
         self.mode = mode
         self.voice = voice
         self.speed = speed
-        self.stats = RequestStats(
-            mode=mode, voice=voice.name, language=voice.locale, provider=provider
-        )
+        self.stats = RequestStats(mode=mode, voice=voice.name, language=voice.locale, provider="")
         self.sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        self.closed = asyncio.Event()
         self._buffer = SentenceBuffer()
 
     def feed(self, text: str) -> None:
@@ -55,6 +54,7 @@ class Utterance:
         for sentence in self._buffer.flush():
             self.sentences.put_nowait(sentence)
         self.sentences.put_nowait(None)
+        self.closed.set()
 
 
 class KokoroEventHandler(AsyncEventHandler):
@@ -63,7 +63,7 @@ class KokoroEventHandler(AsyncEventHandler):
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         *,
-        speaker: Speaker,
+        speaker: SpeakerHandle,
         info_event: Event,
         stats_writer: StatsWriter,
         speed: float,
@@ -130,7 +130,7 @@ class KokoroEventHandler(AsyncEventHandler):
         choice = self._speaker.choose_voice(
             voice.name if voice else None, voice.language if voice else None
         )
-        utterance = Utterance(mode, choice, self._speed, self._speaker.provider)
+        utterance = Utterance(mode, choice, self._speed)
         task = asyncio.create_task(self._speak(utterance, self._last_task))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -152,9 +152,8 @@ class KokoroEventHandler(AsyncEventHandler):
             await self.write_event(
                 AudioStart(rate=SAMPLE_RATE, width=SAMPLE_WIDTH, channels=CHANNELS).event()
             )
-            while (sentence := await utterance.sentences.get()) is not None:
-                if failure is None:
-                    failure = await self._speak_sentence(utterance, sentence)
+            failure = await self._speak_all(utterance)
+            await utterance.closed.wait()  # after a failure a stream still runs to its stop
             await self.write_event(AudioStop().event())
             if utterance.mode == "stream":
                 await self.write_event(SynthesizeStopped().event())
@@ -163,15 +162,17 @@ class KokoroEventHandler(AsyncEventHandler):
             failure = f"client went away: {err}"
         finally:
             stats.finish(outcome, failure)
-            self._speaker.request_finished(stats)
+            if self._speaker.speaker is not None:
+                self._speaker.speaker.request_finished(stats)
             self._stats_writer.write(stats)
             _LOGGER.debug("Request %s: %s", stats.request_id, stats.to_json())
 
-    async def _speak_sentence(self, utterance: Utterance, sentence: str) -> str | None:
-        """Send one sentence's audio; on failure send an error event and return its text."""
+    async def _speak_all(self, utterance: Utterance) -> str | None:
+        """Send the audio as it is made; on failure send an error event and return its text."""
         try:
-            async for audio in self._speaker.speak(
-                sentence, utterance.voice, utterance.speed, utterance.stats
+            speaker = await self._speaker.get()  # waits while the model is still loading
+            async for audio in speaker.speak(
+                utterance.sentences, utterance.voice, utterance.speed, utterance.stats
             ):
                 pcm = float_to_pcm16(audio)
                 if not pcm:
@@ -186,7 +187,7 @@ class KokoroEventHandler(AsyncEventHandler):
         except (ConnectionError, asyncio.CancelledError):
             raise
         except Exception as err:  # G2P or inference failed: tell the client, keep serving
-            _LOGGER.exception("Synthesis failed for %r", sentence[:80])
+            _LOGGER.exception("Synthesis failed (voice %s)", utterance.voice.name)
             text = f"synthesis failed: {err}"
             await self.write_event(Error(text=text, code="synthesis-failed").event())
             return text

@@ -1,7 +1,13 @@
-"""From a sentence to audio: voice choice, G2P and inference off the event loop.
+"""From text to audio: voice choice, segment plan, G2P ahead of inference, phrase cache.
 
 Sits between the Wyoming handler and the text path / engine, so that neither of those
 knows about the other and the handler knows nothing about onnxruntime.
+
+The pipeline of one request: sentences arrive (all at once, or as a stream completes
+them) → the planner makes a short first clause and then larger groups → G2P runs on its
+own thread, ahead of inference → each ≤510-token chunk is answered from the phrase cache
+or queued for inference (first segments before later ones) → audio is yielded as soon as
+each chunk exists.
 """
 
 from __future__ import annotations
@@ -15,13 +21,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .engine.cache import PhraseCache, PhraseKey
+from .engine.router import SegmentResult
+from .engine.scheduler import FIRST_SEGMENT, LATER_SEGMENT, InferenceScheduler
 from .engine.synthesizer import KokoroModel
 from .engine.voices import VoiceCatalogue, language_code
 from .stats import RequestStats
 from .text.g2p import Phonemizer
-from .text.segment import chunk_phonemes
+from .text.segment import SegmentPlanner, chunk_phonemes
 
 _LOGGER = logging.getLogger(__name__)
+
+# Kokoro language letter -> language whose conjunctions may cut the first clause.
+_CLAUSE_LANGUAGES = {"a": "en", "b": "en", "e": "es", "f": "fr", "i": "it", "p": "pt"}
 
 
 @dataclass(frozen=True)
@@ -31,12 +43,75 @@ class VoiceChoice:
     locale: str
 
 
-class Speaker:
-    """Shared by all connections: one model, one catalogue, one G2P, two worker threads.
+def choose_voice(
+    catalogue: VoiceCatalogue, default_voice: str, name: str | None, language: str | None
+) -> VoiceChoice:
+    """By name; else the language's default voice; else the server's default voice.
 
-    G2P runs on one thread and inference on another, so the event loop never blocks and
-    one request's G2P can overlap another's inference.
+    Unknown names (other servers' voices such as ``en_US-amy-medium``) never fail.
     """
+    chosen: str | None = None
+    if name and name in catalogue:
+        chosen = name
+    if chosen is None and language:
+        code = language_code(language)
+        if code is not None:
+            chosen = catalogue.default_for_language(code, default_voice)
+    if chosen is None and (name or language):
+        _LOGGER.info(
+            "No voice matches name %r / language %r; using %s", name, language, default_voice
+        )
+    elif name and chosen != name:
+        _LOGGER.info("Unknown voice %r; using %s for language %r", name, chosen, language)
+    info = catalogue.info(chosen or default_voice)
+    return VoiceChoice(info.name, info.lang_code, info.locale)
+
+
+class SpeakerHandle:
+    """The Speaker as it becomes ready.
+
+    The server answers Describe and chooses voices from the voices file at once, while
+    the model loads in the background; synthesis waits here until the Speaker is ready.
+    """
+
+    def __init__(self, catalogue: VoiceCatalogue, default_voice: str) -> None:
+        self.catalogue = catalogue
+        self.default_voice = default_voice
+        self._speaker: Speaker | None = None
+        self._error: BaseException | None = None
+        self._ready = asyncio.Event()
+
+    def choose_voice(self, name: str | None, language: str | None) -> VoiceChoice:
+        return choose_voice(self.catalogue, self.default_voice, name, language)
+
+    def set(self, speaker: Speaker) -> None:
+        self._speaker = speaker
+        self._ready.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._ready.set()
+
+    @property
+    def speaker(self) -> Speaker | None:
+        return self._speaker
+
+    async def get(self) -> Speaker:
+        await self._ready.wait()
+        if self._speaker is None:
+            raise RuntimeError(f"the model failed to load: {self._error}")
+        return self._speaker
+
+
+class _End:
+    """Marks the end of the prepared segments (optionally carrying the G2P failure)."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+class Speaker:
+    """Shared by all connections: one model, one catalogue, one G2P thread, one scheduler."""
 
     def __init__(
         self,
@@ -44,6 +119,8 @@ class Speaker:
         catalogue: VoiceCatalogue,
         phonemizer: Phonemizer,
         default_voice: str,
+        cache_bytes: int = 64 * 1024 * 1024,
+        first_clause: bool = True,
     ) -> None:
         if default_voice not in catalogue:
             raise ValueError(f"default voice {default_voice!r} is not in the voices file")
@@ -51,68 +128,117 @@ class Speaker:
         self.catalogue = catalogue
         self.phonemizer = phonemizer
         self.default_voice = default_voice
+        self.cache = PhraseCache(cache_bytes)
+        self.first_clause = first_clause
         self._g2p_executor = ThreadPoolExecutor(1, thread_name_prefix="g2p")
-        self._infer_executor = ThreadPoolExecutor(1, thread_name_prefix="inference")
+        self.scheduler = InferenceScheduler()
 
     @property
     def provider(self) -> str:
         return self.model.provider
 
     def choose_voice(self, name: str | None, language: str | None) -> VoiceChoice:
-        """By name; else the language's default voice; else the server's default voice.
+        return choose_voice(self.catalogue, self.default_voice, name, language)
 
-        Unknown names (other servers' voices such as ``en_US-amy-medium``) never fail.
-        """
-        chosen: str | None = None
-        if name and name in self.catalogue:
-            chosen = name
-        if chosen is None and language:
-            code = language_code(language)
-            if code is not None:
-                chosen = self.catalogue.default_for_language(code, self.default_voice)
-        if chosen is None and (name or language):
-            _LOGGER.info(
-                "No voice matches name %r / language %r; using %s",
-                name,
-                language,
-                self.default_voice,
-            )
-        elif name and chosen != name:
-            _LOGGER.info("Unknown voice %r; using %s for language %r", name, chosen, language)
-        info = self.catalogue.info(chosen or self.default_voice)
-        return VoiceChoice(info.name, info.lang_code, info.locale)
+    async def _prepare(
+        self,
+        sentences: asyncio.Queue[str | None],
+        voice: VoiceChoice,
+        stats: RequestStats,
+        out: asyncio.Queue[str | _End],
+    ) -> None:
+        """Plan segments and run G2P on them, ahead of inference."""
+        loop = asyncio.get_running_loop()
+        planner = SegmentPlanner(
+            _CLAUSE_LANGUAGES.get(voice.lang_code, ""), split_first=self.first_clause
+        )
+        try:
+            finished = False
+            while not finished:
+                batch: list[str] = []
+                item = await sentences.get()
+                while True:
+                    if item is None:
+                        finished = True
+                        break
+                    batch.append(item)
+                    if sentences.empty():
+                        break
+                    item = sentences.get_nowait()
+                for text in planner.plan(batch):
+                    started = time.perf_counter()
+                    phonemes = await loop.run_in_executor(
+                        self._g2p_executor, self.phonemizer.phonemize, text, voice.lang_code
+                    )
+                    stats.g2p_ms += (time.perf_counter() - started) * 1000
+                    phonemes = self.model.filter_phonemes(phonemes)
+                    stats.phonemes += len(phonemes)
+                    _LOGGER.debug("%r -> %s", text, phonemes)
+                    for chunk in chunk_phonemes(phonemes):
+                        await out.put(chunk)
+        except Exception as err:
+            await out.put(_End(err))
+        else:
+            await out.put(_End())
 
     async def speak(
-        self, sentence: str, voice: VoiceChoice, speed: float, stats: RequestStats
+        self,
+        sentences: asyncio.Queue[str | None],
+        voice: VoiceChoice,
+        speed: float,
+        stats: RequestStats,
     ) -> AsyncIterator[np.ndarray]:
-        """Yield the audio of one sentence, one piece per ≤510-token phoneme chunk."""
-        loop = asyncio.get_running_loop()
-        started = time.perf_counter()
-        phonemes = await loop.run_in_executor(
-            self._g2p_executor, self.phonemizer.phonemize, sentence, voice.lang_code
-        )
-        stats.g2p_ms += (time.perf_counter() - started) * 1000
-        phonemes = self.model.filter_phonemes(phonemes)
-        stats.phonemes += len(phonemes)
-        _LOGGER.debug("%r -> %s", sentence, phonemes)
-        for chunk in chunk_phonemes(phonemes):
-            style = self.catalogue.style(voice.name, len(chunk))
-            result = await loop.run_in_executor(
-                self._infer_executor, self.model.infer, chunk, style, speed
-            )
-            stats.segment_done(
-                result.provider, result.inference_s, result.fallback, result.failed_provider
-            )
-            yield result.audio
+        """Yield audio for the sentences put on ``sentences`` until a ``None`` arrives."""
+        segments: asyncio.Queue[str | _End] = asyncio.Queue()
+        producer = asyncio.create_task(self._prepare(sentences, voice, stats, segments))
+        index = 0
+        try:
+            while not isinstance(chunk := await segments.get(), _End):
+                key = PhraseKey(chunk, voice.name, speed, self.model.model_digest)
+                audio = self.cache.get(key)
+                if audio is not None:
+                    stats.cache_hit()
+                else:
+                    style = self.catalogue.style(voice.name, len(chunk))
+                    priority = FIRST_SEGMENT if index == 0 else LATER_SEGMENT
+                    result: SegmentResult = await self.scheduler.submit(
+                        priority, self.model.infer, chunk, style, speed
+                    )
+                    stats.segment_done(
+                        result.provider,
+                        result.inference_s,
+                        result.fallback,
+                        result.failed_provider,
+                    )
+                    audio = result.audio
+                    self.cache.put(key, audio)
+                index += 1
+                yield audio
+            if chunk.error is not None:
+                raise chunk.error
+        finally:
+            producer.cancel()
+
+    async def speak_text(
+        self, text: str, voice: VoiceChoice, speed: float, stats: RequestStats
+    ) -> AsyncIterator[np.ndarray]:
+        """``speak`` for one whole text."""
+        from .text.segment import split_sentences
+
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        for sentence in split_sentences(text):
+            sentences.put_nowait(sentence)
+        sentences.put_nowait(None)
+        async for audio in self.speak(sentences, voice, speed, stats):
+            yield audio
 
     def warm_up(self) -> None:
-        """One small synthesis so the first real request pays no start-up cost.
+        """One small synthesis on every provider so the first request pays no start-up cost.
 
-        Builds both English G2Ps (Home Assistant's most common languages) and the default
-        voice's, then runs the model once.
+        Builds the default voice's G2P (and American English, the most common) first.
         """
         voice = self.choose_voice(self.default_voice, None)
-        for code in sorted({"a", "b", voice.lang_code}):
+        for code in sorted({"a", voice.lang_code}):
             try:
                 self.phonemizer.phonemize("Ready.", code)
             except Exception as err:  # e.g. a default voice whose language is not installed
@@ -120,7 +246,7 @@ class Speaker:
         phonemes = self.model.filter_phonemes(self.phonemizer.phonemize("Ready.", "a"))
         style = self.catalogue.style(voice.name, len(phonemes))
         feeds = self.model.feeds(phonemes, style, 1.0)
-        for session in self.model.sessions:  # every provider pays its first-run cost now
+        for session in self.model.sessions:
             try:
                 self.model.run_on(session.session, feeds)
             except Exception as err:
@@ -136,8 +262,9 @@ class Speaker:
         self.model.router.count_request(list(stats.providers))
 
     def utilization(self) -> str:
-        return self.model.router.summary()
+        cache = f"phrase cache: {self.cache.hits} hits, {self.cache.misses} misses"
+        return f"{self.model.router.summary()}; {cache}"
 
     def close(self) -> None:
         self._g2p_executor.shutdown(wait=False, cancel_futures=True)
-        self._infer_executor.shutdown(wait=False, cancel_futures=True)
+        self.scheduler.close()

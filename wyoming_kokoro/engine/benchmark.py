@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..tables import text_table
 from .router import ProviderSession
 from .session import cache_key, hardware_name, ort
 from .synthesizer import KokoroModel
@@ -160,10 +161,4 @@ def format_table(results: Sequence[ProviderBenchmark]) -> str:
         ]
         for r in results
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-        for row in [header, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(header, rows)

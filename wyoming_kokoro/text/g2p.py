@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -142,8 +143,12 @@ class Phonemizer:
     not re-entrant), and the server calls it from a single executor thread anyway.
     """
 
-    def __init__(self, spacy_models: tuple[str, ...] = SPACY_MODELS) -> None:
+    def __init__(
+        self, spacy_models: tuple[str, ...] = SPACY_MODELS, cache_entries: int = 4096
+    ) -> None:
         self._spacy_models = spacy_models
+        self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._cache_entries = cache_entries
         self._nlp: Any = None
         self.spacy_model: str | None = None
         self._by_code: dict[str, Callable[[str], str]] = {}
@@ -163,7 +168,15 @@ class Phonemizer:
     def phonemize(self, text: str, code: str) -> str:
         """Phonemes for ``text`` in the language of voices starting with ``code``."""
         with self._lock:
+            cached = self._cache.get((text, code))
+            if cached is not None:  # repeated phrases skip spaCy and the lexicon
+                self._cache.move_to_end((text, code))
+                return cached
             convert = self._by_code.get(code)
             if convert is None:
                 convert = self._by_code[code] = self._build(code)
-            return convert(text).strip()
+            phonemes = convert(text).strip()
+            self._cache[(text, code)] = phonemes
+            if len(self._cache) > self._cache_entries:
+                self._cache.popitem(last=False)
+            return phonemes

@@ -119,3 +119,109 @@ def chunk_phonemes(phonemes: str, limit: int = MAX_PHONEMES) -> list[str]:
     if rest:
         chunks.append(rest)
     return chunks
+
+
+# --------------------------------------------------------------------------- segment plan
+
+# Words before which a clause may be cut when there is no punctuation (per language letter).
+CONJUNCTIONS: dict[str, frozenset[str]] = {
+    "en": frozenset(
+        [
+            "and",
+            "but",
+            "or",
+            "so",
+            "because",
+            "while",
+            "although",
+            "though",
+            "whereas",
+            "which",
+            "when",
+            "then",
+        ]
+    ),
+    "es": frozenset(["y", "pero", "o", "porque", "aunque", "cuando", "mientras", "que"]),
+    "fr": frozenset(["et", "mais", "ou", "donc", "car", "parce", "quand", "lorsque", "puis"]),
+    "it": frozenset(["e", "ma", "o", "perché", "quando", "mentre", "poi"]),
+    "pt": frozenset(["e", "mas", "ou", "porque", "quando", "enquanto", "então"]),
+}
+_CLAUSE_PUNCTUATION = re.compile(r"[,;:]\s+|[，、；：]\s*|\s+[—–-]\s+")
+_WORD = re.compile(r"\S+")
+
+
+def split_first_clause(
+    sentence: str, language: str = "en", min_chars: int = 12, min_rest: int = 12
+) -> list[str]:
+    """Cut a sentence after its first clause so that the first audio is short.
+
+    The cut falls at the first comma, semicolon, colon or spaced dash at least
+    ``min_chars`` in, else before the first conjunction at least ``min_chars`` in. No cut
+    when what would remain is shorter than ``min_rest`` characters.
+    """
+    for match in _CLAUSE_PUNCTUATION.finditer(sentence):
+        if match.start() >= min_chars:
+            head, rest = sentence[: match.start() + 1].strip(), sentence[match.end() :].strip()
+            if head.endswith(("-", "—", "–")):
+                head = head[:-1].strip()
+            if len(rest) >= min_rest:
+                return [head, rest]
+            break
+    words = CONJUNCTIONS.get(language, frozenset())
+    for match in _WORD.finditer(sentence):
+        if match.start() >= min_chars and match.group(0).lower() in words:
+            head, rest = sentence[: match.start()].strip(), sentence[match.start() :].strip()
+            if len(rest) >= min_rest:
+                return [head, rest]
+            break
+    return [sentence]
+
+
+class SegmentPlanner:
+    """Groups sentences into synthesis segments: a short first clause, then larger groups.
+
+    Longer inputs use the model better (a lower real-time factor), so after the first
+    clause consecutive sentences are joined while they fit a budget that grows with the
+    text already sent, so that each segment is ready before the audio before it runs out.
+    """
+
+    def __init__(
+        self,
+        language: str = "en",
+        floor: int = 80,
+        ceiling: int = 400,
+        growth: float = 1.5,
+        split_first: bool = True,
+    ) -> None:
+        self.language = language
+        self.floor = floor
+        self.ceiling = ceiling
+        self.growth = growth
+        self._split_first = split_first
+        self._sent_chars = 0
+
+    def _budget(self) -> int:
+        return int(min(self.ceiling, max(self.floor, self.growth * self._sent_chars)))
+
+    def plan(self, sentences: list[str]) -> list[str]:
+        """Segments for the sentences available now (joined only among themselves)."""
+        queue = [s for s in sentences if s.strip()]
+        segments: list[str] = []
+        if queue and self._split_first:
+            self._split_first = False
+            first, *rest = split_first_clause(queue.pop(0), self.language)
+            segments.append(first)
+            self._sent_chars += len(first)
+            queue = rest + queue
+        group = ""
+        for sentence in queue:
+            if group and len(group) + 1 + len(sentence) > self._budget():
+                segments.append(group)
+                self._sent_chars += len(group)
+                group = sentence
+            else:
+                group = f"{group} {sentence}" if group else sentence
+        if group:
+            segments.append(group)
+            self._sent_chars += len(group)
+        return segments
