@@ -43,6 +43,10 @@ from wyoming_kokoro.text.segment import SegmentPlanner, split_first_clause
             "Tomorrow looks sunny with a breeze but rain is likely later.",
             ["Tomorrow looks sunny with a breeze", "but rain is likely later."],
         ),
+        (  # a long first clause is cut before a phrase-opening word
+            "Today will be mostly sunny with a high of twenty two degrees and a light breeze.",
+            ["Today will be mostly sunny", "with a high of twenty two degrees and a light breeze."],
+        ),
     ],
 )
 def test_first_clause_boundaries(sentence: str, expected: list[str]) -> None:
@@ -100,7 +104,7 @@ def test_segment_plan_grows_after_the_first_clause() -> None:
     assert " ".join(segments) == " ".join(sentences)
     lengths = [len(s) for s in segments]
     assert lengths[1] <= 80 < sum(lengths[1:3])  # the second group fits the floor budget
-    assert all(length <= 400 for length in lengths)
+    assert all(length <= 150 for length in lengths)
 
 
 def test_segment_plan_for_a_stream_joins_only_what_is_there() -> None:

@@ -114,11 +114,11 @@ class FlakyGpuSession:
     def get_providers(self) -> list[str]:
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
-    def run(self, outputs: Any, feeds: Any) -> Any:
+    def run(self, outputs: Any, feeds: Any, run_options: Any = None) -> Any:
         self.calls += 1
         if self.calls >= self.fail_from:
             raise RuntimeError("CUDA failure 700: an illegal memory access was encountered")
-        return self.real.run(outputs, feeds)
+        return self.real.run(outputs, feeds, run_options)
 
 
 def flaky_factory(fail_from: int | None, holder: list[FlakyGpuSession]) -> Any:

@@ -60,12 +60,13 @@ class Settings:
     cpu_intra_threads: int = 0
     cpu_inter_threads: int = 0
     cpu_mem_arena: bool = True
-    mem_pattern: bool = True
+    cpu_arena_shrink: bool = True
+    mem_pattern: bool = False
     verbose_logs: bool = False
     benchmark_providers: bool = False
     short_segment_phonemes: int = 150
     provider_cooldown: float = 60.0
-    phrase_cache_mb: int = 64
+    phrase_cache_mb: int = 32
     first_clause: bool = True
     # KOKORO_<NAME>_PROVIDER_ENABLED / _BENCHMARK / _PRIORITY, one entry per provider key
     provider_switches: dict[str, ProviderSwitches] = field(default_factory=dict)
@@ -267,7 +268,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("cpu_intra_threads", _number(int, 0, 256), "CPU threads inside an operator (0: auto)"),
     Option("cpu_inter_threads", _number(int, 0, 256), "CPU threads across operators (0: auto)"),
     Option("cpu_mem_arena", _bool, "onnxruntime's CPU memory arena"),
-    Option("mem_pattern", _bool, "onnxruntime's memory pattern optimization"),
+    Option(
+        "cpu_arena_shrink",
+        _bool,
+        "return the CPU arena's free memory whenever the engine goes idle",
+    ),
+    Option(
+        "mem_pattern",
+        _bool,
+        "onnxruntime's memory-pattern planning (costs memory: Kokoro's shapes vary)",
+    ),
     Option("verbose_logs", _bool, "onnxruntime's own verbose logging"),
     Option(
         "benchmark_providers",

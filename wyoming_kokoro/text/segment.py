@@ -150,46 +150,102 @@ _CLAUSE_PUNCTUATION = re.compile(r"[,;:]\s+|[，、；：]\s*|\s+[—–-]\s+")
 _WORD = re.compile(r"\S+")
 
 
+# Words that open a phrase: a long first clause may be cut before one of them.
+PHRASE_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset(
+        ["with", "from", "for", "in", "on", "at", "to", "of", "by", "after", "before"]
+        + ["until", "during", "into", "over", "under", "about", "through", "around"]
+    ),
+    "es": frozenset(["con", "de", "en", "para", "por", "sobre", "hasta", "desde", "durante"]),
+    "fr": frozenset(["avec", "de", "en", "pour", "par", "sur", "dans", "jusqu", "pendant"]),
+    "it": frozenset(["con", "di", "in", "per", "su", "da", "fino", "durante"]),
+    "pt": frozenset(["com", "de", "em", "para", "por", "sobre", "até", "durante"]),
+}
+
+
+def _cut(sentence: str, at: int, resume: int, min_rest: int) -> list[str] | None:
+    head, rest = sentence[:at].strip(), sentence[resume:].strip()
+    if head.endswith(("-", "—", "–")):
+        head = head[:-1].strip()
+    return [head, rest] if len(rest) >= min_rest else None
+
+
 def split_first_clause(
-    sentence: str, language: str = "en", min_chars: int = 12, min_rest: int = 12
+    sentence: str,
+    language: str = "en",
+    min_chars: int = 12,
+    min_rest: int = 12,
+    max_chars: int = 48,
 ) -> list[str]:
     """Cut a sentence after its first clause so that the first audio is short.
 
     The cut falls at the first comma, semicolon, colon or spaced dash at least
-    ``min_chars`` in, else before the first conjunction at least ``min_chars`` in. No cut
-    when what would remain is shorter than ``min_rest`` characters.
+    ``min_chars`` in, else before the first conjunction at least ``min_chars`` in. When
+    that first clause would be longer than ``max_chars`` (or there is none), the cut falls
+    before the first phrase-opening word (with, from, for…) between ``min_chars + 4`` and
+    ``max_chars``, a natural pause. No cut when what would remain is shorter than
+    ``min_rest`` characters.
     """
+    cut: list[str] | None = None
     for match in _CLAUSE_PUNCTUATION.finditer(sentence):
         if match.start() >= min_chars:
-            head, rest = sentence[: match.start() + 1].strip(), sentence[match.end() :].strip()
-            if head.endswith(("-", "—", "–")):
-                head = head[:-1].strip()
-            if len(rest) >= min_rest:
-                return [head, rest]
+            cut = _cut(sentence, match.start() + 1, match.end(), min_rest)
             break
-    words = CONJUNCTIONS.get(language, frozenset())
-    for match in _WORD.finditer(sentence):
-        if match.start() >= min_chars and match.group(0).lower() in words:
-            head, rest = sentence[: match.start()].strip(), sentence[match.start() :].strip()
-            if len(rest) >= min_rest:
-                return [head, rest]
-            break
-    return [sentence]
+    if cut is None:
+        words = CONJUNCTIONS.get(language, frozenset())
+        for match in _WORD.finditer(sentence):
+            if match.start() >= min_chars and match.group(0).lower() in words:
+                cut = _cut(sentence, match.start(), match.start(), min_rest)
+                break
+    if cut is None or len(cut[0]) > max_chars:
+        phrase_words = PHRASE_WORDS.get(language, frozenset())
+        for match in _WORD.finditer(sentence[: max_chars + 1]):
+            if match.start() >= min_chars + 4 and match.group(0).lower() in phrase_words:
+                shorter = _cut(sentence, match.start(), match.start(), min_rest)
+                if shorter is not None:
+                    return shorter
+                break
+    return cut or [sentence]
+
+
+def split_clauses(sentence: str, max_chars: int) -> list[str]:
+    """Cut a long sentence at clause punctuation into pieces of about ``max_chars`` at most.
+
+    Pieces are packed greedily; a clause longer than ``max_chars`` stays whole (the
+    phoneme chunker still keeps it within the model's limit).
+    """
+    if len(sentence) <= max_chars:
+        return [sentence]
+    clauses: list[str] = []
+    start = 0
+    for match in _CLAUSE_PUNCTUATION.finditer(sentence):
+        clauses.append(sentence[start : match.start() + 1].strip())
+        start = match.end()
+    clauses.append(sentence[start:].strip())
+    pieces: list[str] = []
+    for clause in filter(None, clauses):
+        if pieces and len(pieces[-1]) + 1 + len(clause) <= max_chars:
+            pieces[-1] = f"{pieces[-1]} {clause}"
+        else:
+            pieces.append(clause)
+    return pieces
 
 
 class SegmentPlanner:
     """Groups sentences into synthesis segments: a short first clause, then larger groups.
 
-    Longer inputs use the model better (a lower real-time factor), so after the first
-    clause consecutive sentences are joined while they fit a budget that grows with the
-    text already sent, so that each segment is ready before the audio before it runs out.
+    After the first clause, consecutive short sentences are joined while they fit a
+    budget that grows with the text already sent (never above ``ceiling`` characters),
+    and sentences longer than ``ceiling`` are cut at their clauses. Measured on CPU the
+    real-time factor is flat to slightly worse for longer inputs, while memory and the
+    time another request may wait for the engine grow with them: segments stay small.
     """
 
     def __init__(
         self,
         language: str = "en",
-        floor: int = 80,
-        ceiling: int = 400,
+        floor: int = 60,
+        ceiling: int = 100,
         growth: float = 1.5,
         split_first: bool = True,
     ) -> None:
@@ -214,7 +270,7 @@ class SegmentPlanner:
             self._sent_chars += len(first)
             queue = rest + queue
         group = ""
-        for sentence in queue:
+        for sentence in [piece for s in queue for piece in split_clauses(s, self.ceiling)]:
             if group and len(group) + 1 + len(sentence) > self._budget():
                 segments.append(group)
                 self._sent_chars += len(group)
