@@ -24,7 +24,6 @@ from typing import Any
 
 import onnxruntime
 from wyoming.client import AsyncTcpClient
-from wyoming.info import Describe
 from wyoming.tts import (
     Synthesize,
     SynthesizeChunk,
@@ -36,7 +35,7 @@ from wyoming.tts import (
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.server import RunningServer, free_port  # noqa: E402
+from tests.server import RunningServer, describe, spawn_server  # noqa: E402
 from wyoming_kokoro.assets import resolve_assets  # noqa: E402
 from wyoming_kokoro.config import Settings  # noqa: E402
 from wyoming_kokoro.engine.session import hardware_name  # noqa: E402
@@ -50,26 +49,34 @@ def p(values: list[float], share: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(share * (len(ordered) - 1))))]
 
 
+async def timed_audio(client: AsyncTcpClient, started: float, last: str) -> dict[str, float]:
+    """Read until ``last``: first-audio time, total time and audio seconds since ``started``."""
+    first = None
+    audio = 0
+    while True:
+        event = await client.read_event()
+        if event is None:
+            raise RuntimeError("connection closed")
+        if event.type == "error":
+            raise RuntimeError(event.data.get("text"))
+        if event.type == "audio-chunk":
+            if first is None:
+                first = time.perf_counter() - started
+            audio += len(event.payload or b"")
+        if event.type == last:
+            total = time.perf_counter() - started
+            return {
+                "first_audio_s": first or total,
+                "total_s": total,
+                "audio_s": audio / BYTES_PER_SECOND,
+            }
+
+
 async def one_shot(port: int, text: str, voice: str) -> dict[str, float]:
     async with AsyncTcpClient("127.0.0.1", port) as client:
         started = time.perf_counter()
         await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name=voice)).event())
-        first = None
-        audio = 0
-        while True:
-            event = await client.read_event()
-            if event is None:
-                raise RuntimeError("connection closed")
-            if event.type == "error":
-                raise RuntimeError(event.data.get("text"))
-            if event.type == "audio-chunk":
-                if first is None:
-                    first = time.perf_counter() - started
-                audio += len(event.payload or b"")
-            if event.type == "audio-stop":
-                total = time.perf_counter() - started
-                seconds = audio / BYTES_PER_SECOND
-                return {"first_audio_s": first or total, "total_s": total, "audio_s": seconds}
+        return await timed_audio(client, started, "audio-stop")
 
 
 async def streamed(
@@ -88,62 +95,24 @@ async def streamed(
             await client.write_event(SynthesizeStop().event())
 
         sender = asyncio.create_task(send())
-        first = None
-        audio = 0
-        while True:
-            event = await client.read_event()
-            if event is None:
-                raise RuntimeError("connection closed")
-            if event.type == "audio-chunk":
-                if first is None:
-                    first = time.perf_counter() - started
-                audio += len(event.payload or b"")
-            if event.type == "synthesize-stopped":
-                await sender
-                total = time.perf_counter() - started
-                return {
-                    "first_audio_s": first or total,
-                    "total_s": total,
-                    "audio_s": audio / BYTES_PER_SECOND,
-                    "text_s": len(text) / chunk_chars * delay_s,
-                }
+        result = await timed_audio(client, started, "synthesize-stopped")
+        await sender
+        return result
 
 
 def start(tmp: Path, model: Path, voices: Path) -> tuple[RunningServer, float, float]:
     """Start the server; seconds until Describe is answered and until the model is ready."""
-    port = free_port()
-    log_path = tmp / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "wyoming_kokoro",
-        "--uri",
-        f"tcp://127.0.0.1:{port}",
-        "--model",
-        str(model),
-        "--voices",
-        str(voices),
-        "--no-download",
-        "--stats-file",
-        str(tmp / "stats.jsonl"),
-    ]
-    with log_path.open("wb") as log:
-        spawned = time.perf_counter()
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    server = RunningServer(process, port, tmp / "stats.jsonl", log_path)
+    spawned = time.perf_counter()
+    server = spawn_server(tmp, "--model", str(model), "--voices", str(voices))
+    process = server.process
     describe_s = ready_s = None
-
-    async def describe() -> None:
-        async with AsyncTcpClient("127.0.0.1", port) as client:
-            await client.write_event(Describe().event())
-            await client.read_event()
 
     while ready_s is None:
         if process.poll() is not None:
             raise RuntimeError(server.log())
         if describe_s is None:
             try:
-                asyncio.run(describe())
+                asyncio.run(describe(server))
                 describe_s = time.perf_counter() - spawned
             except OSError:
                 pass

@@ -44,8 +44,8 @@ class RunningServer:
             self.process.wait()
 
 
-def start_server(tmp: Path, *args: str, timeout: float = 120.0) -> RunningServer:
-    """Start ``python -m wyoming_kokoro`` on a free loopback port; wait until it answers."""
+def spawn_server(tmp: Path, *args: str) -> RunningServer:
+    """Start ``python -m wyoming_kokoro`` on a free loopback port (without waiting)."""
     port = free_port()
     stats_path = tmp / "stats.jsonl"
     log_path = tmp / "server.log"
@@ -64,6 +64,13 @@ def start_server(tmp: Path, *args: str, timeout: float = 120.0) -> RunningServer
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     server = RunningServer(process, port, stats_path, log_path)
+    return server
+
+
+def start_server(tmp: Path, *args: str, timeout: float = 120.0) -> RunningServer:
+    """Start the server and wait until it answers Describe."""
+    server = spawn_server(tmp, *args)
+    process = server.process
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
