@@ -85,6 +85,17 @@ def test_every_option_follows_the_rule(tmp_path: Path) -> None:
         "provider_cooldown": (5, "6", 7),
         "phrase_cache_mb": (0, "16", 128),
         "first_clause": (False, "true", False),
+        "max_header_bytes": (2048, "4096", 8192),
+        "max_data_bytes": (2048, "4096", 8192),
+        "max_payload_bytes": (0, "10", 20),
+        "max_text_chars": (10, "20", 30),
+        "max_stream_chars": (10, "20", 30),
+        "max_connections": (1, "2", 3),
+        "idle_timeout": (5, "6", 7),
+        "write_timeout": (5, "6", 7),
+        "shutdown_timeout": (1, "2", 3),
+        "stats_max_mb": (1, "2", 3),
+        "stats_keep": (1, "2", 3),
     }
     for key in PROVIDER_KEYS:
         samples[f"{key}_provider_enabled"] = (False, "true", False)

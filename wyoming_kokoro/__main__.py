@@ -7,12 +7,11 @@ import contextlib
 import ctypes
 import logging
 import os
+import signal
 import sys
 import time
 from functools import partial
 from typing import Any
-
-from wyoming.server import AsyncServer
 
 from . import __version__
 from .assets import AssetError, file_digest, resolve_model, resolve_voices
@@ -25,6 +24,7 @@ from .engine.synthesizer import KokoroModel, ModelLoadError
 from .engine.voices import VoiceCatalogue, VoicesFileError
 from .handler import KokoroEventHandler
 from .info import build_info
+from .server import KokoroServer
 from .speech import Speaker, SpeakerHandle
 from .stats import StatsWriter
 from .text.g2p import Phonemizer
@@ -132,9 +132,16 @@ def _benchmark(settings: Settings, speaker: Speaker, table: bool) -> None:
 async def _serve(
     settings: Settings, handle: SpeakerHandle, stats_writer: StatsWriter, started: float
 ) -> None:
-    """Listen at once (Describe works from the first second); load the model meanwhile."""
+    """Listen at once (Describe works from the first second); load the model meanwhile.
+
+    SIGTERM / SIGINT: stop accepting, let requests in progress finish within
+    shutdown_timeout, cancel the rest; the caller then flushes the stats file.
+    """
     loop = asyncio.get_running_loop()
-    server = AsyncServer.from_uri(settings.uri)
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
     factory = partial(
         KokoroEventHandler,
         speaker=handle,
@@ -142,43 +149,50 @@ async def _serve(
         stats_writer=stats_writer,
         speed=settings.speed,
         samples_per_chunk=settings.samples_per_chunk,
+        limits=settings.limits(),
     )
-    server_task = asyncio.create_task(server.run(factory))
-    _LOGGER.info("Loading the model; Describe is answered meanwhile")
+    server = KokoroServer(settings.uri, factory, settings.max_connections)
+    await server.start()
+    _LOGGER.info(
+        "Listening on %s; loading the model (Describe is answered meanwhile)", settings.uri
+    )
     load_task = loop.run_in_executor(None, _load_speaker, settings, handle.catalogue)
-    waiting: set[asyncio.Future[Any]] = {server_task, load_task}
-    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-    if server_task in done:  # could not listen, or stopped while loading
-        server_task.result()
-        return
-    try:
-        speaker = load_task.result()
-    except BaseException as err:
-        handle.fail(err)
-        server_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await server_task
-        raise
-    handle.set(speaker)
+
+    def loaded(task: asyncio.Future[Speaker]) -> None:
+        # Whenever the load ends (even during a shutdown), waiting requests go on.
+        if task.cancelled():
+            handle.fail(RuntimeError("start-up was cancelled"))
+        elif task.exception() is not None:
+            handle.fail(task.exception() or RuntimeError("unknown"))
+        else:
+            handle.set(task.result())
+
+    load_task.add_done_callback(loaded)
+    stop_task = asyncio.create_task(stop.wait())
     announcer: ZeroconfAnnouncer | None = None
     try:
-        if settings.zeroconf:
-            announcer = ZeroconfAnnouncer(settings.zeroconf, settings.uri)
-            await announcer.start()
-        _LOGGER.info(
-            "Ready after %.2f s: %s voices on %s (provider %s, default voice %s)",
-            time.monotonic() - started,
-            len(handle.catalogue),
-            settings.uri,
-            speaker.provider,
-            settings.voice,
-        )
-        await server_task
+        waiting: set[asyncio.Future[Any]] = {load_task, stop_task}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if load_task.done():
+            speaker = load_task.result()  # a failed load raises here: start-up failed
+            if settings.zeroconf:
+                announcer = ZeroconfAnnouncer(settings.zeroconf, settings.uri)
+                await announcer.start()
+            _LOGGER.info(
+                "Ready after %.2f s: %s voices on %s (provider %s, default voice %s)",
+                time.monotonic() - started,
+                len(handle.catalogue),
+                settings.uri,
+                speaker.provider,
+                settings.voice,
+            )
+            await stop_task
+        _LOGGER.info("Stopping")
     finally:
+        stop_task.cancel()
         if announcer is not None:
             await announcer.close()
-        if not server_task.done():
-            server_task.cancel()
+        await server.shutdown(settings.shutdown_timeout)
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
@@ -232,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     except (AssetError, ModelLoadError, VoicesFileError) as err:
         _LOGGER.error("%s", err)
         return 1
-    stats_writer = StatsWriter(settings.stats_path)
+    stats_writer = StatsWriter(
+        settings.stats_path, int(settings.stats_max_mb * 10**6), settings.stats_keep
+    )
     if settings.stats_path is not None:
         _LOGGER.info("Stats file: %s", settings.stats_path)
     handle = SpeakerHandle(catalogue, settings.voice)
@@ -243,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     except (AssetError, ModelLoadError, VoicesFileError, ZeroconfUnavailableError) as err:
         _LOGGER.error("%s", err)
         return 1
-    except OSError as err:
+    except (OSError, ValueError) as err:
         _LOGGER.error("Cannot listen on %s: %s", settings.uri, err)
         return 1
     finally:

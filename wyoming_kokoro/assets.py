@@ -168,7 +168,7 @@ def check_voices(path: Path) -> None:
     try:
         styles = read_voices_file(path)
     except VoicesFileError as err:
-        raise AssetError(f"{err}; delete it and {FIX_HINT}") from None
+        raise AssetError(str(err)) from None
     if len(styles) < NPM_VOICE_COUNT:
         raise AssetError(f"{path} holds {len(styles)} voices, expected {NPM_VOICE_COUNT}")
 

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from .engine.providers import PROVIDER_KEYS, ProviderSwitches
+from .protocol import Limits
 
 ENV_PREFIX = "KOKORO_"
 MODEL_VARIANTS = ("int8", "fp16", "fp32")
@@ -68,8 +69,23 @@ class Settings:
     provider_cooldown: float = 60.0
     phrase_cache_mb: int = 32
     first_clause: bool = True
+    # protocol limits: the defaults live in protocol.Limits
+    max_header_bytes: int = Limits.max_header_bytes
+    max_data_bytes: int = Limits.max_data_bytes
+    max_payload_bytes: int = Limits.max_payload_bytes
+    max_text_chars: int = Limits.max_text_chars
+    max_stream_chars: int = Limits.max_stream_chars
+    max_connections: int = Limits.max_connections
+    idle_timeout: float = Limits.idle_timeout
+    write_timeout: float = Limits.write_timeout
+    shutdown_timeout: float = 10.0
+    stats_max_mb: float = 10.0
+    stats_keep: int = 5
     # KOKORO_<NAME>_PROVIDER_ENABLED / _BENCHMARK / _PRIORITY, one entry per provider key
     provider_switches: dict[str, ProviderSwitches] = field(default_factory=dict)
+
+    def limits(self) -> Limits:
+        return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})
 
     def switches(self, key: str) -> ProviderSwitches:
         return self.provider_switches.get(key, ProviderSwitches())
@@ -148,8 +164,8 @@ def _choice(*choices: str) -> Callable[[Any], str]:
 
 def _uri(value: Any) -> str:
     text = _str(value).strip()
-    if not text.startswith(("tcp://", "unix://", "stdio://")):
-        raise ValueError(f"must start with tcp://, unix:// or stdio://, got {value!r}")
+    if not text.startswith(("tcp://", "unix://")):
+        raise ValueError(f"must be tcp://HOST:PORT or unix://PATH, got {value!r}")
     return text
 
 
@@ -226,7 +242,7 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("uri", _uri, "where to listen: tcp://HOST:PORT, unix://PATH or stdio://"),
+    Option("uri", _uri, "where to listen: tcp://HOST:PORT or unix://PATH"),
     Option("voice", _str, "default voice (see --list-voices)"),
     Option("speed", _number(float, 0.5, 2.0), "default speaking rate, 0.5 to 2.0"),
     Option("data_dir", _path_list, "folder searched for model and voices (repeatable)", True),
@@ -300,6 +316,23 @@ OPTIONS: tuple[Option, ...] = (
         "phrase_cache_mb", _number(int, 0, 65536), "memory for repeated phrases' audio (0: off)"
     ),
     Option("first_clause", _bool, "speak the first clause on its own for the fastest first audio"),
+    Option("max_header_bytes", _number(int, 1024, 16 * 2**20), "longest event header line"),
+    Option("max_data_bytes", _number(int, 1024, 64 * 2**20), "largest data_length accepted"),
+    Option("max_payload_bytes", _number(int, 0, 256 * 2**20), "largest payload_length accepted"),
+    Option("max_text_chars", _number(int, 1, 10_000_000), "longest text of one synthesize"),
+    Option("max_stream_chars", _number(int, 1, 10_000_000), "longest text of one stream"),
+    Option("max_connections", _number(int, 1, 100_000), "connections served at once"),
+    Option("idle_timeout", _number(float, 1.0, 86400.0), "close a connection silent this long (s)"),
+    Option(
+        "write_timeout", _number(float, 1.0, 86400.0), "drop a client that reads nothing this long"
+    ),
+    Option(
+        "shutdown_timeout",
+        _number(float, 0.0, 3600.0),
+        "on SIGTERM/SIGINT, seconds requests in progress get to finish",
+    ),
+    Option("stats_max_mb", _number(float, 0.01, 1e6), "rotate the stats file at this size (MB)"),
+    Option("stats_keep", _number(int, 0, 1000), "rotated stats files kept (stats.jsonl.1 …)"),
 )
 SWITCH_OPTIONS: tuple[Option, ...] = tuple(
     option

@@ -7,6 +7,7 @@ task, so the handler keeps reading events (stream chunks, Describe) while audio 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -24,8 +25,10 @@ from wyoming.tts import (
 )
 
 from .audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, float_to_pcm16, pcm_chunks, pcm_seconds
+from .protocol import LimitedEventReader, Limits, ProtocolError
 from .speech import SpeakerHandle, VoiceChoice
 from .stats import RequestStats, StatsWriter
+from .text.normalize import looks_like_ssml, strip_markup
 from .text.segment import SentenceBuffer
 
 _LOGGER = logging.getLogger(__name__)
@@ -34,7 +37,9 @@ _LOGGER = logging.getLogger(__name__)
 class Utterance:
     """Text on its way to speech: sentences are queued as soon as they are complete."""
 
-    def __init__(self, mode: str, voice: VoiceChoice, speed: float) -> None:
+    def __init__(self, mode: str, voice: VoiceChoice, speed: float, ssml: bool = False) -> None:
+        # SSML is read as plain text with its tags removed (full SSML comes later).
+        self.ssml = ssml
         self.mode = mode
         self.voice = voice
         self.speed = speed
@@ -46,13 +51,18 @@ class Utterance:
     def feed(self, text: str) -> None:
         self.stats.characters += len(text)
         if text.strip():
+            if self.stats.text_started is None and looks_like_ssml(text):
+                self.ssml = True
             self.stats.text_arrived()
         for sentence in self._buffer.feed(text):
-            self.sentences.put_nowait(sentence)
+            self._queue(sentence)
+
+    def _queue(self, sentence: str) -> None:
+        self.sentences.put_nowait(strip_markup(sentence) if self.ssml else sentence)
 
     def close(self) -> None:
         for sentence in self._buffer.flush():
-            self.sentences.put_nowait(sentence)
+            self._queue(sentence)
         self.sentences.put_nowait(None)
         self.closed.set()
 
@@ -68,8 +78,12 @@ class KokoroEventHandler(AsyncEventHandler):
         stats_writer: StatsWriter,
         speed: float,
         samples_per_chunk: int,
+        limits: Limits | None = None,
     ) -> None:
         super().__init__(reader, writer)
+        self._limits = limits or Limits()
+        self._events = LimitedEventReader(reader, self._limits)
+        self._stream_chars = 0
         self._speaker = speaker
         self._info_event = info_event
         self._stats_writer = stats_writer
@@ -79,6 +93,56 @@ class KokoroEventHandler(AsyncEventHandler):
         self._last_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
+    async def run(self) -> None:
+        """Read events within the limits until the client leaves, breaks a limit or idles."""
+        try:
+            while True:
+                try:
+                    event = await asyncio.wait_for(
+                        self._events.read_event(), self._limits.idle_timeout
+                    )
+                except asyncio.TimeoutError:
+                    if self._tasks:
+                        continue  # still speaking: a quiet client is not idle
+                    _LOGGER.info("Closing a connection idle for %.0f s", self._limits.idle_timeout)
+                    break
+                except ProtocolError as err:
+                    await self._error(str(err), err.code)
+                    break
+                except (ConnectionError, OSError):
+                    break
+                if event is None:
+                    break
+                try:
+                    await self.handle_event(event)
+                except ProtocolError as err:
+                    await self._error(str(err), err.code)
+                    break
+        finally:
+            await self.disconnect()
+            self.writer.close()
+
+    async def write_event(self, event: Event) -> None:
+        """Send an event; a client that stops reading is dropped after write_timeout."""
+        try:
+            await asyncio.wait_for(super().write_event(event), self._limits.write_timeout)
+        except asyncio.TimeoutError:
+            raise ConnectionError(
+                f"client read nothing for {self._limits.write_timeout:.0f} s"
+            ) from None
+
+    async def finish(self, timeout: float) -> None:
+        """Shutdown: let the requests in progress end within ``timeout``, then close."""
+        if self._stream is not None:  # a stream that will get no more text ends here
+            self._stream.close()
+            self._stream = None
+        if self._tasks:
+            _, pending = await asyncio.wait(list(self._tasks), timeout=timeout)
+            for task in pending:
+                task.cancel()
+        self.writer.close()
+        self.reader.feed_eof()
+
     async def handle_event(self, event: Event) -> bool:
         try:
             await self._dispatch(event)
@@ -86,7 +150,22 @@ class KokoroEventHandler(AsyncEventHandler):
             await self._error(f"malformed {event.type} event: {err!r}", "bad-event")
         return True
 
+    @staticmethod
+    def _check_fields(event: Event) -> None:
+        """Wrong types get a clear error instead of being guessed at."""
+        voice = event.data.get("voice")
+        if voice is not None:
+            if not isinstance(voice, dict):
+                raise TypeError('voice must be an object such as {"name": "af_heart"}')
+            for key in ("name", "language", "speaker"):
+                if voice.get(key) is not None and not isinstance(voice[key], str):
+                    raise TypeError(f"voice {key} must be a string")
+        if "text" in event.data and not isinstance(event.data["text"], str):
+            raise TypeError("text must be a string")
+
     async def _dispatch(self, event: Event) -> None:
+        if event.type in ("synthesize", "synthesize-start", "synthesize-chunk"):
+            self._check_fields(event)
         if Describe.is_type(event.type):
             await self.write_event(self._info_event)
         elif Synthesize.is_type(event.type):
@@ -98,7 +177,13 @@ class KokoroEventHandler(AsyncEventHandler):
             synthesize = Synthesize.from_event(event)
             if not isinstance(synthesize.text, str):
                 raise TypeError("text must be a string")
-            utterance = self._begin("oneshot", synthesize.voice)
+            if len(synthesize.text) > self._limits.max_text_chars:
+                raise ProtocolError(
+                    f"text has {len(synthesize.text)} characters; the limit is "
+                    f"{self._limits.max_text_chars}",
+                    "text-too-long",
+                )
+            utterance = self._begin("oneshot", synthesize.voice, synthesize.text_format)
             utterance.feed(synthesize.text)
             utterance.close()
         elif SynthesizeStart.is_type(event.type):
@@ -108,7 +193,9 @@ class KokoroEventHandler(AsyncEventHandler):
                     "stream-open",
                 )
                 return
-            self._stream = self._begin("stream", SynthesizeStart.from_event(event).voice)
+            start = SynthesizeStart.from_event(event)
+            self._stream = self._begin("stream", start.voice, start.text_format)
+            self._stream_chars = 0
         elif SynthesizeChunk.is_type(event.type):
             if self._stream is None:
                 await self._error("synthesize-chunk without synthesize-start", "no-stream")
@@ -116,6 +203,12 @@ class KokoroEventHandler(AsyncEventHandler):
             chunk = SynthesizeChunk.from_event(event)
             if not isinstance(chunk.text, str):
                 raise TypeError("text must be a string")
+            self._stream_chars += len(chunk.text)
+            if self._stream_chars > self._limits.max_stream_chars:
+                raise ProtocolError(
+                    f"stream text is over the limit of {self._limits.max_stream_chars} characters",
+                    "text-too-long",
+                )
             self._stream.feed(chunk.text)
         elif SynthesizeStop.is_type(event.type):
             if self._stream is None:
@@ -126,11 +219,14 @@ class KokoroEventHandler(AsyncEventHandler):
         else:
             _LOGGER.debug("Ignoring event %s", event.type)
 
-    def _begin(self, mode: str, voice: SynthesizeVoice | None) -> Utterance:
+    def _begin(
+        self, mode: str, voice: SynthesizeVoice | None, text_format: object = None
+    ) -> Utterance:
         choice = self._speaker.choose_voice(
             voice.name if voice else None, voice.language if voice else None
         )
-        utterance = Utterance(mode, choice, self._speed)
+        ssml = str(getattr(text_format, "value", text_format) or "").lower() == "ssml"
+        utterance = Utterance(mode, choice, self._speed, ssml)
         task = asyncio.create_task(self._speak(utterance, self._last_task))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -139,7 +235,8 @@ class KokoroEventHandler(AsyncEventHandler):
 
     async def _error(self, text: str, code: str) -> None:
         _LOGGER.warning("Client error: %s", text)
-        await self.write_event(Error(text=text, code=code).event())
+        with contextlib.suppress(ConnectionError, OSError):  # it may be gone already
+            await self.write_event(Error(text=text, code=code).event())
 
     async def _speak(self, utterance: Utterance, previous: asyncio.Task[None] | None) -> None:
         """Speak one request: audio-start, chunks as sentences finish, audio-stop."""

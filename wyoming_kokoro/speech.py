@@ -28,6 +28,7 @@ from .engine.synthesizer import KokoroModel
 from .engine.voices import VoiceCatalogue, language_code
 from .stats import RequestStats
 from .text.g2p import Phonemizer
+from .text.normalize import clean_text
 from .text.segment import SegmentPlanner, chunk_phonemes
 
 _LOGGER = logging.getLogger(__name__)
@@ -165,7 +166,8 @@ class Speaker:
                     if sentences.empty():
                         break
                     item = sentences.get_nowait()
-                for text in planner.plan(batch):
+                cleaned = [clean_text(sentence) for sentence in batch]
+                for text in planner.plan([s for s in cleaned if s]):
                     started = time.perf_counter()
                     phonemes = await loop.run_in_executor(
                         self._g2p_executor, self.phonemizer.phonemize, text, voice.lang_code

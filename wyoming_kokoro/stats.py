@@ -118,8 +118,10 @@ class StatsWriter:
     An unwritable path gives one warning; the server keeps serving.
     """
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, max_bytes: int = 10 * 10**6, keep: int = 5) -> None:
         self.path = path
+        self.max_bytes = max_bytes
+        self.keep = keep
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._warned = False
         self._thread: threading.Thread | None = None
@@ -131,12 +133,34 @@ class StatsWriter:
         if self._thread is not None:
             self._queue.put(record.to_json())
 
-    def _append(self, lines: list[str]) -> None:
+    def _rotate(self, incoming: int) -> None:
+        """Before a write that would pass max_bytes: stats.jsonl -> .1 -> .2 … (keep N)."""
         assert self.path is not None
         try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size == 0 or size + incoming <= self.max_bytes:
+            return
+        if self.keep == 0:
+            self.path.unlink()
+            return
+        old = self.path.with_name(f"{self.path.name}.{self.keep}")
+        old.unlink(missing_ok=True)
+        for number in range(self.keep - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{number}")
+            if older.exists():
+                older.rename(self.path.with_name(f"{self.path.name}.{number + 1}"))
+        self.path.rename(self.path.with_name(f"{self.path.name}.1"))
+
+    def _append(self, lines: list[str]) -> None:
+        assert self.path is not None
+        text = "".join(line + "\n" for line in lines)
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._rotate(len(text.encode("utf-8")))
             with self.path.open("a", encoding="utf-8") as handle:
-                handle.write("".join(line + "\n" for line in lines))
+                handle.write(text)
         except OSError as err:
             if not self._warned:
                 self._warned = True

@@ -42,7 +42,12 @@ DEFAULT_VOICES = {
 
 
 class VoicesFileError(ValueError):
-    """The voices file cannot be used; the message names the file and the problem."""
+    """The voices file cannot be used; the message names the file, the problem and the fix."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"{message}; delete it and run `python -m wyoming_kokoro.assets` to fetch it again"
+        )
 
 
 @dataclass(frozen=True)

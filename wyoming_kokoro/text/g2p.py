@@ -167,6 +167,19 @@ class Phonemizer:
             return _optional(code)
         raise LanguageNotInstalledError(f"unknown Kokoro language code {code!r}")
 
+    def _last_resort(self, text: str, code: str, err: Exception) -> str:
+        """espeak-ng on the whole text; failing that, nothing (a warning, never a crash)."""
+        _LOGGER.warning("G2P failed on %r (%s); trying espeak-ng", text[:60], err)
+        language = ESPEAK_LANGUAGES.get(code, "en-gb" if code == "b" else "en-us")
+        try:
+            fallback = self._by_code.get(f"espeak:{language}")
+            if fallback is None:
+                fallback = self._by_code[f"espeak:{language}"] = _espeak(language)
+            return fallback(text).strip()
+        except Exception as second:
+            _LOGGER.warning("espeak-ng failed too (%s); this text is skipped", second)
+            return ""
+
     def phonemize(self, text: str, code: str) -> str:
         """Phonemes for ``text`` in the language of voices starting with ``code``."""
         with self._lock:
@@ -177,7 +190,10 @@ class Phonemizer:
             convert = self._by_code.get(code)
             if convert is None:
                 convert = self._by_code[code] = self._build(code)
-            phonemes = convert(text).strip()
+            try:
+                phonemes = convert(text).strip()
+            except Exception as err:  # Misaki on input it was never meant to see
+                phonemes = self._last_resort(text, code, err)
             self._cache[(text, code)] = phonemes
             if len(self._cache) > self._cache_entries:
                 self._cache.popitem(last=False)

@@ -1,0 +1,138 @@
+"""Reading Wyoming events within limits.
+
+The ``wyoming`` library's reader trusts ``data_length`` and ``payload_length`` and reads a
+header line of any length. This reader checks every length before it reads or allocates:
+a header announcing gigabytes is refused at once, and an endless line is cut off at the
+limit, so one client can never make the server buffer more than the limits allow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from wyoming.event import Event
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Protocol and request limits (all configurable, see config.py)."""
+
+    max_header_bytes: int = 64 * 1024
+    max_data_bytes: int = 256 * 1024
+    max_payload_bytes: int = 1024 * 1024
+    max_text_chars: int = 20_000
+    max_stream_chars: int = 100_000
+    max_connections: int = 32
+    idle_timeout: float = 300.0
+    write_timeout: float = 60.0
+
+
+class ProtocolError(Exception):
+    """The client broke the protocol or a limit; the connection cannot go on."""
+
+    def __init__(self, text: str, code: str) -> None:
+        super().__init__(text)
+        self.code = code
+
+
+_READ_SIZE = 64 * 1024
+
+
+class LimitedEventReader:
+    """Reads events from a stream with its own bounded buffer."""
+
+    def __init__(self, reader: asyncio.StreamReader, limits: Limits) -> None:
+        self._reader = reader
+        self._limits = limits
+        self._buffer = bytearray()
+        self._eof = False
+
+    async def _fill(self, most: int) -> None:
+        chunk = await self._reader.read(min(_READ_SIZE, most))
+        if not chunk:
+            self._eof = True
+        self._buffer += chunk
+
+    async def _line(self) -> bytes | None:
+        limit = self._limits.max_header_bytes
+        searched = 0
+        while True:
+            newline = self._buffer.find(b"\n", searched)
+            if newline >= 0:
+                if newline > limit:
+                    break
+                line = bytes(self._buffer[:newline])
+                del self._buffer[: newline + 1]
+                return line
+            searched = len(self._buffer)
+            if searched > limit:
+                break
+            if self._eof:
+                if self._buffer.strip():
+                    raise ProtocolError("connection closed in the middle of an event", "truncated")
+                return None
+            await self._fill(limit + 1 - searched)
+        self._buffer.clear()
+        raise ProtocolError(f"header line longer than {limit} bytes", "header-too-long")
+
+    async def _exactly(self, size: int, what: str) -> bytes:
+        while len(self._buffer) < size:
+            if self._eof:
+                raise ProtocolError(
+                    f"connection closed before the whole {what} arrived", "truncated"
+                )
+            await self._fill(size - len(self._buffer))
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def _length(self, header: dict[str, Any], key: str, limit: int) -> int:
+        value = header.get(key)
+        if value is None:
+            return 0
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ProtocolError(
+                f"{key} must be a non-negative integer, got {value!r}", "bad-header"
+            )
+        if value > limit:
+            raise ProtocolError(f"{key} {value} is over the limit of {limit} bytes", "too-large")
+        return value
+
+    async def read_event(self) -> Event | None:
+        """The next event; None at a clean end of stream; ProtocolError otherwise."""
+        while True:
+            line = await self._line()
+            if line is None:
+                return None
+            if line.strip():
+                break  # blank lines between events are tolerated
+        try:
+            header = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ProtocolError("header is not UTF-8", "bad-header") from None
+        except ValueError:
+            raise ProtocolError("header is not valid JSON", "bad-header") from None
+        if not isinstance(header, dict):
+            raise ProtocolError("header must be a JSON object", "bad-header")
+        event_type = header.get("type")
+        if not isinstance(event_type, str) or not event_type:
+            raise ProtocolError("header has no event type", "bad-header")
+        data = header.get("data") or {}
+        if not isinstance(data, dict):
+            raise ProtocolError("data must be a JSON object", "bad-header")
+        data_length = self._length(header, "data_length", self._limits.max_data_bytes)
+        payload_length = self._length(header, "payload_length", self._limits.max_payload_bytes)
+        if data_length:
+            raw = await self._exactly(data_length, "data")
+            try:
+                extra = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                raise ProtocolError("event data is not valid UTF-8 JSON", "bad-data") from None
+            if not isinstance(extra, dict):
+                raise ProtocolError("event data must be a JSON object", "bad-data")
+            data = {**data, **extra}
+        payload = await self._exactly(payload_length, "payload") if payload_length else None
+        return Event(type=event_type, data=data, payload=payload)

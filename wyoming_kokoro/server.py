@@ -1,0 +1,80 @@
+"""The listening socket: connection limit, and a graceful shutdown.
+
+``wyoming``'s own server closes every connection at once on SIGTERM; this one stops
+accepting, lets requests in progress finish within a timeout, then cancels the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlparse
+
+from wyoming.error import Error
+from wyoming.event import async_write_event
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Connection(Protocol):
+    async def run(self) -> None: ...
+
+    async def finish(self, timeout: float) -> None: ...
+
+
+ConnectionFactory = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Connection]
+
+
+class KokoroServer:
+    def __init__(self, uri: str, factory: ConnectionFactory, max_connections: int) -> None:
+        self.uri = uri
+        self._factory = factory
+        self._max_connections = max_connections
+        self._server: asyncio.AbstractServer | None = None
+        self._connections: dict[asyncio.Task[None], Connection] = {}
+
+    @property
+    def connections(self) -> int:
+        return len(self._connections)
+
+    async def start(self) -> None:
+        parsed = urlparse(self.uri)
+        if parsed.scheme == "tcp":
+            if parsed.hostname is None or parsed.port is None:
+                raise ValueError(f"{self.uri}: a tcp:// uri needs a host and a port")
+            self._server = await asyncio.start_server(self._accept, parsed.hostname, parsed.port)
+        elif parsed.scheme == "unix":
+            Path(parsed.path).unlink(missing_ok=True)
+            self._server = await asyncio.start_unix_server(self._accept, parsed.path)
+        else:
+            raise ValueError(f"{self.uri}: only tcp:// and unix:// can be served with limits")
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._connections) >= self._max_connections:
+            _LOGGER.warning("Refusing a connection: %d connections open", len(self._connections))
+            with contextlib.suppress(ConnectionError, OSError):
+                text = f"server busy: {len(self._connections)} connections open, try again later"
+                await async_write_event(Error(text=text, code="busy").event(), writer)
+            writer.close()
+            return
+        connection = self._factory(reader, writer)
+        task = asyncio.create_task(connection.run(), name="wyoming connection")
+        self._connections[task] = connection
+        task.add_done_callback(lambda t: self._connections.pop(t, None))
+
+    async def shutdown(self, timeout: float) -> None:
+        """Stop accepting; give requests in progress ``timeout`` seconds; close the rest."""
+        if self._server is not None:
+            self._server.close()
+        connections = list(self._connections.items())
+        if connections:
+            _LOGGER.info("Finishing %d connection(s) (up to %.0f s)", len(connections), timeout)
+            await asyncio.gather(*(c.finish(timeout) for _, c in connections))
+            await asyncio.wait([task for task, _ in connections], timeout=5)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 5)
