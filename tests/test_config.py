@@ -96,6 +96,11 @@ def test_every_option_follows_the_rule(tmp_path: Path) -> None:
         "shutdown_timeout": (1, "2", 3),
         "stats_max_mb": (1, "2", 3),
         "stats_keep": (1, "2", 3),
+        "custom_voices": (
+            {"a": {"af_heart": 1, "af_bella": 1}},
+            "{b: {am_adam: 2, bm_george: 1, speed: 1.1}}",
+            "{c: {bf_emma: 1, description: Emma}}",
+        ),
     }
     for key in PROVIDER_KEYS:
         samples[f"{key}_provider_enabled"] = (False, "true", False)

@@ -21,7 +21,7 @@ from .engine.benchmark import BenchmarkCache, format_table, run_benchmark
 from .engine.providers import ProviderContext
 from .engine.session import SessionConfig
 from .engine.synthesizer import KokoroModel, ModelLoadError
-from .engine.voices import VoiceCatalogue, VoicesFileError
+from .engine.voices import UnknownVoiceError, VoiceCatalogue, VoicesFileError
 from .handler import KokoroEventHandler
 from .info import build_info
 from .server import KokoroServer
@@ -59,6 +59,11 @@ def session_config(settings: Settings) -> SessionConfig:
 def _load_catalogue(settings: Settings) -> VoiceCatalogue:
     voices_path, _ = resolve_voices(settings)
     catalogue = VoiceCatalogue.from_file(voices_path)
+    for name, custom in settings.custom_voices.items():
+        try:
+            catalogue.add_custom(name, custom.weights, custom.speed, custom.description)
+        except UnknownVoiceError as err:
+            raise ConfigError(f"custom_voices: {err}") from None
     if settings.voice not in catalogue:
         raise ConfigError(f"voice: {settings.voice!r} is not a known voice (see --list-voices)")
     return catalogue

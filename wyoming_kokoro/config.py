@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from .engine.providers import PROVIDER_KEYS, ProviderSwitches
+from .engine.voices import CustomVoice
 from .protocol import Limits
 
 ENV_PREFIX = "KOKORO_"
@@ -81,6 +82,7 @@ class Settings:
     shutdown_timeout: float = 10.0
     stats_max_mb: float = 10.0
     stats_keep: int = 5
+    custom_voices: dict[str, CustomVoice] = field(default_factory=dict)
     # KOKORO_<NAME>_PROVIDER_ENABLED / _BENCHMARK / _PRIORITY, one entry per provider key
     provider_switches: dict[str, ProviderSwitches] = field(default_factory=dict)
 
@@ -211,6 +213,37 @@ def _optional_priority(value: Any) -> int | None:
     return parsed
 
 
+def _custom_voices(value: Any) -> dict[str, CustomVoice]:
+    """``{name: {voice: weight, …, speed: 1.1, description: "…"}}``, or the same as YAML."""
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value) if value.strip() else {}
+        except yaml.YAMLError as err:
+            raise ValueError(f"not valid YAML: {err}") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("expected a mapping of voice name to {voice: weight, …}")
+    voices: dict[str, CustomVoice] = {}
+    for name, spec in value.items():
+        if not isinstance(spec, dict) or not spec:
+            raise ValueError(f"{name}: expected {{voice: weight, …}}")
+        speed = spec.get("speed")
+        description = spec.get("description")
+        weights = {k: v for k, v in spec.items() if k not in ("speed", "description")}
+        for voice, weight in weights.items():
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
+                raise ValueError(f"{name}: the weight of {voice} must be a number > 0")
+        if not weights:
+            raise ValueError(f"{name}: names no voice to blend")
+        voices[str(name)] = CustomVoice(
+            {str(k): float(v) for k, v in weights.items()},
+            None if speed is None else _number(float, 0.5, 2.0)(speed),
+            None if description is None else _str(description),
+        )
+    return voices
+
+
 def _path_list(value: Any) -> list[str]:
     if value is None:
         return []
@@ -333,6 +366,11 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("stats_max_mb", _number(float, 0.01, 1e6), "rotate the stats file at this size (MB)"),
     Option("stats_keep", _number(int, 0, 1000), "rotated stats files kept (stats.jsonl.1 …)"),
+    Option(
+        "custom_voices",
+        _custom_voices,
+        "named blends as YAML: {cozy: {af_heart: 0.7, af_bella: 0.3, speed: 1.1}}",
+    ),
 )
 SWITCH_OPTIONS: tuple[Option, ...] = tuple(
     option

@@ -25,6 +25,7 @@ from wyoming.tts import (
 )
 
 from .audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, float_to_pcm16, pcm_chunks, pcm_seconds
+from .engine.voices import UnknownVoiceError
 from .protocol import LimitedEventReader, Limits, ProtocolError
 from .speech import SpeakerHandle, VoiceChoice
 from .stats import RequestStats, StatsWriter
@@ -146,6 +147,8 @@ class KokoroEventHandler(AsyncEventHandler):
     async def handle_event(self, event: Event) -> bool:
         try:
             await self._dispatch(event)
+        except UnknownVoiceError as err:
+            await self._error(str(err), "unknown-voice")
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             await self._error(f"malformed {event.type} event: {err!r}", "bad-event")
         return True
@@ -226,7 +229,7 @@ class KokoroEventHandler(AsyncEventHandler):
             voice.name if voice else None, voice.language if voice else None
         )
         ssml = str(getattr(text_format, "value", text_format) or "").lower() == "ssml"
-        utterance = Utterance(mode, choice, self._speed, ssml)
+        utterance = Utterance(mode, choice, choice.speed or self._speed, ssml)
         task = asyncio.create_task(self._speak(utterance, self._last_task))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -42,6 +42,7 @@ class VoiceChoice:
     name: str
     lang_code: str
     locale: str
+    speed: float | None = None  # a custom voice's own rate
 
 
 def choose_voice(
@@ -52,8 +53,10 @@ def choose_voice(
     Unknown names (other servers' voices such as ``en_US-amy-medium``) never fail.
     """
     chosen: str | None = None
-    if name and name in catalogue:
-        chosen = name
+    if name:
+        known = catalogue.resolve(name)  # a voice, a custom voice or an ad-hoc blend
+        if known is not None:
+            return VoiceChoice(known.name, known.lang_code, known.locale, known.speed)
     if chosen is None and language:
         code = language_code(language)
         if code is not None:
@@ -65,7 +68,7 @@ def choose_voice(
     elif name and chosen != name:
         _LOGGER.info("Unknown voice %r; using %s for language %r", name, chosen, language)
     info = catalogue.info(chosen or default_voice)
-    return VoiceChoice(info.name, info.lang_code, info.locale)
+    return VoiceChoice(info.name, info.lang_code, info.locale, info.speed)
 
 
 class SpeakerHandle:

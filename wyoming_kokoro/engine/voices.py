@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,19 @@ class VoicesFileError(ValueError):
 
 
 @dataclass(frozen=True)
+class CustomVoice:
+    """A named blend from the configuration."""
+
+    weights: dict[str, float]
+    speed: float | None = None
+    description: str | None = None
+
+
+class UnknownVoiceError(ValueError):
+    """A blend names a voice that does not exist, or cannot be read."""
+
+
+@dataclass(frozen=True)
 class VoiceInfo:
     """A voice as clients see it."""
 
@@ -59,13 +73,19 @@ class VoiceInfo:
     locale: str  # Home Assistant locale, e.g. en_US
     language_name: str
     gender: str
+    custom_description: str | None = None  # blends: from config.yaml, or generated
+    speed: float | None = None  # a custom voice's own speaking rate
 
     @property
     def display_name(self) -> str:
+        if "_" not in self.name or self.custom_description is not None:
+            return self.name
         return self.name.split("_", 1)[1].replace("_", " ").title()
 
     @property
     def description(self) -> str:
+        if self.custom_description is not None:
+            return self.custom_description
         return f"{self.display_name} — {self.language_name}, {self.gender}"
 
     @staticmethod
@@ -100,6 +120,25 @@ def read_voices_file(path: Path) -> dict[str, np.ndarray]:
     return styles
 
 
+def parse_blend(spec: str) -> dict[str, float] | None:
+    """``af_heart+af_bella`` (equal parts) or ``af_heart:70+am_adam:30``; None if no blend."""
+    if "+" not in spec and ":" not in spec:
+        return None
+    weights: dict[str, float] = {}
+    for part in spec.split("+"):
+        name, _, weight = part.strip().partition(":")
+        try:
+            value = float(weight) if weight else 1.0
+        except ValueError:
+            raise UnknownVoiceError(f"voice blend {spec!r}: {weight!r} is not a weight") from None
+        if not name or value <= 0:
+            raise UnknownVoiceError(
+                f"voice blend {spec!r}: each part needs a name and a weight > 0"
+            )
+        weights[name.strip()] = weights.get(name.strip(), 0.0) + value
+    return weights
+
+
 def language_code(language: str) -> str | None:
     """Map a request language (``en_GB``, ``en-gb``, ``fr``, ``pt-BR``…) to Kokoro's letter."""
     wanted = language.strip().replace("-", "_").lower()
@@ -120,9 +159,12 @@ def language_code(language: str) -> str | None:
 class VoiceCatalogue:
     """The loaded voices: their descriptions and style tables."""
 
+    MAX_AD_HOC_BLENDS = 32
+
     def __init__(self, styles: dict[str, np.ndarray]) -> None:
         self._styles = styles
         self._info: dict[str, VoiceInfo] = {}
+        self._ad_hoc: OrderedDict[str, VoiceInfo] = OrderedDict()
         for name in sorted(styles):
             info = VoiceInfo.from_name(name)
             if info is not None:
@@ -143,7 +185,60 @@ class VoiceCatalogue:
         return self._info.values()
 
     def info(self, name: str) -> VoiceInfo:
-        return self._info[name]
+        return self._info.get(name) or self._ad_hoc[name]
+
+    def blend(
+        self,
+        name: str,
+        weights: dict[str, float],
+        speed: float | None = None,
+        description: str | None = None,
+    ) -> VoiceInfo:
+        """A new voice: the weighted mean of the named voices' style tables."""
+        missing = [voice for voice in weights if voice not in self._info]
+        if missing:
+            raise UnknownVoiceError(f"voice {name!r} blends unknown voice(s): {', '.join(missing)}")
+        total = sum(weights.values())
+        table = sum((weight / total) * self._styles[voice] for voice, weight in weights.items())
+        lead = self._info[max(weights, key=lambda voice: weights[voice])]
+        parts = ", ".join(
+            f"{voice} {100 * weight / total:.0f}%" for voice, weight in weights.items()
+        )
+        info = VoiceInfo(
+            name,
+            lead.lang_code,
+            lead.locale,
+            lead.language_name,
+            lead.gender,
+            description or f"{name} — blend of {parts} ({lead.language_name})",
+            speed,
+        )
+        self._styles[name] = np.ascontiguousarray(table, dtype=np.float32)
+        return info
+
+    def add_custom(
+        self, name: str, weights: dict[str, float], speed: float | None, description: str | None
+    ) -> None:
+        """A named custom voice from config.yaml, listed in Info like the built-in ones."""
+        if name in self._info:
+            raise UnknownVoiceError(f"custom voice {name!r} has the name of a built-in voice")
+        self._info[name] = self.blend(name, weights, speed, description)
+
+    def resolve(self, name: str) -> VoiceInfo | None:
+        """A known voice, or an ad-hoc blend such as ``af_heart:70+am_adam:30``."""
+        if name in self._info:
+            return self._info[name]
+        weights = parse_blend(name)
+        if weights is None:
+            return None
+        key = "+".join(f"{voice}:{weight:g}" for voice, weight in weights.items())
+        if key not in self._ad_hoc:
+            self._ad_hoc[key] = self.blend(key, weights)
+            while len(self._ad_hoc) > self.MAX_AD_HOC_BLENDS:
+                old, _ = self._ad_hoc.popitem(last=False)
+                self._styles.pop(old, None)
+        self._ad_hoc.move_to_end(key)
+        return self._ad_hoc[key]
 
     def style(self, name: str, num_tokens: int) -> np.ndarray:
         """The style row for an utterance of ``num_tokens`` phoneme tokens, shape (1, 256)."""
