@@ -88,7 +88,7 @@ async def test_one_shot_event_shape_and_format(server: RunningServer) -> None:
         assert (event.data["rate"], event.data["width"], event.data["channels"]) == (24000, 2, 1)
     assert 5.0 < reply.seconds < 20.0
 
-    record = await find_record(server, voice="am_adam")
+    record = await find_record(server, voice="am_adam", characters=len(PARAGRAPH))
     assert record["mode"] == "oneshot" and record["language"] == "en_US"
     assert record["characters"] == len(PARAGRAPH)
     # A short first segment, then the rest: every segment accounted to its provider.
