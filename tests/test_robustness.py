@@ -252,6 +252,14 @@ def test_connection_limit_and_idle_timeout(tmp_path: Path) -> None:
         for _, writer in (first, second):
             writer.close()
         await still_serving(server)
+        # A client that starts an event and never finishes it is cut off too.
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b'{"type": "descr')
+        await writer.drain()
+        stalled = await asyncio.wait_for(async_read_event(reader), 20)
+        assert stalled is not None and stalled.data["code"] == "timeout"
+        assert await asyncio.wait_for(async_read_event(reader), 10) is None
+        writer.close()
 
     try:
         asyncio.run(scenario())

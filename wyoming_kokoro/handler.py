@@ -99,13 +99,22 @@ class KokoroEventHandler(AsyncEventHandler):
         try:
             while True:
                 try:
-                    event = await asyncio.wait_for(
-                        self._events.read_event(), self._limits.idle_timeout
-                    )
+                    await self._events.wait(self._limits.idle_timeout)
                 except asyncio.TimeoutError:
                     if self._tasks:
                         continue  # still speaking: a quiet client is not idle
                     _LOGGER.info("Closing a connection idle for %.0f s", self._limits.idle_timeout)
+                    break
+                except (ConnectionError, OSError):
+                    break
+                try:
+                    # Once an event has begun, all of it must arrive in time (a client
+                    # that trickles bytes cannot hold a connection forever).
+                    event = await asyncio.wait_for(
+                        self._events.read_event(), self._limits.idle_timeout
+                    )
+                except asyncio.TimeoutError:
+                    await self._error("event not completed in time", "timeout")
                     break
                 except ProtocolError as err:
                     await self._error(str(err), err.code)

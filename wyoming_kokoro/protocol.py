@@ -101,6 +101,16 @@ class LimitedEventReader:
             raise ProtocolError(f"{key} {value} is over the limit of {limit} bytes", "too-large")
         return value
 
+    async def wait(self, timeout: float) -> None:
+        """Wait until the next event starts arriving (or the stream ends).
+
+        Only this wait has a time limit: cancelling it loses nothing, whereas cancelling a
+        half-read event would lose its header and break the framing.
+        """
+        if self._buffer or self._eof:
+            return
+        await asyncio.wait_for(self._fill(_READ_SIZE), timeout)
+
     async def read_event(self) -> Event | None:
         """The next event; None at a clean end of stream; ProtocolError otherwise."""
         while True:
