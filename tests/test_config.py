@@ -171,3 +171,12 @@ def test_stats_file_location_rules(tmp_path: Path) -> None:
     assert Settings(stats_file="none").stats_path is None
     assert Settings(stats_file="/var/log/k.jsonl").stats_path == Path("/var/log/k.jsonl")
     assert Settings(stats_file="./k.jsonl").stats_path == Path("k.jsonl")
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for option in ALL_OPTIONS:
+        if "_provider_" in option.key:
+            continue  # documented once as <name>_provider_enabled / _benchmark / _priority
+        assert f"`{option.key}`" in readme, option.key
+    assert "<name>_provider_enabled" in readme and "KOKORO_<NAME>_PROVIDER_PRIORITY" in readme
