@@ -173,6 +173,20 @@ async def test_bad_input(
     assert robust_server.process.poll() is None
 
 
+async def test_every_queued_request_gets_a_record_when_the_client_leaves(
+    robust_server: RunningServer,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", robust_server.port)
+    for voice in ("em_alex", "em_santa", "ef_dora"):
+        writer.write(frame("synthesize", {"text": PARAGRAPH, "voice": {"name": voice}}))
+    await writer.drain()
+    started = await asyncio.wait_for(async_read_event(reader), 30)
+    assert started is not None and started.type == "audio-start"
+    writer.close()  # gone with two requests still queued behind the first
+    for voice in ("em_alex", "em_santa", "ef_dora"):
+        assert (await wait_record(robust_server, voice=voice))["outcome"] == "cancelled"
+
+
 async def test_hang_up_mid_paragraph_cancels_the_rest(robust_server: RunningServer) -> None:
     text = PARAGRAPH * 3
     async with robust_server.client() as client:
@@ -252,6 +266,15 @@ def test_connection_limit_and_idle_timeout(tmp_path: Path) -> None:
         for _, writer in (first, second):
             writer.close()
         await still_serving(server)
+        # An open stream that gets no more text does not keep a connection alive.
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(frame("synthesize-start", {"voice": {"name": "pm_alex"}}))
+        await writer.drain()
+        started = await asyncio.wait_for(async_read_event(reader), 20)
+        assert started is not None and started.type == "audio-start"
+        assert await asyncio.wait_for(async_read_event(reader), 20) is None
+        writer.close()
+        assert (await wait_record(server, voice="pm_alex"))["outcome"] == "cancelled"
         # A client that starts an event and never finishes it is cut off too.
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write(b'{"type": "descr')

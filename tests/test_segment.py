@@ -105,3 +105,13 @@ def test_style_row_is_min_tokens_510_minus_one() -> None:
     catalogue = VoiceCatalogue({"af_heart": table})
     for tokens, row in [(1, 0), (50, 49), (509, 508), (510, 509), (511, 509), (2000, 509)]:
         assert np.array_equal(catalogue.style("af_heart", tokens), table[row : row + 1])
+
+
+def test_stream_buffer_stays_bounded_on_text_without_sentence_ends() -> None:
+    buffer = SentenceBuffer()
+    out: list[str] = []
+    for _ in range(3000):
+        out += buffer.feed("a. ")  # "a." reads as an initial: never a sentence end
+        assert len(buffer._text) <= SentenceBuffer.MAX_PENDING
+    out += buffer.flush()
+    assert "".join(out).replace(" ", "") == "a." * 3000

@@ -9,7 +9,9 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -134,6 +136,31 @@ def _benchmark(settings: Settings, speaker: Speaker, table: bool) -> None:
     )
 
 
+def _in_daemon_thread(fn: Callable[..., Speaker], *args: Any) -> asyncio.Future[Speaker]:
+    """Run ``fn`` on a daemon thread: a shutdown never waits for a model still loading."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Speaker] = loop.create_future()
+
+    def settle(result: Speaker | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        try:
+            result, error = fn(*args), None
+        except BaseException as err:  # handed to the event loop, never lost
+            result, error = None, err
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="model-loader", daemon=True).start()
+    return future
+
+
 async def _serve(
     settings: Settings, handle: SpeakerHandle, stats_writer: StatsWriter, started: float
 ) -> None:
@@ -161,7 +188,7 @@ async def _serve(
     _LOGGER.info(
         "Listening on %s; loading the model (Describe is answered meanwhile)", settings.uri
     )
-    load_task = loop.run_in_executor(None, _load_speaker, settings, handle.catalogue)
+    load_task = _in_daemon_thread(_load_speaker, settings, handle.catalogue)
 
     def loaded(task: asyncio.Future[Speaker]) -> None:
         # Whenever the load ends (even during a shutdown), waiting requests go on.

@@ -93,6 +93,7 @@ class KokoroEventHandler(AsyncEventHandler):
         self._stream: Utterance | None = None
         self._last_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     async def run(self) -> None:
         """Read events within the limits until the client leaves, breaks a limit or idles."""
@@ -101,7 +102,7 @@ class KokoroEventHandler(AsyncEventHandler):
                 try:
                     await self._events.wait(self._limits.idle_timeout)
                 except asyncio.TimeoutError:
-                    if self._tasks:
+                    if self._tasks and self._stream is None:
                         continue  # still speaking: a quiet client is not idle
                     _LOGGER.info("Closing a connection idle for %.0f s", self._limits.idle_timeout)
                     break
@@ -128,6 +129,8 @@ class KokoroEventHandler(AsyncEventHandler):
                 except ProtocolError as err:
                     await self._error(str(err), err.code)
                     break
+                except (ConnectionError, OSError):
+                    break
         finally:
             await self.disconnect()
             self.writer.close()
@@ -137,12 +140,14 @@ class KokoroEventHandler(AsyncEventHandler):
         try:
             await asyncio.wait_for(super().write_event(event), self._limits.write_timeout)
         except asyncio.TimeoutError:
+            self.writer.transport.abort()  # the whole connection goes, not just this request
             raise ConnectionError(
                 f"client read nothing for {self._limits.write_timeout:.0f} s"
             ) from None
 
     async def finish(self, timeout: float) -> None:
         """Shutdown: let the requests in progress end within ``timeout``, then close."""
+        self._closing = True  # events that still arrive are ignored
         if self._stream is not None:  # a stream that will get no more text ends here
             self._stream.close()
             self._stream = None
@@ -176,6 +181,8 @@ class KokoroEventHandler(AsyncEventHandler):
             raise TypeError("text must be a string")
 
     async def _dispatch(self, event: Event) -> None:
+        if self._closing:
+            return  # shutting down: what is in progress finishes, nothing new starts
         if event.type in ("synthesize", "synthesize-start", "synthesize-chunk"):
             self._check_fields(event)
         if Describe.is_type(event.type):
@@ -231,9 +238,15 @@ class KokoroEventHandler(AsyncEventHandler):
         else:
             _LOGGER.debug("Ignoring event %s", event.type)
 
+    MAX_QUEUED_REQUESTS = 8
+
     def _begin(
         self, mode: str, voice: SynthesizeVoice | None, text_format: object = None
     ) -> Utterance:
+        if len(self._tasks) >= self.MAX_QUEUED_REQUESTS:
+            raise ProtocolError(
+                f"{len(self._tasks)} requests already queued on this connection", "busy"
+            )
         choice = self._speaker.choose_voice(
             voice.name if voice else None, voice.language if voice else None
         )
@@ -242,6 +255,7 @@ class KokoroEventHandler(AsyncEventHandler):
         task = asyncio.create_task(self._speak(utterance, self._last_task))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._record(utterance.stats, "cancelled", None))
         self._last_task = task
         return utterance
 
@@ -252,12 +266,12 @@ class KokoroEventHandler(AsyncEventHandler):
 
     async def _speak(self, utterance: Utterance, previous: asyncio.Task[None] | None) -> None:
         """Speak one request: audio-start, chunks as sentences finish, audio-stop."""
-        if previous is not None:
-            await asyncio.wait([previous])  # requests on one connection keep their order
         stats = utterance.stats
         failure: str | None = None
         outcome = "cancelled"
         try:
+            if previous is not None:
+                await asyncio.wait([previous])  # requests on one connection keep their order
             await self.write_event(
                 AudioStart(rate=SAMPLE_RATE, width=SAMPLE_WIDTH, channels=CHANNELS).event()
             )
@@ -270,11 +284,18 @@ class KokoroEventHandler(AsyncEventHandler):
         except (ConnectionError, OSError) as err:
             failure = f"client went away: {err}"
         finally:
-            stats.finish(outcome, failure)
-            if self._speaker.speaker is not None:
-                self._speaker.speaker.request_finished(stats)
-            self._stats_writer.write(stats)
-            _LOGGER.debug("Request %s: %s", stats.request_id, stats.to_json())
+            self._record(stats, outcome, failure)
+
+    def _record(self, stats: RequestStats, outcome: str, failure: str | None) -> None:
+        """Write the request's one stats record (a task cancelled before it ran included)."""
+        if stats.recorded:
+            return
+        stats.recorded = True
+        stats.finish(outcome, failure)
+        if self._speaker.speaker is not None:
+            self._speaker.speaker.request_finished(stats)
+        self._stats_writer.write(stats)
+        _LOGGER.debug("Request %s: %s", stats.request_id, stats.to_json())
 
     async def _speak_all(self, utterance: Utterance) -> str | None:
         """Send the audio as it is made; on failure send an error event and return its text."""

@@ -123,7 +123,7 @@ class LimitedEventReader:
             header = json.loads(line.decode("utf-8"))
         except UnicodeDecodeError:
             raise ProtocolError("header is not UTF-8", "bad-header") from None
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ProtocolError("header is not valid JSON", "bad-header") from None
         if not isinstance(header, dict):
             raise ProtocolError("header must be a JSON object", "bad-header")
@@ -139,7 +139,7 @@ class LimitedEventReader:
             raw = await self._exactly(data_length, "data")
             try:
                 extra = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
+            except (UnicodeDecodeError, ValueError, RecursionError):
                 raise ProtocolError("event data is not valid UTF-8 JSON", "bad-data") from None
             if not isinstance(extra, dict):
                 raise ProtocolError("event data must be a JSON object", "bad-data")

@@ -207,13 +207,22 @@ class Speaker:
     ) -> None:
         """Queue each prepared chunk for inference as soon as it exists (bounded look-ahead)."""
         first = True
-        while not isinstance(chunk := await segments.get(), _End):
-            key = PhraseKey(chunk, voice.name, speed, self.model.model_digest)
-            cached = self.cache.get(key)
-            job = cached if cached is not None else self._submit(chunk, voice, speed, first)
-            first = False
-            await results.put((key, job))  # waits while the look-ahead is full
-        await results.put(chunk)
+        try:
+            while not isinstance(chunk := await segments.get(), _End):
+                key = PhraseKey(chunk, voice.name, speed, self.model.model_digest)
+                cached = self.cache.get(key)
+                job = cached if cached is not None else self._submit(chunk, voice, speed, first)
+                first = False
+                try:
+                    await results.put((key, job))  # waits while the look-ahead is full
+                except asyncio.CancelledError:
+                    if isinstance(job, asyncio.Future):
+                        job.cancel()  # never handed over: nobody else would cancel it
+                    raise
+        except Exception as err:  # the request ends with this error instead of hanging
+            await results.put(_End(err))
+        else:
+            await results.put(chunk)
 
     async def speak(
         self,

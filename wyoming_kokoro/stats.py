@@ -50,6 +50,7 @@ class RequestStats:
     providers: dict[str, dict[str, float]] = field(default_factory=dict)
     started: float = field(default_factory=monotonic, repr=False)
     text_started: float | None = field(default=None, repr=False)
+    recorded: bool = field(default=False, repr=False)  # written to the stats file already
 
     def segment_done(
         self,
@@ -109,6 +110,7 @@ class RequestStats:
         record = asdict(self)
         record.pop("started")
         record.pop("text_started")
+        record.pop("recorded")
         return json.dumps(record, ensure_ascii=False)
 
 

@@ -199,7 +199,7 @@ class VoiceCatalogue:
         if missing:
             raise UnknownVoiceError(f"voice {name!r} blends unknown voice(s): {', '.join(missing)}")
         total = sum(weights.values())
-        table = sum((weight / total) * self._styles[voice] for voice, weight in weights.items())
+        table = self._mean(weights)
         lead = self._info[max(weights, key=lambda voice: weights[voice])]
         parts = ", ".join(
             f"{voice} {100 * weight / total:.0f}%" for voice, weight in weights.items()
@@ -213,7 +213,7 @@ class VoiceCatalogue:
             description or f"{name} — blend of {parts} ({lead.language_name})",
             speed,
         )
-        self._styles[name] = np.ascontiguousarray(table, dtype=np.float32)
+        self._styles[name] = table
         return info
 
     def add_custom(
@@ -243,7 +243,20 @@ class VoiceCatalogue:
     def style(self, name: str, num_tokens: int) -> np.ndarray:
         """The style row for an utterance of ``num_tokens`` phoneme tokens, shape (1, 256)."""
         row = max(1, min(num_tokens, STYLE_ROWS)) - 1
-        return self._styles[name][row : row + 1]
+        table = self._styles.get(name)
+        if table is None:  # an ad-hoc blend evicted while a request still speaks with it
+            weights = parse_blend(name)
+            if not weights:
+                raise KeyError(name)
+            table = self._mean(weights)
+        return table[row : row + 1]
+
+    def _mean(self, weights: dict[str, float]) -> np.ndarray:
+        total = sum(weights.values())
+        mixed = np.zeros((STYLE_ROWS, STYLE_DIM), dtype=np.float32)
+        for voice, weight in weights.items():
+            mixed += np.float32(weight / total) * self._styles[voice]
+        return mixed
 
     def default_for_language(self, code: str, preferred: str) -> str | None:
         """The voice for a language-only request: the configured default if it fits."""

@@ -57,28 +57,45 @@ def _is_abbreviation(before: str) -> bool:
 class SentenceBuffer:
     """Collects text pieces (split anywhere, even mid-word) and releases whole sentences."""
 
+    # Text with no sentence end this long is cut at a space anyway (no unbounded buffer).
+    MAX_PENDING = 1000
+
     def __init__(self) -> None:
         self._text = ""
+        self._scan_from = 0  # boundaries before this were already judged
 
     def feed(self, piece: str) -> list[str]:
-        """Add a piece of text; return the sentences it completed."""
+        """Add a piece of text; return the sentences it completed.
+
+        Each call only scans the new text (plus a few characters before it, where a
+        boundary may now be complete), so a stream of tiny chunks costs linear time.
+        """
         self._text += piece
         sentences: list[str] = []
         start = 0
-        for match in _BOUNDARY.finditer(self._text):
+        for match in _BOUNDARY.finditer(self._text, self._scan_from):
             end = match.start() + len(match.group(1) or "")  # closing quotes stay
-            if "\n" not in match.group(0) and _is_abbreviation(self._text[start:end]):
+            if "\n" not in match.group(0) and _is_abbreviation(
+                self._text[max(start, end - 40) : end]
+            ):
                 continue
             sentence = self._text[start:end].strip()
             if sentence:
                 sentences.append(sentence)
             start = match.end()
         self._text = self._text[start:]
+        if len(self._text) > self.MAX_PENDING:
+            cut = self._text.rfind(" ", 0, self.MAX_PENDING)
+            cut = cut if cut > 0 else self.MAX_PENDING
+            sentences.append(self._text[:cut].strip())
+            self._text = self._text[cut:]
+        self._scan_from = max(0, len(self._text) - 16)
         return sentences
 
     def flush(self) -> list[str]:
         """Return whatever text is left as the final sentence."""
         rest, self._text = self._text.strip(), ""
+        self._scan_from = 0
         return [rest] if rest else []
 
 
