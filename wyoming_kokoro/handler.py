@@ -194,8 +194,6 @@ class KokoroEventHandler(AsyncEventHandler):
                 _LOGGER.debug("Ignoring synthesize inside a stream")
                 return
             synthesize = Synthesize.from_event(event)
-            if not isinstance(synthesize.text, str):
-                raise TypeError("text must be a string")
             if len(synthesize.text) > self._limits.max_text_chars:
                 raise ProtocolError(
                     f"text has {len(synthesize.text)} characters; the limit is "
@@ -220,8 +218,6 @@ class KokoroEventHandler(AsyncEventHandler):
                 await self._error("synthesize-chunk without synthesize-start", "no-stream")
                 return
             chunk = SynthesizeChunk.from_event(event)
-            if not isinstance(chunk.text, str):
-                raise TypeError("text must be a string")
             self._stream_chars += len(chunk.text)
             if self._stream_chars > self._limits.max_stream_chars:
                 raise ProtocolError(

@@ -29,7 +29,7 @@ from .engine.voices import VoiceCatalogue, language_code
 from .stats import RequestStats
 from .text.g2p import Phonemizer
 from .text.normalize import clean_text
-from .text.segment import SegmentPlanner, chunk_phonemes
+from .text.segment import SegmentPlanner, chunk_phonemes, split_sentences
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -274,8 +274,6 @@ class Speaker:
         self, text: str, voice: VoiceChoice, speed: float, stats: RequestStats
     ) -> AsyncIterator[np.ndarray]:
         """``speak`` for one whole text."""
-        from .text.segment import split_sentences
-
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
         for sentence in split_sentences(text):
             sentences.put_nowait(sentence)
