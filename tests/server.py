@@ -44,12 +44,12 @@ class RunningServer:
             self.process.wait()
 
 
-def spawn_server(tmp: Path, *args: str) -> RunningServer:
+def spawn_server(tmp: Path, *args: str, env: dict[str, str] | None = None) -> RunningServer:
     """Start ``python -m wyoming_kokoro`` on a free loopback port (without waiting)."""
     port = free_port()
     stats_path = tmp / "stats.jsonl"
     log_path = tmp / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KOKORO_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOKORO_")} | (env or {})
     command = [
         sys.executable,
         "-m",
@@ -67,9 +67,11 @@ def spawn_server(tmp: Path, *args: str) -> RunningServer:
     return server
 
 
-def start_server(tmp: Path, *args: str, timeout: float = 120.0) -> RunningServer:
+def start_server(
+    tmp: Path, *args: str, timeout: float = 120.0, env: dict[str, str] | None = None
+) -> RunningServer:
     """Start the server and wait until it answers Describe."""
-    server = spawn_server(tmp, *args)
+    server = spawn_server(tmp, *args, env=env)
     process = server.process
     deadline = time.monotonic() + timeout
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from tests.server import RunningServer, describe, read_reply
+from tests.server import RunningServer, describe, read_reply, start_server
 from wyoming_kokoro import __version__
 
 pytestmark = pytest.mark.e2e
@@ -190,16 +191,24 @@ async def test_empty_text_gives_start_and_stop_only(server: RunningServer) -> No
         assert reply.types == ["audio-start", "audio-stop"]
 
 
-async def test_failures_reach_the_client_as_error_events(server: RunningServer) -> None:
-    try:
-        import pyopenjtalk  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("Japanese G2P is installed here")
+@pytest.fixture(scope="module")
+def server_without_japanese(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server on a machine without the ``ja`` extra (its import is blocked)."""
+    site = tmp_path_factory.mktemp("site")
+    (site / "sitecustomize.py").write_text("import sys\nsys.modules['misaki.ja'] = None\n")
+    running = start_server(tmp_path_factory.mktemp("server"), env={"PYTHONPATH": str(site)})
+    yield running
+    running.stop()
+
+
+async def test_failures_reach_the_client_as_error_events(
+    server_without_japanese: RunningServer,
+) -> None:
+    server = server_without_japanese
     reply = await synthesize(server, "こんにちは。", SynthesizeVoice(name="jf_alpha"))
     errors = [Error.from_event(e) for e in reply.events if Error.is_type(e.type)]
     assert len(errors) == 1 and "not installed" in errors[0].text
+    assert "wyoming-kokoro[ja]" in errors[0].text
     assert reply.types[0] == "audio-start" and reply.types[-1] == "audio-stop"
     record = await find_record(server, voice="jf_alpha")
     assert record["outcome"] == "error" and "not installed" in str(record["error"])

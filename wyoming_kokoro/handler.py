@@ -27,27 +27,31 @@ from wyoming.tts import (
 from .audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, float_to_pcm16, pcm_chunks, pcm_seconds
 from .engine.voices import UnknownVoiceError
 from .protocol import LimitedEventReader, Limits, ProtocolError
-from .speech import SpeakerHandle, VoiceChoice
+from .speech import SpeakerHandle, SsmlDocument, VoiceChoice
 from .stats import RequestStats, StatsWriter
-from .text.normalize import looks_like_ssml, strip_markup
+from .text.normalize import looks_like_ssml
 from .text.segment import SentenceBuffer
 
 _LOGGER = logging.getLogger(__name__)
 
 
 class Utterance:
-    """Text on its way to speech: sentences are queued as soon as they are complete."""
+    """Text on its way to speech: sentences are queued as soon as they are complete.
+
+    An SSML document (``text_format: ssml``, or text that starts with ``<speak``) can only
+    be read whole, so it is collected until the request's text is complete.
+    """
 
     def __init__(self, mode: str, voice: VoiceChoice, speed: float, ssml: bool = False) -> None:
-        # SSML is read as plain text with its tags removed (full SSML comes later).
         self.ssml = ssml
         self.mode = mode
         self.voice = voice
         self.speed = speed
         self.stats = RequestStats(mode=mode, voice=voice.name, language=voice.locale, provider="")
-        self.sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        self.sentences: asyncio.Queue[str | SsmlDocument | None] = asyncio.Queue()
         self.closed = asyncio.Event()
         self._buffer = SentenceBuffer()
+        self._document: list[str] = []
 
     def feed(self, text: str) -> None:
         self.stats.characters += len(text)
@@ -55,15 +59,20 @@ class Utterance:
             if self.stats.text_started is None and looks_like_ssml(text):
                 self.ssml = True
             self.stats.text_arrived()
+        if self.ssml:
+            self._document.append(text)
+            return
         for sentence in self._buffer.feed(text):
-            self._queue(sentence)
-
-    def _queue(self, sentence: str) -> None:
-        self.sentences.put_nowait(strip_markup(sentence) if self.ssml else sentence)
+            self.sentences.put_nowait(sentence)
 
     def close(self) -> None:
+        if self.ssml:
+            self.stats.text_format = "ssml"
+            document = "".join(self._document)
+            if document.strip():
+                self.sentences.put_nowait(SsmlDocument(document))
         for sentence in self._buffer.flush():
-            self._queue(sentence)
+            self.sentences.put_nowait(sentence)
         self.sentences.put_nowait(None)
         self.closed.set()
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
+from .audio import SAMPLE_RATE
 from .engine.cache import PhraseCache, PhraseKey
 from .engine.router import SegmentResult
 from .engine.scheduler import FIRST_SEGMENT, LATER_SEGMENT, InferenceScheduler
@@ -28,10 +30,12 @@ from .engine.synthesizer import KokoroModel
 from .engine.voices import VoiceCatalogue, language_code
 from .stats import RequestStats
 from .text.g2p import Phonemizer
-from .text.normalize import clean_text
+from .text.normalize import TextNormalizer, strip_markup
 from .text.segment import SegmentPlanner, chunk_phonemes, split_sentences
+from .text.ssml import Pause, SsmlError, render_ssml
 
 _LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # Kokoro language letter -> language whose conjunctions may cut the first clause.
 _CLAUSE_LANGUAGES = {"a": "en", "b": "en", "e": "es", "f": "fr", "i": "it", "p": "pt"}
@@ -107,11 +111,31 @@ class SpeakerHandle:
         return self._speaker
 
 
+@dataclass(frozen=True)
+class SsmlDocument:
+    """A whole SSML document, queued in place of plain sentences."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Phonemes for one inference (``rate`` from SSML prosody), or a silence."""
+
+    phonemes: str
+    rate: float = 1.0
+    silence: float = 0.0
+
+
 class _End:
     """Marks the end of the prepared segments (optionally carrying the G2P failure)."""
 
     def __init__(self, error: BaseException | None = None) -> None:
         self.error = error
+
+
+# (cache key, audio or its future); no key for silence, which is never cached
+_Result = tuple[PhraseKey | None, "np.ndarray | asyncio.Future[SegmentResult]"]
 
 
 class Speaker:
@@ -134,6 +158,7 @@ class Speaker:
         self.default_voice = default_voice
         self.cache = PhraseCache(cache_bytes)
         self.first_clause = first_clause
+        self.normalizer = TextNormalizer()
         self._g2p_executor = ThreadPoolExecutor(1, thread_name_prefix="g2p")
         self.scheduler = InferenceScheduler()
 
@@ -146,13 +171,12 @@ class Speaker:
 
     async def _prepare(
         self,
-        sentences: asyncio.Queue[str | None],
+        sentences: asyncio.Queue[str | SsmlDocument | None],
         voice: VoiceChoice,
         stats: RequestStats,
-        out: asyncio.Queue[str | _End],
+        out: asyncio.Queue[_Segment | _End],
     ) -> None:
-        """Plan segments and run G2P on them, ahead of inference."""
-        loop = asyncio.get_running_loop()
+        """Normalize, plan segments and run G2P on them, ahead of inference."""
         planner = SegmentPlanner(
             _CLAUSE_LANGUAGES.get(voice.lang_code, ""), split_first=self.first_clause
         )
@@ -165,26 +189,97 @@ class Speaker:
                     if item is None:
                         finished = True
                         break
-                    batch.append(item)
+                    if isinstance(item, SsmlDocument):
+                        await self._prepare_text(planner, batch, voice, stats, out)
+                        batch = []
+                        await self._prepare_ssml(item.text, voice, stats, out)
+                    else:
+                        batch.append(item)
                     if sentences.empty():
                         break
                     item = sentences.get_nowait()
-                cleaned = [clean_text(sentence) for sentence in batch]
-                for text in planner.plan([s for s in cleaned if s]):
-                    started = time.perf_counter()
-                    phonemes = await loop.run_in_executor(
-                        self._g2p_executor, self.phonemizer.phonemize, text, voice.lang_code
-                    )
-                    stats.g2p_ms += (time.perf_counter() - started) * 1000
-                    phonemes = self.model.filter_phonemes(phonemes)
-                    stats.phonemes += len(phonemes)
-                    _LOGGER.debug("%r -> %s", text, phonemes)
-                    for chunk in chunk_phonemes(phonemes):
-                        await out.put(chunk)
+                await self._prepare_text(planner, batch, voice, stats, out)
         except Exception as err:
             await out.put(_End(err))
         else:
             await out.put(_End())
+
+    async def _g2p(self, function: Callable[..., _T], *args: object) -> _T:
+        """Run text work (normalization, SSML parsing, G2P) on the G2P thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._g2p_executor, function, *args)
+
+    async def _prepare_text(
+        self,
+        planner: SegmentPlanner,
+        batch: list[str],
+        voice: VoiceChoice,
+        stats: RequestStats,
+        out: asyncio.Queue[_Segment | _End],
+    ) -> None:
+        if not batch:
+            return
+        started = time.perf_counter()
+        normalized = await self._g2p(self._normalize_all, batch, voice.lang_code)
+        stats.g2p_ms += (time.perf_counter() - started) * 1000
+        for text in planner.plan([s for s in normalized.split("\n") if s]):
+            started = time.perf_counter()
+            phonemes = await self._g2p(self.phonemizer.phonemize, text, voice.lang_code)
+            stats.g2p_ms += (time.perf_counter() - started) * 1000
+            await self._put_phonemes(text, phonemes, 1.0, stats, out)
+
+    def _normalize_all(self, batch: list[str], lang_code: str) -> str:
+        """Runs on the G2P thread: one normalized sentence per line."""
+        return "\n".join(self.normalizer(sentence, lang_code) for sentence in batch)
+
+    async def _put_phonemes(
+        self,
+        text: str,
+        phonemes: str,
+        rate: float,
+        stats: RequestStats,
+        out: asyncio.Queue[_Segment | _End],
+    ) -> None:
+        phonemes = self.model.filter_phonemes(phonemes)
+        stats.phonemes += len(phonemes)
+        _LOGGER.debug("%r -> %s", text, phonemes)
+        for chunk in chunk_phonemes(phonemes):
+            await out.put(_Segment(chunk, rate))
+
+    async def _prepare_ssml(
+        self,
+        document: str,
+        voice: VoiceChoice,
+        stats: RequestStats,
+        out: asyncio.Queue[_Segment | _End],
+    ) -> None:
+        """An SSML document: sentences at their rates, pauses as silence."""
+        started = time.perf_counter()
+        try:
+            items = await self._g2p(
+                render_ssml,
+                document,
+                voice.lang_code,
+                self.normalizer,
+                self.normalizer.say_as,
+                self.phonemizer.phonemize,
+            )
+        except SsmlError as err:
+            _LOGGER.warning("SSML not understood (%s); reading it as plain text", err)
+            stats.text_format = "ssml-as-text"
+            planner = SegmentPlanner(
+                _CLAUSE_LANGUAGES.get(voice.lang_code, ""), split_first=self.first_clause
+            )
+            await self._prepare_text(
+                planner, split_sentences(strip_markup(document)), voice, stats, out
+            )
+            return
+        stats.g2p_ms += (time.perf_counter() - started) * 1000
+        for item in items:
+            if isinstance(item, Pause):
+                await out.put(_Segment("", silence=item.seconds))
+            else:
+                await self._put_phonemes(item.text, item.phonemes, item.rate, stats, out)
 
     def _submit(
         self, chunk: str, voice: VoiceChoice, speed: float, first: bool
@@ -200,18 +295,25 @@ class Speaker:
 
     async def _submit_all(
         self,
-        segments: asyncio.Queue[str | _End],
+        segments: asyncio.Queue[_Segment | _End],
         voice: VoiceChoice,
         speed: float,
-        results: asyncio.Queue[tuple[PhraseKey, np.ndarray | asyncio.Future[SegmentResult]] | _End],
+        results: asyncio.Queue[_Result | _End],
     ) -> None:
         """Queue each prepared chunk for inference as soon as it exists (bounded look-ahead)."""
         first = True
         try:
-            while not isinstance(chunk := await segments.get(), _End):
-                key = PhraseKey(chunk, voice.name, speed, self.model.model_digest)
+            while not isinstance(segment := await segments.get(), _End):
+                if not segment.phonemes:  # an SSML break
+                    silence = np.zeros(round(segment.silence * SAMPLE_RATE), dtype=np.float32)
+                    await results.put((None, silence))
+                    continue
+                chunk, chunk_speed = segment.phonemes, speed * segment.rate
+                key = PhraseKey(chunk, voice.name, chunk_speed, self.model.model_digest)
                 cached = self.cache.get(key)
-                job = cached if cached is not None else self._submit(chunk, voice, speed, first)
+                job = (
+                    cached if cached is not None else self._submit(chunk, voice, chunk_speed, first)
+                )
                 first = False
                 try:
                     await results.put((key, job))  # waits while the look-ahead is full
@@ -222,11 +324,11 @@ class Speaker:
         except Exception as err:  # the request ends with this error instead of hanging
             await results.put(_End(err))
         else:
-            await results.put(chunk)
+            await results.put(segment)
 
     async def speak(
         self,
-        sentences: asyncio.Queue[str | None],
+        sentences: asyncio.Queue[str | SsmlDocument | None],
         voice: VoiceChoice,
         speed: float,
         stats: RequestStats,
@@ -237,10 +339,8 @@ class Speaker:
         next segment waits there while the current one runs, so the engine never idles
         between segments) and delivery, in order.
         """
-        segments: asyncio.Queue[str | _End] = asyncio.Queue()
-        results: asyncio.Queue[
-            tuple[PhraseKey, np.ndarray | asyncio.Future[SegmentResult]] | _End
-        ] = asyncio.Queue(maxsize=1)
+        segments: asyncio.Queue[_Segment | _End] = asyncio.Queue()
+        results: asyncio.Queue[_Result | _End] = asyncio.Queue(maxsize=1)
         producer = asyncio.create_task(self._prepare(sentences, voice, stats, segments))
         submitter = asyncio.create_task(self._submit_all(segments, voice, speed, results))
         outstanding: list[asyncio.Future[SegmentResult]] = []
@@ -248,7 +348,8 @@ class Speaker:
             while not isinstance(item := await results.get(), _End):
                 key, job = item
                 if isinstance(job, np.ndarray):
-                    stats.cache_hit()
+                    if key is not None:
+                        stats.cache_hit()
                     yield job
                     continue
                 outstanding.append(job)
@@ -256,7 +357,8 @@ class Speaker:
                 stats.segment_done(
                     result.provider, result.inference_s, result.fallback, result.failed_provider
                 )
-                self.cache.put(key, result.audio)
+                if key is not None:
+                    self.cache.put(key, result.audio)
                 yield result.audio
             if item.error is not None:
                 raise item.error
@@ -274,7 +376,7 @@ class Speaker:
         self, text: str, voice: VoiceChoice, speed: float, stats: RequestStats
     ) -> AsyncIterator[np.ndarray]:
         """``speak`` for one whole text."""
-        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        sentences: asyncio.Queue[str | SsmlDocument | None] = asyncio.Queue()
         for sentence in split_sentences(text):
             sentences.put_nowait(sentence)
         sentences.put_nowait(None)

@@ -44,6 +44,7 @@ class RequestStats:
     rtf: float | None = None
     outcome: str = "ok"  # ok | error | cancelled
     error: str | None = None
+    text_format: str = "text"  # text | ssml | ssml-as-text (malformed SSML read as text)
     cache_hits: int = 0  # segments answered from the phrase cache
     fallback: str | None = None  # "<provider>: <error>" when a segment was retried on CPU
     # per provider label: segments, inference_s, failures, fallbacks (this request only)

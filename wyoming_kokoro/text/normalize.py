@@ -1,8 +1,11 @@
-"""Text clean-up before G2P: what no voice can or should say.
+"""Text before G2P: clean-up, markdown removal and per-language normalization.
 
-Control and format characters, private-use and unassigned code points, emoji and their
-joiners and variation selectors are removed; markup of a ``<speak>`` document that could
-not be used is stripped (full SSML handling is a later feature); white space is folded.
+``clean_text`` removes what no voice can say (control and format characters, private-use
+and unassigned code points, emoji with their joiners and variation selectors) and folds
+white space. ``TextNormalizer`` adds markdown removal and the language's rules: English
+(en-US, en-GB) in ``english.py``; Spanish, French, Italian and Brazilian Portuguese
+numbers in ``romance.py``; Japanese and Mandarin G2P read numbers themselves and only get
+the few fixes below; Hindi numbers are left to espeak-ng (num2words has no Hindi).
 """
 
 from __future__ import annotations
@@ -10,10 +13,19 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Callable
+
+from num2words import num2words
+
+from .english import DIGITS, EnglishNormalizer
+from .markdown import strip_markdown
+from .romance import RomanceNormalizer, supported
 
 _TAG = re.compile(r"<[^<>]*>|<[^<>]*$")
 _SPACE = re.compile(r"\s+")
 _DROP_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "So"}
+# Symbols of category So that carry meaning: kept for the normalizer to read.
+_KEEP_SYMBOLS = frozenset("°℃℉©®™")
 
 
 def strip_markup(text: str) -> str:
@@ -36,7 +48,7 @@ def clean_text(text: str) -> str:
         category = unicodedata.category(char)
         # emoji, their skin-tone modifiers and variation selectors
         if (
-            category in _DROP_CATEGORIES
+            (category in _DROP_CATEGORIES and char not in _KEEP_SYMBOLS)
             or "\ufe00" <= char <= "\ufe0f"
             or ("\U0001f3fb" <= char <= "\U0001f3ff")
         ):
@@ -44,3 +56,125 @@ def clean_text(text: str) -> str:
             continue
         kept.append(char)
     return _SPACE.sub(" ", "".join(kept)).strip()
+
+
+class TextNormalizer:
+    """Markdown, clean-up and the language's rules; one per server (rules compile once)."""
+
+    def __init__(self) -> None:
+        self._languages: dict[str, Callable[[str], str]] = {}
+
+    def rules(self, lang_code: str) -> Callable[[str], str] | None:
+        if lang_code not in self._languages:
+            if lang_code in ("a", "b"):
+                self._languages[lang_code] = EnglishNormalizer(british=lang_code == "b")
+            elif supported(lang_code):
+                self._languages[lang_code] = RomanceNormalizer(lang_code)
+            elif lang_code == "j":
+                self._languages[lang_code] = _japanese
+            elif lang_code == "z":
+                self._languages[lang_code] = _mandarin
+            else:
+                return None
+        return self._languages[lang_code]
+
+    def __call__(self, text: str, lang_code: str) -> str:
+        """A sentence (or a line) as it should be spoken in the language ``lang_code``."""
+        text = clean_text(strip_markdown(text))
+        rules = self.rules(lang_code)
+        if rules is not None and text:
+            text = rules(text)
+        return text
+
+    def say_as(self, interpret: str, fmt: str | None, text: str, lang_code: str) -> str:
+        """SSML ``<say-as>``: the words for ``text`` read as ``interpret``."""
+        text = clean_text(text)
+        rules = self.rules(lang_code)
+        english = rules if isinstance(rules, EnglishNormalizer) else None
+        digits = re.sub(r"\D", "", text)
+        if interpret in ("characters", "spell-out", "verbatim", "letters"):
+            return spell(text, english is not None, lang_code)
+        if interpret == "digits" and digits:
+            return " ".join(_digit_word(d, lang_code) for d in digits)
+        if interpret in ("cardinal", "number") and re.fullmatch(r"[-−]?[\d,.]+", text):
+            if english is not None:
+                return english.number(text)
+            if rules is not None:
+                return rules(text)
+        if interpret == "ordinal" and digits:
+            lang = _NUM2WORDS.get(lang_code)
+            if lang is not None:
+                ordinal: str = num2words(int(digits), lang=lang, to="ordinal")
+                return ordinal.replace(",", "")
+        if interpret == "telephone" and english is not None:
+            groups = re.findall(r"\+?\d+", text)
+            return ", ".join(
+                ("plus " if g.startswith("+") else "") + english.digits(g) for g in groups
+            )
+        if interpret == "date" and english is not None:
+            spoken = _say_date(english, fmt or "", text)
+            if spoken is not None:
+                return spoken
+        # time (the clock rules read "6:30pm" and "18:45"), unknown kinds, other languages
+        return rules(text) if rules is not None else text
+
+
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_NEGATIVE = re.compile(r"(?<![0-9A-Za-z.])[-−](?=\d)")
+
+
+def _japanese(text: str) -> str:
+    """What Misaki's Japanese G2P misreads: 21.5 (a sentence end), 1,500, -5, %, °C."""
+    text = _THOUSANDS.sub("", text)
+    text = re.sub(r"(\d)\.(\d)", r"\1点\2", text)
+    text = _NEGATIVE.sub("マイナス", text)
+    text = re.sub(r"\s?(?:°C|℃|°)", "度", text)
+    return re.sub(r"\s?[%％]", "パーセント", text)
+
+
+def _mandarin(text: str) -> str:
+    """cn2an reads numbers, % and ℃; a minus sign and thousands commas it does not."""
+    text = _THOUSANDS.sub("", text)
+    text = _NEGATIVE.sub("负", text)
+    return re.sub(r"\s?°C", "℃", text)
+
+
+_NUM2WORDS = {"a": "en", "b": "en", "e": "es", "f": "fr", "i": "it", "p": "pt_BR", "j": "ja"}
+
+
+def _digit_word(digit: str, lang_code: str) -> str:
+    lang = _NUM2WORDS.get(lang_code)
+    if lang is None or lang == "en":
+        return DIGITS[int(digit)] if lang == "en" else digit
+    return str(num2words(int(digit), lang=lang))
+
+
+def spell(text: str, english: bool, lang_code: str = "a") -> str:
+    """Letter by letter ("USB" -> "U.S.B", read by Misaki as letter names), digits as words."""
+    words = []
+    for run in re.findall(r"[^\W\d_]+|\d", text):
+        if run.isdigit():
+            words.append(_digit_word(run, lang_code))
+        elif english:  # "A.B.C" is spelled by Misaki; a lone "A" needs its dot ("A.")
+            words.append(".".join(run.upper()) + ("." if len(run) == 1 else ""))
+        else:
+            words.append(" ".join(run.upper()))
+    return " ".join(words)
+
+
+def _say_date(english: EnglishNormalizer, fmt: str, text: str) -> str | None:
+    """A date in the order ``fmt`` names (mdy, dmy, ymd, md, dm, my, y…)."""
+    numbers = [int(n) for n in re.findall(r"\d+", text)]
+    order = fmt.lower() or ("dmy" if english.british else "mdy")
+    if len(numbers) != len(order) or not set(order) <= set("dmy"):
+        return None
+    parts = dict(zip(order, numbers, strict=True))
+    if "m" not in parts:
+        return english.year(parts["y"]) if "y" in parts else None
+    if "d" not in parts:
+        month = english.month_name(parts["m"])
+        return month if "y" not in parts else f"{month} {english.year(parts['y'])}"
+    try:
+        return english.date(parts.get("y"), parts["m"], parts["d"])
+    except (ValueError, IndexError):
+        return None

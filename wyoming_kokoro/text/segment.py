@@ -40,6 +40,8 @@ ABBREVIATIONS = frozenset(
 # has arrived, so "3." followed later by "5" never splits a number.
 _BOUNDARY = re.compile(r"(?<=[.!?…。！？])([\"'”’)\]]*)\s+|\s*\n\s*")
 _LAST_WORD = re.compile(r"(\S+)$")
+# "1." opening a numbered list item (markdown) is not a sentence of its own.
+_LIST_NUMBER = re.compile(r"\s*\d{1,3}\.")
 
 
 def _is_abbreviation(before: str) -> bool:
@@ -75,8 +77,9 @@ class SentenceBuffer:
         start = 0
         for match in _BOUNDARY.finditer(self._text, self._scan_from):
             end = match.start() + len(match.group(1) or "")  # closing quotes stay
-            if "\n" not in match.group(0) and _is_abbreviation(
-                self._text[max(start, end - 40) : end]
+            if "\n" not in match.group(0) and (
+                _is_abbreviation(self._text[max(start, end - 40) : end])
+                or _LIST_NUMBER.fullmatch(self._text[start:end])
             ):
                 continue
             sentence = self._text[start:end].strip()

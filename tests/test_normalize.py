@@ -1,0 +1,172 @@
+"""The text path before G2P: the normalizer table, other languages, markdown, say-as."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.normalize_table import BRITISH, TABLE
+from wyoming_kokoro.text.english import UNITS
+from wyoming_kokoro.text.normalize import TextNormalizer, spell
+from wyoming_kokoro.text.segment import split_sentences
+
+NORMALIZER = TextNormalizer()
+
+
+def spoken(text: str) -> list[str]:
+    """Words only: case, hyphens and punctuation do not change what is said."""
+    return re.sub(r"[^\w' ]+", " ", text.lower().replace("-", " ")).split()
+
+
+def test_the_table_is_big_and_covers_every_unit() -> None:
+    assert len(TABLE) >= 80
+    inputs = " ".join(row[0] for row in TABLE)
+    required = [
+        "W",
+        "kW",
+        "kWh",
+        "V",
+        "A",
+        "Hz",
+        "lx",
+        "ppm",
+        "µg/m³",
+        "hPa",
+        "mbar",
+        "mm",
+        "cm",
+        "m",
+        "km",
+        "km/h",
+        "m/s",
+        "mph",
+        "kg",
+        "g",
+        "lb",
+        "oz",
+        "L",
+        "mL",
+        "gal",
+        "in",
+        "ft",
+        "dB",
+        "%",
+        "°C",
+        "°F",
+    ]
+    for unit in required:
+        assert re.search(rf"\d\s?{re.escape(unit)}(?![\w/²³])", inputs), unit
+    for currency in "$€£":
+        assert re.search(rf"{re.escape(currency)}\d", inputs), currency
+    assert sum(heard for *_, heard in TABLE) >= 25
+
+
+@pytest.mark.parametrize(("written", "said"), [(row[0], row[1]) for row in TABLE])
+def test_english(written: str, said: str) -> None:
+    assert spoken(NORMALIZER(written, "a")) == spoken(said)
+
+
+@pytest.mark.parametrize(("written", "said"), BRITISH)
+def test_british_english(written: str, said: str) -> None:
+    assert spoken(NORMALIZER(written, "b")) == spoken(said)
+
+
+def test_every_unit_has_words() -> None:
+    for symbol in UNITS:
+        said = NORMALIZER(f"It is 2 {symbol}.", "a")
+        assert symbol not in said.split(), (symbol, said)
+        assert not re.search(r"\d", said), (symbol, said)
+
+
+@pytest.mark.parametrize(
+    ("lang", "written", "said"),
+    [
+        (
+            "e",
+            "Hace 21,5 °C y la humedad es del 45 %.",
+            "Hace veintiuno coma cinco grados Celsius y la humedad es del cuarenta y cinco "
+            "por ciento.",
+        ),
+        (
+            "e",
+            "Son las 18:45 y hay -3 grados.",
+            "Son las dieciocho cuarenta y cinco y hay menos tres grados.",
+        ),
+        ("e", "Consumo de hoy: 12.4 kWh.", "Consumo de hoy: doce coma cuatro kilovatios hora."),
+        (
+            "f",
+            "Il fait 1 234 watts et -5 °C.",
+            "Il fait mille deux cent trente-quatre watts et moins cinq degrés Celsius.",
+        ),
+        ("f", "Le vent souffle à 15 km/h.", "Le vent souffle à quinze kilomètres heure."),
+        (
+            "i",
+            "Ci sono 21,5 gradi e il 30 % di umidità.",
+            "Ci sono ventuno virgola cinque gradi e il trenta per cento di umidità.",
+        ),
+        (
+            "p",
+            "A temperatura é 21,5 °C e são 1.000 km.",
+            "A temperatura é vinte e um vírgula cinco graus Celsius e são mil quilômetros.",
+        ),
+    ],
+)
+def test_numbers_in_other_languages(lang: str, written: str, said: str) -> None:
+    assert spoken(NORMALIZER(written, lang)) == spoken(said)
+
+
+def test_languages_without_rules_are_only_cleaned() -> None:
+    # Hindi, Japanese and Mandarin numbers are read by their own G2P
+    assert NORMALIZER("**तापमान** 21 डिग्री है 🌡️", "h") == "तापमान 21 डिग्री है"
+    assert NORMALIZER("気温は21度です。", "j") == "気温は21度です。"
+
+
+def test_numbered_list_items_stay_whole_sentences() -> None:
+    text = "Here is the plan:\n1. Turn on the lights.\n2. Close the blinds. It is 21.5 °C."
+    assert split_sentences(text) == [
+        "Here is the plan:",
+        "1. Turn on the lights.",
+        "2. Close the blinds.",
+        "It is 21.5 °C.",
+    ]
+
+
+def test_markdown_blocks_disappear() -> None:
+    for line in ("```yaml", "```", "---", "| --- | :---: |"):
+        assert NORMALIZER(line, "a") == ""
+    assert NORMALIZER("| Room | Temp |", "a") == "Room, Temp"
+    assert NORMALIZER("![a cat](cat.png) __bold__ and _it_", "a") == "a cat bold and it"
+
+
+@pytest.mark.parametrize(
+    ("interpret", "fmt", "text", "said"),
+    [
+        ("characters", None, "USB3", "U.S.B three"),
+        ("spell-out", None, "ok", "O.K"),
+        ("cardinal", None, "1234", "one thousand two hundred thirty-four"),
+        ("ordinal", None, "3", "third"),
+        ("digits", None, "1234", "one two three four"),
+        ("date", "mdy", "11/25/2024", "November twenty-fifth, twenty twenty-four"),
+        ("date", "dmy", "25.11.2024", "November twenty-fifth, twenty twenty-four"),
+        ("date", "ymd", "2024-11-25", "November twenty-fifth, twenty twenty-four"),
+        ("date", "my", "11/2024", "November twenty twenty-four"),
+        ("time", None, "6:30pm", "six thirty PM"),
+        (
+            "telephone",
+            None,
+            "+1 555 123 4567",
+            "plus one, five five five, one two three, four five six seven",
+        ),
+        ("unknown-kind", None, "21.5 °C", "twenty-one point five degrees Celsius"),
+    ],
+)
+def test_say_as(interpret: str, fmt: str | None, text: str, said: str) -> None:
+    assert NORMALIZER.say_as(interpret, fmt, text, "a") == said
+
+
+def test_say_as_in_other_languages() -> None:
+    assert NORMALIZER.say_as("cardinal", None, "1234", "e") == "mil doscientos treinta y cuatro"
+    assert NORMALIZER.say_as("ordinal", None, "3", "f") == "troisième"
+    assert NORMALIZER.say_as("digits", None, "42", "i") == "quattro due"
+    assert spell("abc", english=False) == "A B C"

@@ -1,0 +1,654 @@
+"""English text normalization: what a smart home writes, as a person would say it.
+
+Numbers, decimals, negatives, ordinals, ranges, times, dates, temperatures, percentages,
+units, currencies, phone numbers, versions, IP addresses, URLs, e-mail addresses and
+domains, abbreviations and symbols become words before G2P. Number words come from
+num2words; the rest (units, which pattern means what) is written here. ALL-CAPS acronyms
+are left alone: Misaki spells unknown ones letter by letter and reads known words.
+
+Rules run in order, most specific first (an IP address before a decimal, a date before
+a range), and each rewrites only text the earlier ones left as digits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from num2words import num2words
+
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_MONTH_ABBREVIATIONS = {name[:3].lower(): index for index, name in enumerate(MONTHS, 1)}
+
+# symbol -> (singular, plural). Only ever read after a number (or, for the symbols in
+# _STANDALONE_UNITS, on their own), so "in", "A" or "m" in prose are never touched.
+UNITS: dict[str, tuple[str, str]] = {
+    "°C": ("degree Celsius", "degrees Celsius"),
+    "ºC": ("degree Celsius", "degrees Celsius"),
+    "℃": ("degree Celsius", "degrees Celsius"),
+    "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
+    "ºF": ("degree Fahrenheit", "degrees Fahrenheit"),
+    "℉": ("degree Fahrenheit", "degrees Fahrenheit"),
+    "°": ("degree", "degrees"),
+    "%": ("percent", "percent"),
+    "‰": ("per mille", "per mille"),
+    "W": ("watt", "watts"),
+    "kW": ("kilowatt", "kilowatts"),
+    "MW": ("megawatt", "megawatts"),
+    "Wh": ("watt hour", "watt hours"),
+    "kWh": ("kilowatt hour", "kilowatt hours"),
+    "MWh": ("megawatt hour", "megawatt hours"),
+    "GWh": ("gigawatt hour", "gigawatt hours"),
+    "VA": ("volt-ampere", "volt-amperes"),
+    "V": ("volt", "volts"),
+    "mV": ("millivolt", "millivolts"),
+    "kV": ("kilovolt", "kilovolts"),
+    "A": ("amp", "amps"),
+    "mA": ("milliamp", "milliamps"),
+    "mAh": ("milliamp hour", "milliamp hours"),
+    "Ah": ("amp hour", "amp hours"),
+    "Hz": ("hertz", "hertz"),
+    "kHz": ("kilohertz", "kilohertz"),
+    "MHz": ("megahertz", "megahertz"),
+    "GHz": ("gigahertz", "gigahertz"),
+    "lx": ("lux", "lux"),
+    "lm": ("lumen", "lumens"),
+    "ppm": ("part per million", "parts per million"),
+    "ppb": ("part per billion", "parts per billion"),
+    "µg": ("microgram", "micrograms"),
+    "μg": ("microgram", "micrograms"),
+    "ug": ("microgram", "micrograms"),
+    "mg": ("milligram", "milligrams"),
+    "g": ("gram", "grams"),
+    "kg": ("kilogram", "kilograms"),
+    "t": ("ton", "tons"),
+    "lb": ("pound", "pounds"),
+    "lbs": ("pound", "pounds"),
+    "oz": ("ounce", "ounces"),
+    "Pa": ("pascal", "pascals"),
+    "hPa": ("hectopascal", "hectopascals"),
+    "kPa": ("kilopascal", "kilopascals"),
+    "mbar": ("millibar", "millibars"),
+    "bar": ("bar", "bar"),
+    "psi": ("PSI", "PSI"),
+    "inHg": ("inch of mercury", "inches of mercury"),
+    "mmHg": ("millimeter of mercury", "millimeters of mercury"),
+    "mm": ("millimeter", "millimeters"),
+    "cm": ("centimeter", "centimeters"),
+    "m": ("meter", "meters"),
+    "km": ("kilometer", "kilometers"),
+    "mi": ("mile", "miles"),
+    "in": ("inch", "inches"),
+    "ft": ("foot", "feet"),
+    "yd": ("yard", "yards"),
+    "m²": ("square meter", "square meters"),
+    "m2": ("square meter", "square meters"),
+    "cm²": ("square centimeter", "square centimeters"),
+    "km²": ("square kilometer", "square kilometers"),
+    "ft²": ("square foot", "square feet"),
+    "m³": ("cubic meter", "cubic meters"),
+    "m3": ("cubic meter", "cubic meters"),
+    "ft³": ("cubic foot", "cubic feet"),
+    "kph": ("kilometer per hour", "kilometers per hour"),
+    "mph": ("mile per hour", "miles per hour"),
+    "kn": ("knot", "knots"),
+    "L": ("liter", "liters"),
+    "l": ("liter", "liters"),
+    "mL": ("milliliter", "milliliters"),
+    "ml": ("milliliter", "milliliters"),
+    "cl": ("centiliter", "centiliters"),
+    "dl": ("deciliter", "deciliters"),
+    "gal": ("gallon", "gallons"),
+    "dB": ("decibel", "decibels"),
+    "dBm": ("decibel milliwatt", "decibel milliwatts"),
+    "ms": ("millisecond", "milliseconds"),
+    "s": ("second", "seconds"),
+    "sec": ("second", "seconds"),
+    "min": ("minute", "minutes"),
+    "h": ("hour", "hours"),
+    "hr": ("hour", "hours"),
+    "hrs": ("hour", "hours"),
+    "kB": ("kilobyte", "kilobytes"),
+    "KB": ("kilobyte", "kilobytes"),
+    "MB": ("megabyte", "megabytes"),
+    "GB": ("gigabyte", "gigabytes"),
+    "TB": ("terabyte", "terabytes"),
+    "kbps": ("kilobit per second", "kilobits per second"),
+    "Mbps": ("megabit per second", "megabits per second"),
+    "Gbps": ("gigabit per second", "gigabits per second"),
+    "rpm": ("revolution per minute", "revolutions per minute"),
+    "kcal": ("kilocalorie", "kilocalories"),
+}
+# Units read even without a number before them ("price per kWh"): none is an English word.
+_STANDALONE_UNITS = (
+    "°C",
+    "°F",
+    "℃",
+    "℉",
+    "kWh",
+    "MWh",
+    "Wh",
+    "kW",
+    "hPa",
+    "mbar",
+    "µg/m³",
+    "μg/m³",
+    "ug/m3",
+    "km/h",
+    "m/s",
+    "mph",
+    "ppm",
+    "dB",
+    "mL",
+    "kHz",
+    "MHz",
+    "GHz",
+)
+# Units that need a space or the end of the text after them to count as a unit (so
+# "5 in the box" stays prose) or a space before them ("1990s" is a decade).
+_BARE_UNIT_SYMBOLS = "|".join(re.escape(unit) for unit in _STANDALONE_UNITS)
+_BARE_UNIT = rf"(?<![\w.])({_BARE_UNIT_SYMBOLS})(?![\w²³/])"
+_NEEDS_END = {"in", "A", "t", "l", "s", "m", "h", "g", "mi", "bar", "min"}
+
+_NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_SIGNED = rf"(?:(?<![\w.,])[-−–](?=\d))?{_NUMBER}"
+
+
+def _unit_pattern() -> str:
+    symbols = sorted(UNITS, key=len, reverse=True)
+    single = "|".join(re.escape(symbol) for symbol in symbols)
+    # a compound unit (km/h, µg/m³, W/m²) or a single one
+    return rf"(?:(?:{single})/(?:{single})|{single})"
+
+
+_UNIT = _unit_pattern()
+_TLDS = (
+    "com|org|net|io|dev|app|co|uk|de|fr|nl|eu|info|edu|gov|ai|me|tv|local|lan|home|arpa|"
+    "us|ca|au|it|es|ch|be|at|se|no|dk|fi|pl|jp|cn|in|br|biz|xyz|site|online|tech|cloud"
+)
+_URL_END = r"[^\s<>\".,;:!?)\]]"  # a URL's last character: not the sentence's punctuation
+_EMAIL = r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"
+_URL = (
+    rf"\b(?:https?://|www\.)[^\s<>\"]+{_URL_END}"
+    rf"|\b(?:[A-Za-z0-9-]+\.)+(?:{_TLDS})\b(?::\d{{2,5}})?(?:/[^\s<>\"]*{_URL_END})?"
+)
+_IP = r"(?<![\w.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?::(\d{1,5}))?(?![\w.]|\.\d)"
+# (555) 123-4567, 555-123-4567, +1 555.123.4567; or + and 3-6 groups: +44 20 7946 0958
+_PHONE = r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{3}[.-])\d{3}[ .-]\d{4}(?!\w)"
+_PHONE_INTERNATIONAL = r"(?<![\w+])\+\d{1,3}(?:[ .-]\d{1,4}){2,5}(?!\w)"
+_ISO_DATE = r"(?<![\w.])(\d{4})-(\d{2})-(\d{2})(?![\w-])"
+_SLASH_DATE = r"(?<![\w./])(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?![\w/])"
+_DOTTED_DATE = r"(?<![\w.])(\d{1,2})\.(\d{1,2})\.(\d{4})(?![\w.]|\.\d)"
+_VERSION = (
+    r"\b(?:([Vv]ersion\s)|[vV])(\d+(?:\.\d+)*)\b"
+    r"|(?<![\w.])(\d+\.\d+\.\d+(?:\.\d+)*)(?![\w.]|\.\d)"
+)
+_MONTH_NAMES = (
+    r"(January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan\.?|Feb\.?|Mar\.?|Apr\.?|Jun\.?|Jul\.?|Aug\.?|Sept?\.?|Oct\.?|Nov\.?|Dec\.?)"
+)
+_MONTH_FIRST = _MONTH_NAMES + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4})\b)?"
+_DAY_FIRST = r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH_NAMES + r"(?:,?\s+(\d{4})\b)?"
+# AM/PM: "6:30 AM", "6:30pm", "6 a.m."; the final period stays when it ends the sentence
+_HALF = r"([AaPp])\.?\s?[Mm](?:\.(?=\s+[a-z]|[,;]))?"
+_CLOCK = rf"(?<![\w:])(\d{{1,2}}):(\d{{2}})(?::(\d{{2}}))?(?:\s*{_HALF})?(?![\w:])"
+_HOUR = rf"(?<![\w:.])(\d{{1,2}})\s*{_HALF}(?!\w)"
+_AMOUNT = rf"{_NUMBER}|\d+,\d{{2}}(?!\d)"  # 12,50 is a decimal comma in a price
+_MONEY_BEFORE = rf"([$€£¥])\s?({_AMOUNT})(?:\s?(thousand|million|billion|trillion|[kK]|M|bn)\b)?"
+_MONEY_AFTER = rf"(?<![\w.,])({_AMOUNT})\s?(?:([€$£¥])|(USD|EUR|GBP)\b)"
+_DECADE = r"(?<![\w'])(?:(1\d|20)(\d0)|'(\d0))'?s\b"
+_YEAR = (
+    r"\b(in|since|until|by|from|of|year|before|after|during|around|till)\s+"
+    r"(1[1-9]\d\d|20\d\d)\b(?![.,]\d)"
+)
+_RANGE_DASH = r"(?:[–—]|-(?=\d))"
+_UNIT_RANGE = (
+    rf"({_SIGNED})(\s?(?:{_UNIT}))?\s*(?:{_RANGE_DASH}|\bto\b)\s*"
+    rf"({_SIGNED})\s?({_UNIT})(?![\w²³/])"
+)
+_RANGE = rf"({_SIGNED})\s*{_RANGE_DASH}\s*({_NUMBER})(?![\w.]|\.\d)"
+_QUANTITY = rf"({_SIGNED})(\s?)({_UNIT})(?![\w²³/])"
+_SCALED = r"(?<![\w.])(\d+(?:\.\d+)?)\s?([kK]|[Mm]illion|[Bb]illion|bn)\b"
+
+
+class EnglishNormalizer:
+    """Rewrites English text for speaking (``british`` picks metre/litre and "and")."""
+
+    def __init__(self, british: bool = False) -> None:
+        self.british = british
+        self._rules: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+            (re.compile(_EMAIL), self._email),
+            (re.compile(_URL), self._url),
+            (re.compile(_IP), self._ip),
+            (re.compile(_PHONE), self._phone),
+            (re.compile(_PHONE_INTERNATIONAL), self._phone),
+            (re.compile(_ISO_DATE), self._iso_date),
+            (re.compile(_SLASH_DATE), self._slash_date),
+            (re.compile(_DOTTED_DATE), self._dotted_date),
+            (re.compile(_VERSION), self._version),
+            (re.compile(_MONTH_FIRST, re.IGNORECASE), self._month_day),
+            (re.compile(_DAY_FIRST, re.IGNORECASE), self._day_month),
+            (re.compile(_CLOCK), self._clock),
+            (re.compile(_HOUR), self._hour),
+            (re.compile(_MONEY_BEFORE), self._currency_before),
+            (re.compile(_MONEY_AFTER), self._currency_after),
+            (re.compile(r"#(?=\d)"), lambda _: "number "),
+            (re.compile(r"\bNo\.\s?(?=\d)|\bnr\.\s?(?=\d)"), lambda _: "number "),
+            (re.compile(_DECADE), self._decade),
+            (re.compile(_YEAR, re.IGNORECASE), self._year),
+            (re.compile(_UNIT_RANGE), self._unit_range),
+            (re.compile(_RANGE), self._range),
+            (re.compile(_QUANTITY), self._quantity),
+            (re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.IGNORECASE), self._ordinal),
+            (re.compile(r"(?<![\w/])24/7(?![\w/])"), lambda _: "twenty-four seven"),
+            (re.compile(r"(?<![\w/.])(\d{1,3})/(\d{1,3})(?![\w/]|\.\d)"), self._fraction),
+            (re.compile(_SCALED), self._scaled),
+            (re.compile(r"(?<![\w.])(\d+)x\b"), lambda m: f"{self.number(m.group(1))} times"),
+            (re.compile(_SIGNED), lambda m: self.number(m.group(0))),
+            (re.compile(_BARE_UNIT), self._bare_unit),
+            # entity ids and file names: light.living_room
+            (re.compile(r"(?<![\w.])([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]+)(?![\w.])"), self._dotted),
+        ]
+        self._words = [(re.compile(pattern), words) for pattern, words in _WORD_RULES]
+
+    # -- numbers ---------------------------------------------------------------------
+
+    def cardinal(self, value: int) -> str:
+        words: str = num2words(value, lang="en").replace(",", "")
+        return words if self.british else words.replace(" and ", " ")
+
+    def number(self, text: str) -> str:
+        """A number as written (``-1,234.5``) in words."""
+        text = text.replace(",", "")
+        negative = text[:1] in "-−–"
+        text = text.lstrip("-−–+")
+        whole, _, fraction = text.partition(".")
+        if len(whole) > 1 and whole.startswith("0") or len(whole) > 15:
+            words = self.digits(whole)  # 007, or longer than any number anyone says
+        else:
+            words = self.cardinal(int(whole or "0"))
+        if fraction:
+            words += " point " + self.digits(fraction)
+        return ("minus " if negative else "") + words
+
+    @staticmethod
+    def digits(text: str) -> str:
+        return " ".join(DIGITS[int(d)] for d in text if d.isdigit())
+
+    def ordinal(self, value: int) -> str:
+        words: str = num2words(value, lang="en", to="ordinal").replace(",", "")
+        return words if self.british else words.replace(" and ", " ")
+
+    def year(self, value: int) -> str:
+        if 2000 <= value <= 2009 or value % 1000 == 0:
+            return self.cardinal(value)
+        words: str = num2words(value, lang="en", to="year")
+        return words if self.british else words.replace(" and ", " ")
+
+    def unit(self, symbol: str, plural: bool) -> str:
+        if "/" in symbol and symbol not in UNITS:
+            top, bottom = symbol.split("/", 1)
+            words = f"{self.unit(top, plural)} per {self.unit(bottom, False)}"
+        else:
+            words = UNITS[symbol][1 if plural else 0]
+        if self.british:
+            words = words.replace("meter", "metre").replace("liter", "litre")
+        return words
+
+    # -- rules -----------------------------------------------------------------------
+
+    def _email(self, match: re.Match[str]) -> str:
+        local, _, domain = match.group(0).partition("@")
+        return f"{self._spell_name(local)} at {self._domain(domain)}"
+
+    def _spell_name(self, text: str) -> str:
+        out = []
+        for part in re.split(r"([._+-])", text):
+            if part in _SEPARATOR_WORDS:
+                out.append(_SEPARATOR_WORDS[part])
+            elif part.isdigit():
+                out.append(self.digits(part))
+            elif part:
+                out.append(part)
+        return " ".join(out)
+
+    def _domain(self, domain: str) -> str:
+        labels = [label for label in domain.lower().split(".") if label]
+        if len(labels) > 2 and labels[0] == "www":
+            labels = labels[1:]  # nobody says it
+        return " dot ".join(label.replace("-", " ") for label in labels)
+
+    def _url(self, match: re.Match[str]) -> str:
+        url = re.sub(r"^https?://", "", match.group(0))
+        url = re.split(r"[?#]", url, maxsplit=1)[0]
+        host, _, path = url.partition("/")
+        host, _, port = host.partition(":")
+        ip = re.fullmatch(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})", host)
+        words = [self._octets(ip.groups()) if ip else self._domain(host)]
+        if port.isdigit():
+            words.append(f"port {self.digits(port)}")
+        for segment in path.split("/"):
+            if segment:
+                words.append("slash " + segment.replace("-", " ").replace("_", " "))
+        return " ".join(words)
+
+    def _octets(self, octets: tuple[str, ...] | list[str]) -> str:
+        return " dot ".join(self.cardinal(int(o)) for o in octets)
+
+    def _ip(self, match: re.Match[str]) -> str:
+        octets = match.groups()[:4]
+        if any(int(octet) > 255 for octet in octets):
+            return " point ".join(self.number(o) for o in octets)  # a version, not an address
+        words = self._octets(octets)
+        if match.group(5):
+            words += f" port {self.digits(match.group(5))}"
+        return words
+
+    def _phone(self, match: re.Match[str]) -> str:
+        text = match.group(0)
+        groups = [g for g in re.split(r"[\s().-]+", text) if g]
+        spoken = []
+        for group in groups:
+            prefix = "plus " if group.startswith("+") else ""
+            spoken.append(prefix + self.digits(group))
+        return ", ".join(spoken)
+
+    @staticmethod
+    def month_name(month: int) -> str:
+        return MONTHS[month - 1]
+
+    def date(self, year: int | None, month: int, day: int) -> str:
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            raise ValueError("not a date")
+        name = MONTHS[month - 1]
+        if self.british:
+            date = f"the {self.ordinal(day)} of {name}"
+        else:
+            date = f"{name} {self.ordinal(day)}"
+        return date if year is None else f"{date}, {self.year(year)}"
+
+    def _date_or_text(self, match: re.Match[str], year: int, month: int, day: int) -> str:
+        try:
+            return self.date(year, month, day)
+        except ValueError:  # 2024-13-45 is not a date: leave it to the number rules
+            return match.group(0)
+
+    def _iso_date(self, match: re.Match[str]) -> str:
+        year, month, day = (int(g) for g in match.groups())
+        return self._date_or_text(match, year, month, day)
+
+    def _slash_date(self, match: re.Match[str]) -> str:
+        first, second, year = (int(g) for g in match.groups())
+        if len(match.group(3)) == 2:
+            year += 2000
+        month, day = (second, first) if self.british or first > 12 else (first, second)
+        if month > 12:
+            month, day = day, month
+        return self._date_or_text(match, year, month, day)
+
+    def _dotted_date(self, match: re.Match[str]) -> str:
+        day, month, year = (int(g) for g in match.groups())
+        return self._date_or_text(match, year, month, day)
+
+    def _version(self, match: re.Match[str]) -> str:
+        prefix = match.group(1) or ("version " if match.group(2) else "")
+        parts = (match.group(2) or match.group(3)).split(".")
+        # Home Assistant 2024.11.2: the first part of a calendar version is a year
+        calendar = len(parts[0]) == 4 and parts[0][:2] in ("19", "20")
+        words = [self.number(p) for p in parts]
+        if calendar:
+            words[0] = self.year(int(parts[0]))
+        return prefix + " point ".join(words)
+
+    def _month_day(self, match: re.Match[str]) -> str:
+        month = _month_number(match.group(1))
+        year = int(match.group(3)) if match.group(3) else None
+        try:
+            return self.date(year, month, int(match.group(2)))
+        except ValueError:
+            return match.group(0)
+
+    def _day_month(self, match: re.Match[str]) -> str:
+        month = _month_number(match.group(2))
+        year = int(match.group(3)) if match.group(3) else None
+        day = int(match.group(1))
+        if not 1 <= day <= 31:
+            return match.group(0)
+        date = f"the {self.ordinal(day)} of {MONTHS[month - 1]}"
+        return date if year is None else f"{date}, {self.year(year)}"
+
+    def _clock(self, match: re.Match[str]) -> str:
+        hour, minute = int(match.group(1)), int(match.group(2))
+        seconds = match.group(3)
+        half = match.group(4)
+        if hour > 23 or minute > 59 or (half and not 1 <= hour <= 12):
+            return match.group(0)
+        if half:
+            spoken = self.cardinal(hour)
+            if minute:
+                spoken += " " + self._minutes(minute)
+            spoken += " AM" if half in "Aa" else " PM"
+        elif minute == 0 and not seconds:
+            if hour == 0:
+                spoken = "midnight"
+            elif hour == 12:
+                spoken = "noon"
+            elif hour < 12 and not match.group(1).startswith("0"):
+                spoken = f"{self.cardinal(hour)} o'clock"
+            else:
+                spoken = f"{self.cardinal(hour)} hundred"
+        else:
+            spoken = f"{self.cardinal(hour)} {self._minutes(minute)}"
+        if seconds:
+            count = int(seconds)
+            spoken += f" and {self.cardinal(count)} second{'s' if count != 1 else ''}"
+        return spoken
+
+    def _minutes(self, minute: int) -> str:
+        if minute == 0:
+            return "hundred"
+        return f"oh {self.cardinal(minute)}" if minute < 10 else self.cardinal(minute)
+
+    def _hour(self, match: re.Match[str]) -> str:
+        hour = int(match.group(1))
+        if not 1 <= hour <= 12:
+            return match.group(0)
+        return f"{self.cardinal(hour)} {'AM' if match.group(2) in 'Aa' else 'PM'}"
+
+    def _money(self, amount: str, symbol: str, scale: str | None) -> str:
+        major, minor, minor_one = _CURRENCIES[symbol]
+        if re.fullmatch(r"\d+,\d{2}", amount):
+            amount = amount.replace(",", ".")  # 12,50 € (a decimal comma)
+        if scale:
+            scale_word = _SCALES.get(scale, scale.lower())
+            return f"{self.number(amount)} {scale_word} {major[1]}"
+        whole, _, cents = amount.replace(",", "").partition(".")
+        units = int(whole or "0")
+        if len(cents) > 2:  # $0.125: more precise than money is spoken
+            return f"{self.number(amount)} {major[1]}"
+        cent_count = int(cents.ljust(2, "0")) if cents else 0
+        parts = []
+        if units or not cent_count:
+            parts.append(f"{self.cardinal(units)} {major[0] if units == 1 else major[1]}")
+        if cent_count:
+            parts.append(f"{self.cardinal(cent_count)} {minor_one if cent_count == 1 else minor}")
+        return " and ".join(parts)
+
+    def _currency_before(self, match: re.Match[str]) -> str:
+        return self._money(match.group(2), match.group(1), match.group(3))
+
+    def _currency_after(self, match: re.Match[str]) -> str:
+        symbol = match.group(2) or _CODES[match.group(3)]
+        return self._money(match.group(1), symbol, None)
+
+    def _decade(self, match: re.Match[str]) -> str:
+        if match.group(3):
+            return _DECADES[int(match.group(3)[0])]
+        century, decade = match.group(1), int(match.group(2)[0])
+        if century == "20" and decade == 0:
+            return "two thousands"
+        return f"{self.cardinal(int(century))} {_DECADES[decade]}"
+
+    def _year(self, match: re.Match[str]) -> str:
+        return f"{match.group(1)} {self.year(int(match.group(2)))}"
+
+    def _quantity_words(self, number: str, symbol: str) -> str:
+        plural = number.replace(",", "").lstrip("-−–") not in ("1", "1.0")
+        return f"{self.number(number)} {self.unit(symbol, plural)}"
+
+    def _unit_range(self, match: re.Match[str]) -> str:
+        first, first_unit, second, unit = match.groups()
+        if first_unit and first_unit.strip() != unit:
+            first_words = self._quantity_words(first, first_unit.strip())
+        else:
+            first_words = self.number(first)
+        return f"{first_words} to {self._quantity_words(second, unit)}"
+
+    def _range(self, match: re.Match[str]) -> str:
+        return f"{self.number(match.group(1))} to {self.number(match.group(2))}"
+
+    def _quantity(self, match: re.Match[str]) -> str:
+        number, space, symbol = match.groups()
+        end = match.end()
+        rest = match.string[end:]
+        if symbol in _NEEDS_END and (
+            (rest[:1].isspace() and rest[1:2].isalpha() and symbol not in ("m", "h", "g", "A"))
+            or (symbol == "s" and not space)
+        ):
+            return f"{self.number(number)}{space}{symbol}"  # "5 in the box", "20s"
+        return self._quantity_words(number, symbol)
+
+    def _ordinal(self, match: re.Match[str]) -> str:
+        return self.ordinal(int(match.group(1)))
+
+    def _fraction(self, match: re.Match[str]) -> str:
+        top, bottom = int(match.group(1)), int(match.group(2))
+        if bottom in _FRACTIONS and 0 < top < bottom * 2:
+            one, many = _FRACTIONS[bottom]
+            return f"{self.cardinal(top)} {one if top == 1 else many}"
+        if bottom in (3, 5, 6, 7, 8, 9, 10, 12, 16) and 0 < top < bottom and bottom != 10:
+            name = self.ordinal(bottom)
+            return f"{self.cardinal(top)} {name}{'s' if top != 1 else ''}"
+        if 0 <= top <= bottom:
+            return f"{self.cardinal(top)} out of {self.cardinal(bottom)}"
+        return f"{self.cardinal(top)} slash {self.cardinal(bottom)}"
+
+    def _scaled(self, match: re.Match[str]) -> str:
+        scale = match.group(2)
+        return f"{self.number(match.group(1))} {_SCALES.get(scale, scale.lower())}"
+
+    @staticmethod
+    def _dotted(match: re.Match[str]) -> str:
+        return f"{match.group(1)} dot {match.group(2)}"
+
+    def _bare_unit(self, match: re.Match[str]) -> str:
+        return self.unit(match.group(1), False)
+
+    # -- all together ----------------------------------------------------------------
+
+    def __call__(self, text: str) -> str:
+        ends_sentence = text.rstrip().endswith(".")
+        for pattern, words in self._words:
+            text = pattern.sub(words, text)
+        for pattern, rule in self._rules:
+            text = pattern.sub(rule, text)
+        for pattern, replacement in _SYMBOL_RULES:
+            text = pattern.sub(replacement, text)
+        text = re.sub(r"\s+([,.;:!?])", r"\1", text)
+        text = re.sub(r"\s{2,}", " ", text).strip()
+        if ends_sentence and text and text[-1] not in ".!?":
+            text += "."  # "Main St." said as "Main Street" still ends the sentence
+        return text
+
+
+def _month_number(name: str) -> int:
+    return _MONTH_ABBREVIATIONS[name.lower().rstrip(".")[:3]]
+
+
+_SEPARATOR_WORDS = {".": "dot", "_": "underscore", "-": "dash", "+": "plus"}
+_CURRENCIES = {
+    "$": (("dollar", "dollars"), "cents", "cent"),
+    "€": (("euro", "euros"), "cents", "cent"),
+    "£": (("pound", "pounds"), "pence", "penny"),
+    "¥": (("yen", "yen"), "sen", "sen"),
+}
+_CODES = {"USD": "$", "EUR": "€", "GBP": "£"}
+_SCALES = {"k": "thousand", "K": "thousand", "M": "million", "bn": "billion"}
+_DECADES = (
+    "hundreds",
+    "tens",
+    "twenties",
+    "thirties",
+    "forties",
+    "fifties",
+    "sixties",
+    "seventies",
+    "eighties",
+    "nineties",
+)
+_FRACTIONS = {2: ("half", "halves"), 4: ("quarter", "quarters")}
+
+# Abbreviations (before the number rules, so "No. 5" and "approx. 5" keep their numbers).
+_WORD_RULES: list[tuple[str, str]] = [
+    # pollutants and particle sizes: "CO2", "PM2.5" (letters then digits)
+    (r"\bCO2\b", "C.O. 2"),
+    (r"\bNO2\b", "N.O. 2"),
+    (r"\bSO2\b", "S.O. 2"),
+    (r"\bO3\b", "ozone"),
+    (r"\b(PM|VOC)(?=\d)", r"\1 "),
+    (r"\bDr\.(?=\s+[A-Z])", "Doctor"),
+    (r"\bDr\.", "Drive"),
+    (r"\bSt\.(?=\s+[A-Z])", "Saint"),
+    (r"\bSt\.", "Street"),
+    (r"\bMrs\.", "Missus"),
+    (r"\bMr\.", "Mister"),
+    (r"\bMs\.", "Miz"),
+    (r"\bProf\.", "Professor"),
+    (r"\bJr\.", "Junior"),
+    (r"\bSr\.", "Senior"),
+    (r"\bMt\.", "Mount"),
+    (r"\bAve\.", "Avenue"),
+    (r"\bBlvd\.", "Boulevard"),
+    (r"\bRd\.", "Road"),
+    (r"\b[Vv]s\.?(?=\s)", "versus"),
+    (r"\b[Aa]pprox\.?(?=\s)", "approximately"),
+    (r"\betc\.", "et cetera"),
+    (r"\be\.g\.", "for example"),
+    (r"\bi\.e\.", "that is"),
+    (r"\bmins?\.(?=\s+[a-z])", "minutes"),
+]
+
+_SYMBOL_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\s*&\s*"), " and "),
+    (re.compile(r"\s*@\s*"), " at "),
+    (re.compile(r"(?<=\w)\s*\+\s*(?=\w)"), " plus "),
+    (re.compile(r"(?<![\w+])\+(?=\w)"), "plus "),
+    (re.compile(r"\bw/(?=\s)"), "with"),
+    (re.compile(r"(?<=[A-Za-z])/(?=[A-Za-z])"), " or "),
+    (re.compile(r"\s*±\s*"), " plus or minus "),
+    (re.compile(r"\s*=\s*"), " equals "),
+    (re.compile(r"\s*[×]\s*"), " times "),
+    (re.compile(r"\s*≈\s*|(?<!\w)~\s*(?=\w)"), " about "),
+    (re.compile(r"\s*≤\s*|\s*<=\s*"), " at most "),
+    (re.compile(r"\s*≥\s*|\s*>=\s*"), " at least "),
+    (re.compile(r"\s+<\s+"), " less than "),
+    (re.compile(r"\s+>\s+"), " greater than "),
+    (re.compile(r"\s*[→⇒]\s*"), " to "),
+    (re.compile(r"#(?=\w)"), ""),
+    (re.compile(r"(?<=\w)_(?=\w)"), " "),
+    (re.compile(r"[*_^`~|\\]+"), " "),
+]
