@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.normalize_table import BRITISH, TABLE
 from wyoming_kokoro.text.english import UNITS
@@ -170,3 +172,17 @@ def test_say_as_in_other_languages() -> None:
     assert NORMALIZER.say_as("ordinal", None, "3", "f") == "troisième"
     assert NORMALIZER.say_as("digits", None, "42", "i") == "quattro due"
     assert spell("abc", english=False) == "A B C"
+
+
+# Text a smart home and an LLM might write: digits and the symbols the rules look for.
+_PIECES = st.sampled_from(
+    [*"0123456789.,:-–/+%°$€£#@&*_`~|<>()[]", "km/h", "kWh", "µg/m³", " ", "a", "Z", "AM", "\n"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=60).map("".join), st.sampled_from("abefhipjz"))
+def test_normalizer_never_raises_and_stays_bounded(text: str, lang: str) -> None:
+    said = NORMALIZER(text, lang)
+    assert isinstance(said, str)
+    assert len(said) <= 40 * len(text) + 10

@@ -14,13 +14,15 @@ from hypothesis import strategies as st
 from wyoming_kokoro.protocol import LimitedEventReader, Limits, ProtocolError
 from wyoming_kokoro.stats import RequestStats, StatsWriter
 from wyoming_kokoro.text.g2p import Phonemizer
-from wyoming_kokoro.text.normalize import clean_text, strip_markup
+from wyoming_kokoro.text.normalize import TextNormalizer, clean_text, strip_markup
 from wyoming_kokoro.text.segment import (
     MAX_PHONEMES,
     SegmentPlanner,
     chunk_phonemes,
     split_sentences,
 )
+
+NORMALIZER = TextNormalizer()
 
 SMALL = Limits(max_header_bytes=1024, max_data_bytes=2048, max_payload_bytes=4096)
 
@@ -139,7 +141,7 @@ def test_text_path_never_raises_and_keeps_chunks_within_510(
     phonemizer: Phonemizer, text: str
 ) -> None:
     planner = SegmentPlanner("en")
-    cleaned = [clean_text(s) for s in split_sentences(text)]
+    cleaned = [NORMALIZER(s, "a") for s in split_sentences(text)]
     for segment in planner.plan([s for s in cleaned if s]):
         phonemes = phonemizer.phonemize(segment, "a")
         assert isinstance(phonemes, str)
