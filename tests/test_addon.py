@@ -435,7 +435,14 @@ def test_versions_agree() -> None:
     dockerfile = (ADDON / "Dockerfile").read_text(encoding="utf-8")
     match = re.search(r"^ARG WYOMING_KOKORO_VERSION=(\S+)$", dockerfile, re.MULTILINE)
     assert match and match.group(1) == version
-    assert '"wyoming-kokoro[bundle]==${WYOMING_KOKORO_VERSION}"' in dockerfile
+    assert (
+        'bash /tmp/install.sh /usr/src/.venv "${WYOMING_KOKORO_VERSION}" /tmp/wheels' in dockerfile
+    )
+    assert (
+        "COPY install.sh /tmp/install.sh" in dockerfile
+        and "COPY wheels/ /tmp/wheels/" in dockerfile
+    )
+    assert '"wyoming-kokoro[bundle]==${version}"' in (ADDON / "install.sh").read_text()
     build = load_yaml(ADDON / "build.yaml")
     assert str(build["args"]["WYOMING_KOKORO_VERSION"]) == version
     assert set(build["build_from"]) == set(addon_config()["arch"])
@@ -532,17 +539,19 @@ def test_wheel_installs_like_the_dockerfile(tmp_path: Path) -> None:
 
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", str(venv)])
-    run(
-        [
-            str(venv / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-index",
-            str(wheel),
-        ]
+    # addon/install.sh, as the Dockerfile runs it; pip reads --no-deps/--no-index from env
+    offline = clean_env() | {"PIP_NO_DEPS": "1", "PIP_NO_INDEX": "1"}
+    installer = [str(ADDON / "install.sh"), str(venv), version]
+    empty = tmp_path / "no-wheels"
+    empty.mkdir()
+    from_index = subprocess.run(
+        [*installer, str(empty)], capture_output=True, text=True, env=offline, timeout=120
     )
+    assert from_index.returncode != 0  # no wheel: it asks the (here absent) index
+    assert "from the package index" in from_index.stdout
+    assert f"wyoming-kokoro=={version}" in from_index.stderr.replace("[bundle]", "")
+    installed = run([*installer, str(out)], env=offline)
+    assert f"from {out}" in installed.stdout
     paths = sysconfig.get_paths()
     env = clean_env()
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([paths["purelib"], paths["platlib"]]))
