@@ -112,6 +112,26 @@ def test_every_unit_has_words() -> None:
             "A temperatura é 21,5 °C e são 1.000 km.",
             "A temperatura é vinte e um vírgula cinco graus Celsius e são mil quilômetros.",
         ),
+        (
+            "e",
+            "Cuesta 1.234,56 €.",
+            "Cuesta mil doscientos treinta y cuatro coma cincuenta y seis euros.",
+        ),
+        ("e", "El 1º de mayo y la 2ª vez.", "El primero de mayo y la segunda vez."),
+        (
+            "e",
+            "El código es 123456789012345678.",
+            "El código es uno dos tres cuatro cinco seis siete ocho nueve cero uno dos tres "
+            "cuatro cinco seis siete ocho.",
+        ),
+        ("f", "Rendez-vous à 7h30 ou 18h.", "Rendez-vous à sept heures trente ou dix-huit heures."),
+        ("f", "Le 1er mai.", "Le premier mai."),
+        (
+            "p",
+            "Tem 10000000000000000000 pessoas.",
+            "Tem um zero zero zero zero zero zero zero zero zero zero zero zero zero zero zero "
+            "zero zero zero zero pessoas.",
+        ),
     ],
 )
 def test_numbers_in_other_languages(lang: str, written: str, said: str) -> None:
@@ -186,3 +206,26 @@ def test_normalizer_never_raises_and_stays_bounded(text: str, lang: str) -> None
     said = NORMALIZER(text, lang)
     assert isinstance(said, str)
     assert len(said) <= 40 * len(text) + 10
+
+
+def test_long_inputs_stay_linear() -> None:
+    """Adversarial 20,000-character inputs (the text limit) for the rules that scan."""
+    import time
+
+    for text in (
+        "3." + "1415926535" * 2000,
+        "a." * 10000,
+        "[" * 20000,
+        "**a " * 5000,
+        "x@" * 10000,
+    ):
+        for lang in ("a", "e"):
+            started = time.perf_counter()
+            NORMALIZER(text, lang)
+            elapsed = time.perf_counter() - started
+            assert elapsed < 5, (text[:20], lang, elapsed)  # quadratic rules took minutes
+
+
+def test_failing_rules_cost_only_the_normalization(caplog: pytest.LogCaptureFixture) -> None:
+    assert NORMALIZER.say_as("date", "m", "13", "a") == "thirteen"  # not a month: read as text
+    assert NORMALIZER.say_as("characters", None, "²", "a") == "²"

@@ -8,8 +8,10 @@ from importlib import resources
 
 import pytest
 
+from wyoming_kokoro.handler import Utterance
+from wyoming_kokoro.speech import SsmlDocument, VoiceChoice
 from wyoming_kokoro.text.g2p import LanguageNotInstalledError, Phonemizer
-from wyoming_kokoro.text.normalize import TextNormalizer
+from wyoming_kokoro.text.normalize import TextNormalizer, looks_like_ssml
 from wyoming_kokoro.text.ssml import (
     Pause,
     Sentence,
@@ -181,3 +183,51 @@ def test_missing_language_extra_is_named(
     monkeypatch.delattr(misaki, module.split(".")[1], raising=False)
     with pytest.raises(LanguageNotInstalledError, match=rf"wyoming-kokoro\[{extra}\]"):
         Phonemizer().phonemize("こんにちは", lang)
+
+
+def test_xml_declaration_and_byte_order_mark() -> None:
+    document = (
+        '\ufeff<?xml version="1.0" encoding="UTF-8"?>\n<speak>Hello<break time="1s"/>world</speak>'
+    )
+    assert looks_like_ssml(document)
+    assert texts(parse_ssml(document, no_say_as)) == [("Hello", 1.0), 1.0, ("world", 1.0)]
+
+
+def test_an_abbreviation_does_not_end_the_sentence() -> None:
+    document = '<speak>Meet Mr. <sub alias="Smith">S</sub> today. Then go.</speak>'
+    assert texts(parse_ssml(document, no_say_as)) == [
+        ("Meet Mr. Smith today.", 1.0),
+        ("Then go.", 1.0),
+    ]
+
+
+def test_a_run_of_pieces_is_normalized_as_one(phonemizer: Phonemizer) -> None:
+    items = render(phonemizer, "<speak>It is <emphasis>21.5</emphasis> °C.</speak>")
+    expected = phonemizer.phonemize("It is twenty-one point five degrees Celsius.", "a")
+    assert [item.phonemes for item in items if isinstance(item, Spoken)] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("pieces", "ssml"),
+    [
+        (["<", "speak>Hello", ' <break time="1s"/>', " world.</speak>"], True),
+        (['<?xml version="1.0"?>', "\n<speak>Hi</speak>"], True),
+        (["  ", "<sp", "eak>x</speak>"], True),
+        (["<", "3 you."], False),
+        (["Hi"], False),
+    ],
+)
+async def test_streamed_ssml_is_recognised_across_chunks(pieces: list[str], ssml: bool) -> None:
+    utterance = Utterance("stream", VoiceChoice("af_heart", "a", "en_US"), 1.0)
+    for piece in pieces:
+        utterance.feed(piece)
+    utterance.close()
+    queued = []
+    while not utterance.sentences.empty():
+        queued.append(utterance.sentences.get_nowait())
+    assert utterance.ssml is ssml
+    text = "".join(pieces)
+    if ssml:
+        assert queued == [SsmlDocument(text), None]
+    else:
+        assert queued == [text, None]

@@ -52,13 +52,23 @@ class Utterance:
         self.closed = asyncio.Event()
         self._buffer = SentenceBuffer()
         self._document: list[str] = []
+        # Text held until its start shows whether it is SSML ("<", "speak>…" may arrive
+        # as separate stream chunks); None once decided.
+        self._undecided: str | None = None if ssml else ""
 
     def feed(self, text: str) -> None:
         self.stats.characters += len(text)
         if text.strip():
-            if self.stats.text_started is None and looks_like_ssml(text):
-                self.ssml = True
             self.stats.text_arrived()
+        if self._undecided is not None:
+            self._undecided += text
+            head = self._undecided.lstrip("\ufeff \t\r\n").lower()
+            if len(head) < 6 and any(p.startswith(head) for p in ("<speak", "<?xml")):
+                return  # could still become "<speak"
+            if head.startswith("<?xml") and "<speak" not in head and len(head) < 200:
+                return  # an XML declaration: SSML if <speak> follows
+            text, self._undecided = self._undecided, None
+            self.ssml = looks_like_ssml(text)
         if self.ssml:
             self._document.append(text)
             return
@@ -66,6 +76,10 @@ class Utterance:
             self.sentences.put_nowait(sentence)
 
     def close(self) -> None:
+        if self._undecided:  # the whole text was shorter than "<speak"
+            text, self._undecided = self._undecided, None
+            for sentence in self._buffer.feed(text):
+                self.sentences.put_nowait(sentence)
         if self.ssml:
             self.stats.text_format = "ssml"
             document = "".join(self._document)

@@ -32,7 +32,7 @@ from .stats import RequestStats
 from .text.g2p import Phonemizer
 from .text.normalize import TextNormalizer, strip_markup
 from .text.segment import SegmentPlanner, chunk_phonemes, split_sentences
-from .text.ssml import Pause, SsmlError, render_ssml
+from .text.ssml import MAX_RATE, MIN_RATE, Pause, SsmlError, render_ssml
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -264,7 +264,9 @@ class Speaker:
                 self.normalizer.say_as,
                 self.phonemizer.phonemize,
             )
-        except SsmlError as err:
+        except Exception as err:  # SsmlError, or a say-as the rules could not read
+            if not isinstance(err, SsmlError):
+                _LOGGER.exception("SSML rendering failed")
             _LOGGER.warning("SSML not understood (%s); reading it as plain text", err)
             stats.text_format = "ssml-as-text"
             planner = SegmentPlanner(
@@ -308,7 +310,9 @@ class Speaker:
                     silence = np.zeros(round(segment.silence * SAMPLE_RATE), dtype=np.float32)
                     await results.put((None, silence))
                     continue
-                chunk, chunk_speed = segment.phonemes, speed * segment.rate
+                chunk, chunk_speed = segment.phonemes, speed
+                if segment.rate != 1.0:  # SSML prosody, held within the range Kokoro speaks well
+                    chunk_speed = min(max(speed * segment.rate, MIN_RATE), MAX_RATE)
                 key = PhraseKey(chunk, voice.name, chunk_speed, self.model.model_digest)
                 cached = self.cache.get(key)
                 job = (

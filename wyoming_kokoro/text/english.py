@@ -162,9 +162,14 @@ _STANDALONE_UNITS = (
 # "5 in the box" stays prose) or a space before them ("1990s" is a decade).
 _BARE_UNIT_SYMBOLS = "|".join(re.escape(unit) for unit in _STANDALONE_UNITS)
 _BARE_UNIT = rf"(?<![\w.])({_BARE_UNIT_SYMBOLS})(?![\w²³/])"
-_NEEDS_END = {"in", "A", "t", "l", "s", "m", "h", "g", "mi", "bar", "min"}
+# Units that are also prose ("1 in 3", "2 A grades"): a unit only before the end of the
+# text or punctuation. "s" needs a space before it ("1990s" is a decade, "5s" a plural).
+_PROSE_UNITS = {"in", "A"}
 
-_NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+# A number starts where no digit (or digit and point) is before it: long digit runs are
+# tried once, not from every digit (which made the unit rules quadratic).
+_NUMBER = r"(?<!\d)(?<!\d\.)(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_END = r"(?!\w|\.\w)"  # after a number: not inside a word or a longer dotted number
 _SIGNED = rf"(?:(?<![\w.,])[-−–](?=\d))?{_NUMBER}"
 
 
@@ -181,48 +186,63 @@ _TLDS = (
     "us|ca|au|it|es|ch|be|at|se|no|dk|fi|pl|jp|cn|in|br|biz|xyz|site|online|tech|cloud"
 )
 _URL_END = r"[^\s<>\".,;:!?)\]]"  # a URL's last character: not the sentence's punctuation
-_EMAIL = r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"
+_EMAIL = r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"
 _URL = (
     rf"\b(?:https?://|www\.)[^\s<>\"]+{_URL_END}"
-    rf"|\b(?:[A-Za-z0-9-]+\.)+(?:{_TLDS})\b(?::\d{{2,5}})?(?:/[^\s<>\"]*{_URL_END})?"
+    rf"|(?<![\w.-])(?:[A-Za-z0-9-]+\.)+(?:{_TLDS})\b(?::\d{{2,5}})?(?:/[^\s<>\"]*{_URL_END})?"
 )
-_IP = r"(?<![\w.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?::(\d{1,5}))?(?![\w.]|\.\d)"
+_IP = rf"(?<![\w.])(\d{{1,3}})\.(\d{{1,3}})\.(\d{{1,3}})\.(\d{{1,3}})(?::(\d{{1,5}}))?{_END}"
 # (555) 123-4567, 555-123-4567, +1 555.123.4567; or + and 3-6 groups: +44 20 7946 0958
 _PHONE = r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{3}[.-])\d{3}[ .-]\d{4}(?!\w)"
 _PHONE_INTERNATIONAL = r"(?<![\w+])\+\d{1,3}(?:[ .-]\d{1,4}){2,5}(?!\w)"
 _ISO_DATE = r"(?<![\w.])(\d{4})-(\d{2})-(\d{2})(?![\w-])"
+# 2024-11-25T10:00(:00)(Z|+01:00)
+_ISO_DATETIME = (
+    r"(?<![\w.])(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::\d{2}(?:\.\d+)?)?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?(?![\w:])"
+)
 _SLASH_DATE = r"(?<![\w./])(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?![\w/])"
-_DOTTED_DATE = r"(?<![\w.])(\d{1,2})\.(\d{1,2})\.(\d{4})(?![\w.]|\.\d)"
+_DOTTED_DATE = rf"(?<![\w.])(\d{{1,2}})\.(\d{{1,2}})\.(\d{{4}}){_END}"
 _VERSION = (
     r"\b(?:([Vv]ersion\s)|[vV])(\d+(?:\.\d+)*)\b"
-    r"|(?<![\w.])(\d+\.\d+\.\d+(?:\.\d+)*)(?![\w.]|\.\d)"
+    rf"|(?<![\w.])(\d+\.\d+\.\d+(?:\.\d+)*){_END}"
 )
 _MONTH_NAMES = (
     r"(January|February|March|April|May|June|July|August|September|October|November|December|"
     r"Jan\.?|Feb\.?|Mar\.?|Apr\.?|Jun\.?|Jul\.?|Aug\.?|Sept?\.?|Oct\.?|Nov\.?|Dec\.?)"
 )
 _MONTH_FIRST = _MONTH_NAMES + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4})\b)?"
-_DAY_FIRST = r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH_NAMES + r"(?:,?\s+(\d{4})\b)?"
+_DAY_FIRST = (
+    r"(?:\b[Tt]he\s+)?\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?"
+    + _MONTH_NAMES
+    + r"(?:,?\s+(\d{4})\b)?"
+)
 # AM/PM: "6:30 AM", "6:30pm", "6 a.m."; the final period stays when it ends the sentence
 _HALF = r"([AaPp])\.?\s?[Mm](?:\.(?=\s+[a-z]|[,;]))?"
 _CLOCK = rf"(?<![\w:])(\d{{1,2}}):(\d{{2}})(?::(\d{{2}}))?(?:\s*{_HALF})?(?![\w:])"
+_DOTTED_CLOCK = rf"(?<![\w:.])(\d{{1,2}})\.(\d{{2}})()\s*{_HALF}(?!\w)"  # 5.30pm
 _HOUR = rf"(?<![\w:.])(\d{{1,2}})\s*{_HALF}(?!\w)"
 _AMOUNT = rf"{_NUMBER}|\d+,\d{{2}}(?!\d)"  # 12,50 is a decimal comma in a price
-_MONEY_BEFORE = rf"([$€£¥])\s?({_AMOUNT})(?:\s?(thousand|million|billion|trillion|[kK]|M|bn)\b)?"
-_MONEY_AFTER = rf"(?<![\w.,])({_AMOUNT})\s?(?:([€$£¥])|(USD|EUR|GBP)\b)"
-_DECADE = r"(?<![\w'])(?:(1\d|20)(\d0)|'(\d0))'?s\b"
+_MONEY_BEFORE = (
+    rf"((?<![\w.,])[-−])?([$€£¥])\s?({_AMOUNT})"
+    rf"(?:\s?(thousand|million|billion|trillion|[kK]|M|bn)\b)?(?:/({_UNIT})(?![\w²³]))?"
+)
+_MONEY_AFTER = rf"(?<![\w.,])({_AMOUNT})\s?(?:([€$£¥])|(USD|EUR|GBP)\b)(?:/({_UNIT})(?![\w²³]))?"
+_DECADE = r"(?<![\w'])(?:(1\d|20)(\d0)|'(\d0)|([2-9]0))'?s\b"
 _YEAR = (
-    r"\b(in|since|until|by|from|of|year|before|after|during|around|till)\s+"
-    r"(1[1-9]\d\d|20\d\d)\b(?![.,]\d)"
+    rf"\b(in|since|until|by|from|of|year|before|after|during|around|till)\s+"
+    rf"(1[1-9]\d\d|20\d\d)\b(?![.,]\d)(?!\s?(?:{_UNIT})(?![\w²³]))"
 )
 _RANGE_DASH = r"(?:[–—]|-(?=\d))"
 _UNIT_RANGE = (
     rf"({_SIGNED})(\s?(?:{_UNIT}))?\s*(?:{_RANGE_DASH}|\bto\b)\s*"
     rf"({_SIGNED})\s?({_UNIT})(?![\w²³/])"
 )
-_RANGE = rf"({_SIGNED})\s*{_RANGE_DASH}\s*({_NUMBER})(?![\w.]|\.\d)"
+_RANGE = rf"({_SIGNED})\s*{_RANGE_DASH}\s*({_NUMBER}){_END}"
 _QUANTITY = rf"({_SIGNED})(\s?)({_UNIT})(?![\w²³/])"
-_SCALED = r"(?<![\w.])(\d+(?:\.\d+)?)\s?([kK]|[Mm]illion|[Bb]illion|bn)\b"
+_SCALED = r"(?<![\w.])(\d+(?:\.\d+)?)\s?(k|[Mm]illion|[Bb]illion|bn)\b"  # not "4K TV"
+_ENTITY = r"(?<![\w.])([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]+)(?!\w|\.\w)"
+_BY = r"(?<![\w.])(\d+)\s?[x×]\s?(\d+)(?!\w|\.\w)"  # 1920x1080, 3 x 4
 
 
 class EnglishNormalizer:
@@ -236,13 +256,15 @@ class EnglishNormalizer:
             (re.compile(_IP), self._ip),
             (re.compile(_PHONE), self._phone),
             (re.compile(_PHONE_INTERNATIONAL), self._phone),
+            (re.compile(_ISO_DATETIME), self._iso_datetime),
             (re.compile(_ISO_DATE), self._iso_date),
             (re.compile(_SLASH_DATE), self._slash_date),
             (re.compile(_DOTTED_DATE), self._dotted_date),
             (re.compile(_VERSION), self._version),
-            (re.compile(_MONTH_FIRST, re.IGNORECASE), self._month_day),
-            (re.compile(_DAY_FIRST, re.IGNORECASE), self._day_month),
+            (re.compile(_MONTH_FIRST), self._month_day),
+            (re.compile(_DAY_FIRST), self._day_month),
             (re.compile(_CLOCK), self._clock),
+            (re.compile(_DOTTED_CLOCK), self._clock),
             (re.compile(_HOUR), self._hour),
             (re.compile(_MONEY_BEFORE), self._currency_before),
             (re.compile(_MONEY_AFTER), self._currency_after),
@@ -250,18 +272,23 @@ class EnglishNormalizer:
             (re.compile(r"\bNo\.\s?(?=\d)|\bnr\.\s?(?=\d)"), lambda _: "number "),
             (re.compile(_DECADE), self._decade),
             (re.compile(_YEAR, re.IGNORECASE), self._year),
+            (re.compile(_BY), lambda m: f"{self.number(m.group(1))} by {self.number(m.group(2))}"),
             (re.compile(_UNIT_RANGE), self._unit_range),
             (re.compile(_RANGE), self._range),
             (re.compile(_QUANTITY), self._quantity),
             (re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.IGNORECASE), self._ordinal),
             (re.compile(r"(?<![\w/])24/7(?![\w/])"), lambda _: "twenty-four seven"),
-            (re.compile(r"(?<![\w/.])(\d{1,3})/(\d{1,3})(?![\w/]|\.\d)"), self._fraction),
+            (re.compile(r"(?<![\w/.])(\d{1,3}(?:\.\d)?)/(\d{1,3})(?![\w/]|\.\d)"), self._fraction),
             (re.compile(_SCALED), self._scaled),
             (re.compile(r"(?<![\w.])(\d+)x\b"), lambda m: f"{self.number(m.group(1))} times"),
-            (re.compile(_SIGNED), lambda m: self.number(m.group(0))),
+            # digits inside a name (ESP32, 3D, Zigbee2MQTT) are left to the G2P
+            (
+                re.compile(rf"(?<![A-Za-z]){_SIGNED}(?![A-Za-z\d])"),
+                lambda m: self.number(m.group(0)),
+            ),
             (re.compile(_BARE_UNIT), self._bare_unit),
             # entity ids and file names: light.living_room
-            (re.compile(r"(?<![\w.])([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]+)(?![\w.])"), self._dotted),
+            (re.compile(_ENTITY), self._dotted),
         ]
         self._words = [(re.compile(pattern), words) for pattern, words in _WORD_RULES]
 
@@ -369,6 +396,8 @@ class EnglishNormalizer:
 
     @staticmethod
     def month_name(month: int) -> str:
+        if not 1 <= month <= 12:
+            raise ValueError(f"{month} is not a month")
         return MONTHS[month - 1]
 
     def date(self, year: int | None, month: int, day: int) -> str:
@@ -431,12 +460,35 @@ class EnglishNormalizer:
         date = f"the {self.ordinal(day)} of {MONTHS[month - 1]}"
         return date if year is None else f"{date}, {self.year(year)}"
 
+    def _iso_datetime(self, match: re.Match[str]) -> str:
+        year, month, day, hour, minute = (int(g) for g in match.groups())
+        date = self._date_or_text(match, year, month, day)
+        if date == match.group(0) or hour > 23 or minute > 59:
+            return match.group(0)
+        return f"{date}, at {self._clock_words(hour, minute, None, None)}"
+
     def _clock(self, match: re.Match[str]) -> str:
         hour, minute = int(match.group(1)), int(match.group(2))
         seconds = match.group(3)
         half = match.group(4)
         if hour > 23 or minute > 59 or (half and not 1 <= hour <= 12):
             return match.group(0)
+        before = match.string[max(0, match.start() - 12) : match.start()].lower()
+        if seconds and not re.search(r"\b(at|by|until|till|from)\s*$", before):
+            return self._duration(hour, minute, int(seconds))  # a timer: 00:05:00, 1:23:45
+        return self._clock_words(hour, minute, seconds, half)
+
+    def _duration(self, hours: int, minutes: int, seconds: int) -> str:
+        parts = [
+            f"{self.cardinal(count)} {name}{'s' if count != 1 else ''}"
+            for count, name in ((hours, "hour"), (minutes, "minute"), (seconds, "second"))
+            if count
+        ]
+        if not parts:
+            return "zero seconds"
+        return parts[0] if len(parts) == 1 else f"{' '.join(parts[:-1])} and {parts[-1]}"
+
+    def _clock_words(self, hour: int, minute: int, seconds: str | None, half: str | None) -> str:
         if half:
             spoken = self.cardinal(hour)
             if minute:
@@ -447,13 +499,15 @@ class EnglishNormalizer:
                 spoken = "midnight"
             elif hour == 12:
                 spoken = "noon"
-            elif hour < 12 and not match.group(1).startswith("0"):
+            elif hour < 12:
                 spoken = f"{self.cardinal(hour)} o'clock"
             else:
                 spoken = f"{self.cardinal(hour)} hundred"
+        elif hour == 0:
+            spoken = f"twelve {self._minutes(minute)} AM"  # 00:30
         else:
             spoken = f"{self.cardinal(hour)} {self._minutes(minute)}"
-        if seconds:
+        if seconds and int(seconds):
             count = int(seconds)
             spoken += f" and {self.cardinal(count)} second{'s' if count != 1 else ''}"
         return spoken
@@ -488,14 +542,21 @@ class EnglishNormalizer:
             parts.append(f"{self.cardinal(cent_count)} {minor_one if cent_count == 1 else minor}")
         return " and ".join(parts)
 
+    def _per(self, unit: str | None) -> str:
+        return f" per {self.unit(unit, False)}" if unit else ""  # €0.32/kWh
+
     def _currency_before(self, match: re.Match[str]) -> str:
-        return self._money(match.group(2), match.group(1), match.group(3))
+        sign, symbol, amount, scale, unit = match.groups()
+        minus = "minus " if sign else ""
+        return minus + self._money(amount, symbol, scale) + self._per(unit)
 
     def _currency_after(self, match: re.Match[str]) -> str:
         symbol = match.group(2) or _CODES[match.group(3)]
-        return self._money(match.group(1), symbol, None)
+        return self._money(match.group(1), symbol, None) + self._per(match.group(4))
 
     def _decade(self, match: re.Match[str]) -> str:
+        if match.group(4):  # her 20s
+            return _DECADES[int(match.group(4)[0])]
         if match.group(3):
             return _DECADES[int(match.group(3)[0])]
         century, decade = match.group(1), int(match.group(2)[0])
@@ -525,17 +586,19 @@ class EnglishNormalizer:
         number, space, symbol = match.groups()
         end = match.end()
         rest = match.string[end:]
-        if symbol in _NEEDS_END and (
-            (rest[:1].isspace() and rest[1:2].isalpha() and symbol not in ("m", "h", "g", "A"))
-            or (symbol == "s" and not space)
-        ):
-            return f"{self.number(number)}{space}{symbol}"  # "5 in the box", "20s"
+        prose = (symbol in _PROSE_UNITS and not re.match(r"\s*([.,;:!?)]|$)", rest)) or (
+            symbol == "s" and not space
+        )
+        if prose:  # "1 in 3 people", "2 A grades", "5s"
+            return f"{self.number(number)}{space}{symbol}"
         return self._quantity_words(number, symbol)
 
     def _ordinal(self, match: re.Match[str]) -> str:
         return self.ordinal(int(match.group(1)))
 
     def _fraction(self, match: re.Match[str]) -> str:
+        if "." in match.group(1):  # rated 4.5/5
+            return f"{self.number(match.group(1))} out of {self.number(match.group(2))}"
         top, bottom = int(match.group(1)), int(match.group(2))
         if bottom in _FRACTIONS and 0 < top < bottom * 2:
             one, many = _FRACTIONS[bottom]

@@ -11,6 +11,7 @@ the few fixes below; Hindi numbers are left to espeak-ng (num2words has no Hindi
 from __future__ import annotations
 
 import html
+import logging
 import re
 import unicodedata
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from .english import DIGITS, EnglishNormalizer
 from .markdown import strip_markdown
 from .romance import RomanceNormalizer, supported
 
+_LOGGER = logging.getLogger(__name__)
 _TAG = re.compile(r"<[^<>]*>|<[^<>]*$")
 _SPACE = re.compile(r"\s+")
 _DROP_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "So"}
@@ -34,7 +36,9 @@ def strip_markup(text: str) -> str:
 
 
 def looks_like_ssml(text: str) -> bool:
-    return text.lstrip().lower().startswith("<speak")
+    """Text that starts with ``<speak`` (after an optional ``<?xml …?>`` declaration)."""
+    head = text.lstrip("\ufeff \t\r\n").lower()
+    return head.startswith("<speak") or (head.startswith("<?xml") and "<speak" in head[:200])
 
 
 def clean_text(text: str) -> str:
@@ -79,16 +83,32 @@ class TextNormalizer:
         return self._languages[lang_code]
 
     def __call__(self, text: str, lang_code: str) -> str:
-        """A sentence (or a line) as it should be spoken in the language ``lang_code``."""
+        """A sentence (or a line) as it should be spoken in the language ``lang_code``.
+
+        A rule that fails on odd input costs that sentence its normalization (logged),
+        never the request.
+        """
         text = clean_text(strip_markdown(text))
         rules = self.rules(lang_code)
         if rules is not None and text:
-            text = rules(text)
+            try:
+                text = rules(text)
+            except Exception:
+                _LOGGER.warning(
+                    "Normalizing %r failed; reading it as written", text[:80], exc_info=True
+                )
         return text
 
     def say_as(self, interpret: str, fmt: str | None, text: str, lang_code: str) -> str:
         """SSML ``<say-as>``: the words for ``text`` read as ``interpret``."""
         text = clean_text(text)
+        try:
+            return self._say_as(interpret, fmt, text, lang_code)
+        except Exception:
+            _LOGGER.warning("say-as %r of %r failed; reading it as text", interpret, text[:80])
+            return self(text, lang_code)
+
+    def _say_as(self, interpret: str, fmt: str | None, text: str, lang_code: str) -> str:
         rules = self.rules(lang_code)
         english = rules if isinstance(rules, EnglishNormalizer) else None
         digits = re.sub(r"\D", "", text)

@@ -32,6 +32,26 @@ ABBREVIATIONS = frozenset(
         "co",
         "dept",
         "est",
+        "no",
+        "nr",
+        "ave",
+        "rd",
+        "blvd",
+        "fig",
+        "min",
+        "approx",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
     ]
 )
 
@@ -44,7 +64,7 @@ _LAST_WORD = re.compile(r"(\S+)$")
 _LIST_NUMBER = re.compile(r"\s*\d{1,3}\.")
 
 
-def _is_abbreviation(before: str) -> bool:
+def is_abbreviation(before: str) -> bool:
     match = _LAST_WORD.search(before)
     if match is None:
         return False
@@ -78,7 +98,7 @@ class SentenceBuffer:
         for match in _BOUNDARY.finditer(self._text, self._scan_from):
             end = match.start() + len(match.group(1) or "")  # closing quotes stay
             if "\n" not in match.group(0) and (
-                _is_abbreviation(self._text[max(start, end - 40) : end])
+                is_abbreviation(self._text[max(start, end - 40) : end])
                 or _LIST_NUMBER.fullmatch(self._text[start:end])
             ):
                 continue

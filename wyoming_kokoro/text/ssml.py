@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .segment import split_sentences
+from .segment import is_abbreviation, split_sentences
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class _Reader:
             if index:
                 self.end_sentence()
             self.current.pieces.append(Piece("text", part))
-        if re.search(r"[.!?…]\s*$", value) and parts:
+        if re.search(r"[.!?…]\s*$", value) and parts and not is_abbreviation(value.rstrip()):
             self.end_sentence()
 
     def walk(self, element: ET.Element, rate: float) -> None:
@@ -192,9 +192,17 @@ class _Reader:
                 self.end_sentence()
 
 
+_PROLOGUE = re.compile(r"^\ufeff?\s*(<\?xml[^>]*\?>)?\s*", re.IGNORECASE)
+
+
+def strip_prologue(document: str) -> str:
+    """The document without a byte-order mark and ``<?xml …?>`` declaration."""
+    return _PROLOGUE.sub("", document, count=1)
+
+
 def parse_ssml(document: str, say_as: SayAs) -> list[SsmlItem]:
     """Sentences (each at one rate) and pauses, in order."""
-    text = document.strip()
+    text = strip_prologue(document).strip()
     if not text.lower().startswith("<speak"):
         text = f"<speak>{text}</speak>"  # SSML fragments without the root element
     try:
@@ -282,19 +290,17 @@ def _sentence_phonemes(
     normalizer: Normalize,
     phonemize: Callable[[str, str], str],
 ) -> str:
-    """Runs of text are phonemized together (context and punctuation intact); the
-    ``<phoneme>`` pieces are spliced in between."""
+    """Runs of text and say-as words are normalized and phonemized together (context and
+    punctuation intact); the ``<phoneme>`` pieces are spliced in between."""
     english = lang_code in ("a", "b")
     parts: list[str] = []
     words: list[str] = []
     for piece in [*sentence.pieces, Piece("end", "")]:
-        if piece.kind == "text":
-            words.append(normalizer(piece.value, lang_code))
-            continue
-        if piece.kind == "words":
+        if piece.kind in ("text", "words"):
             words.append(piece.value)
             continue
-        text = _PUNCTUATION_SPACE.sub(r"\1", " ".join(words)).strip()
+        # normalized as one run, so "<emphasis>21.5</emphasis> °C" still reads as degrees
+        text = normalizer(_PUNCTUATION_SPACE.sub(r"\1", " ".join(words)).strip(), lang_code)
         words = []
         if text:
             parts.append(phonemize(text, lang_code))
