@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.normalize_table import BRITISH, TABLE
-from wyoming_kokoro.text.english import UNITS
+from wyoming_kokoro.text.english_words import UNITS
 from wyoming_kokoro.text.normalize import TextNormalizer, spell
 from wyoming_kokoro.text.segment import split_sentences
 

@@ -3,8 +3,9 @@
 Numbers, decimals, negatives, ordinals, ranges, times, dates, temperatures, percentages,
 units, currencies, phone numbers, versions, IP addresses, URLs, e-mail addresses and
 domains, abbreviations and symbols become words before G2P. Number words come from
-num2words; the rest (units, which pattern means what) is written here. ALL-CAPS acronyms
-are left alone: Misaki spells unknown ones letter by letter and reads known words.
+num2words, the unit and abbreviation words from english_words.py; which pattern means
+what is written here. ALL-CAPS acronyms are left alone: Misaki spells unknown ones letter
+by letter and reads known words.
 
 Rules run in order, most specific first (an IP address before a decimal, a date before
 a range), and each rewrites only text the earlier ones left as digits.
@@ -17,150 +18,23 @@ from collections.abc import Callable
 
 from num2words import num2words
 
-DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
+from .english_words import (
+    CURRENCIES,
+    CURRENCY_CODES,
+    DECADES,
+    DIGITS,
+    FRACTIONS,
+    MONTH_ABBREVIATIONS,
+    MONTHS,
+    SCALES,
+    SEPARATOR_WORDS,
+    STANDALONE_UNITS,
+    SYMBOL_RULES,
+    UNITS,
+    WORD_RULES,
 )
-_MONTH_ABBREVIATIONS = {name[:3].lower(): index for index, name in enumerate(MONTHS, 1)}
 
-# symbol -> (singular, plural). Only ever read after a number (or, for the symbols in
-# _STANDALONE_UNITS, on their own), so "in", "A" or "m" in prose are never touched.
-UNITS: dict[str, tuple[str, str]] = {
-    "°C": ("degree Celsius", "degrees Celsius"),
-    "ºC": ("degree Celsius", "degrees Celsius"),
-    "℃": ("degree Celsius", "degrees Celsius"),
-    "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
-    "ºF": ("degree Fahrenheit", "degrees Fahrenheit"),
-    "℉": ("degree Fahrenheit", "degrees Fahrenheit"),
-    "°": ("degree", "degrees"),
-    "%": ("percent", "percent"),
-    "‰": ("per mille", "per mille"),
-    "W": ("watt", "watts"),
-    "kW": ("kilowatt", "kilowatts"),
-    "MW": ("megawatt", "megawatts"),
-    "Wh": ("watt hour", "watt hours"),
-    "kWh": ("kilowatt hour", "kilowatt hours"),
-    "MWh": ("megawatt hour", "megawatt hours"),
-    "GWh": ("gigawatt hour", "gigawatt hours"),
-    "VA": ("volt-ampere", "volt-amperes"),
-    "V": ("volt", "volts"),
-    "mV": ("millivolt", "millivolts"),
-    "kV": ("kilovolt", "kilovolts"),
-    "A": ("amp", "amps"),
-    "mA": ("milliamp", "milliamps"),
-    "mAh": ("milliamp hour", "milliamp hours"),
-    "Ah": ("amp hour", "amp hours"),
-    "Hz": ("hertz", "hertz"),
-    "kHz": ("kilohertz", "kilohertz"),
-    "MHz": ("megahertz", "megahertz"),
-    "GHz": ("gigahertz", "gigahertz"),
-    "lx": ("lux", "lux"),
-    "lm": ("lumen", "lumens"),
-    "ppm": ("part per million", "parts per million"),
-    "ppb": ("part per billion", "parts per billion"),
-    "µg": ("microgram", "micrograms"),
-    "μg": ("microgram", "micrograms"),
-    "ug": ("microgram", "micrograms"),
-    "mg": ("milligram", "milligrams"),
-    "g": ("gram", "grams"),
-    "kg": ("kilogram", "kilograms"),
-    "t": ("ton", "tons"),
-    "lb": ("pound", "pounds"),
-    "lbs": ("pound", "pounds"),
-    "oz": ("ounce", "ounces"),
-    "Pa": ("pascal", "pascals"),
-    "hPa": ("hectopascal", "hectopascals"),
-    "kPa": ("kilopascal", "kilopascals"),
-    "mbar": ("millibar", "millibars"),
-    "bar": ("bar", "bar"),
-    "psi": ("PSI", "PSI"),
-    "inHg": ("inch of mercury", "inches of mercury"),
-    "mmHg": ("millimeter of mercury", "millimeters of mercury"),
-    "mm": ("millimeter", "millimeters"),
-    "cm": ("centimeter", "centimeters"),
-    "m": ("meter", "meters"),
-    "km": ("kilometer", "kilometers"),
-    "mi": ("mile", "miles"),
-    "in": ("inch", "inches"),
-    "ft": ("foot", "feet"),
-    "yd": ("yard", "yards"),
-    "m²": ("square meter", "square meters"),
-    "m2": ("square meter", "square meters"),
-    "cm²": ("square centimeter", "square centimeters"),
-    "km²": ("square kilometer", "square kilometers"),
-    "ft²": ("square foot", "square feet"),
-    "m³": ("cubic meter", "cubic meters"),
-    "m3": ("cubic meter", "cubic meters"),
-    "ft³": ("cubic foot", "cubic feet"),
-    "kph": ("kilometer per hour", "kilometers per hour"),
-    "mph": ("mile per hour", "miles per hour"),
-    "kn": ("knot", "knots"),
-    "L": ("liter", "liters"),
-    "l": ("liter", "liters"),
-    "mL": ("milliliter", "milliliters"),
-    "ml": ("milliliter", "milliliters"),
-    "cl": ("centiliter", "centiliters"),
-    "dl": ("deciliter", "deciliters"),
-    "gal": ("gallon", "gallons"),
-    "dB": ("decibel", "decibels"),
-    "dBm": ("decibel milliwatt", "decibel milliwatts"),
-    "ms": ("millisecond", "milliseconds"),
-    "s": ("second", "seconds"),
-    "sec": ("second", "seconds"),
-    "min": ("minute", "minutes"),
-    "h": ("hour", "hours"),
-    "hr": ("hour", "hours"),
-    "hrs": ("hour", "hours"),
-    "kB": ("kilobyte", "kilobytes"),
-    "KB": ("kilobyte", "kilobytes"),
-    "MB": ("megabyte", "megabytes"),
-    "GB": ("gigabyte", "gigabytes"),
-    "TB": ("terabyte", "terabytes"),
-    "kbps": ("kilobit per second", "kilobits per second"),
-    "Mbps": ("megabit per second", "megabits per second"),
-    "Gbps": ("gigabit per second", "gigabits per second"),
-    "rpm": ("revolution per minute", "revolutions per minute"),
-    "kcal": ("kilocalorie", "kilocalories"),
-}
-# Units read even without a number before them ("price per kWh"): none is an English word.
-_STANDALONE_UNITS = (
-    "°C",
-    "°F",
-    "℃",
-    "℉",
-    "kWh",
-    "MWh",
-    "Wh",
-    "kW",
-    "hPa",
-    "mbar",
-    "µg/m³",
-    "μg/m³",
-    "ug/m3",
-    "km/h",
-    "m/s",
-    "mph",
-    "ppm",
-    "dB",
-    "mL",
-    "kHz",
-    "MHz",
-    "GHz",
-)
-# Units that need a space or the end of the text after them to count as a unit (so
-# "5 in the box" stays prose) or a space before them ("1990s" is a decade).
-_BARE_UNIT_SYMBOLS = "|".join(re.escape(unit) for unit in _STANDALONE_UNITS)
+_BARE_UNIT_SYMBOLS = "|".join(re.escape(unit) for unit in STANDALONE_UNITS)
 _BARE_UNIT = rf"(?<![\w.])({_BARE_UNIT_SYMBOLS})(?![\w²³/])"
 # Units that are also prose ("1 in 3", "2 A grades"): a unit only before the end of the
 # text or punctuation. "s" needs a space before it ("1990s" is a decade, "5s" a plural).
@@ -290,7 +164,7 @@ class EnglishNormalizer:
             # entity ids and file names: light.living_room
             (re.compile(_ENTITY), self._dotted),
         ]
-        self._words = [(re.compile(pattern), words) for pattern, words in _WORD_RULES]
+        self._words = [(re.compile(pattern), words) for pattern, words in WORD_RULES]
 
     # -- numbers ---------------------------------------------------------------------
 
@@ -345,8 +219,8 @@ class EnglishNormalizer:
     def _spell_name(self, text: str) -> str:
         out = []
         for part in re.split(r"([._+-])", text):
-            if part in _SEPARATOR_WORDS:
-                out.append(_SEPARATOR_WORDS[part])
+            if part in SEPARATOR_WORDS:
+                out.append(SEPARATOR_WORDS[part])
             elif part.isdigit():
                 out.append(self.digits(part))
             elif part:
@@ -524,11 +398,11 @@ class EnglishNormalizer:
         return f"{self.cardinal(hour)} {'AM' if match.group(2) in 'Aa' else 'PM'}"
 
     def _money(self, amount: str, symbol: str, scale: str | None) -> str:
-        major, minor, minor_one = _CURRENCIES[symbol]
+        major, minor, minor_one = CURRENCIES[symbol]
         if re.fullmatch(r"\d+,\d{2}", amount):
             amount = amount.replace(",", ".")  # 12,50 € (a decimal comma)
         if scale:
-            scale_word = _SCALES.get(scale, scale.lower())
+            scale_word = SCALES.get(scale, scale.lower())
             return f"{self.number(amount)} {scale_word} {major[1]}"
         whole, _, cents = amount.replace(",", "").partition(".")
         units = int(whole or "0")
@@ -551,18 +425,18 @@ class EnglishNormalizer:
         return minus + self._money(amount, symbol, scale) + self._per(unit)
 
     def _currency_after(self, match: re.Match[str]) -> str:
-        symbol = match.group(2) or _CODES[match.group(3)]
+        symbol = match.group(2) or CURRENCY_CODES[match.group(3)]
         return self._money(match.group(1), symbol, None) + self._per(match.group(4))
 
     def _decade(self, match: re.Match[str]) -> str:
         if match.group(4):  # her 20s
-            return _DECADES[int(match.group(4)[0])]
+            return DECADES[int(match.group(4)[0])]
         if match.group(3):
-            return _DECADES[int(match.group(3)[0])]
+            return DECADES[int(match.group(3)[0])]
         century, decade = match.group(1), int(match.group(2)[0])
         if century == "20" and decade == 0:
             return "two thousands"
-        return f"{self.cardinal(int(century))} {_DECADES[decade]}"
+        return f"{self.cardinal(int(century))} {DECADES[decade]}"
 
     def _year(self, match: re.Match[str]) -> str:
         return f"{match.group(1)} {self.year(int(match.group(2)))}"
@@ -600,8 +474,8 @@ class EnglishNormalizer:
         if "." in match.group(1):  # rated 4.5/5
             return f"{self.number(match.group(1))} out of {self.number(match.group(2))}"
         top, bottom = int(match.group(1)), int(match.group(2))
-        if bottom in _FRACTIONS and 0 < top < bottom * 2:
-            one, many = _FRACTIONS[bottom]
+        if bottom in FRACTIONS and 0 < top < bottom * 2:
+            one, many = FRACTIONS[bottom]
             return f"{self.cardinal(top)} {one if top == 1 else many}"
         if bottom in (3, 5, 6, 7, 8, 9, 10, 12, 16) and 0 < top < bottom and bottom != 10:
             name = self.ordinal(bottom)
@@ -612,7 +486,7 @@ class EnglishNormalizer:
 
     def _scaled(self, match: re.Match[str]) -> str:
         scale = match.group(2)
-        return f"{self.number(match.group(1))} {_SCALES.get(scale, scale.lower())}"
+        return f"{self.number(match.group(1))} {SCALES.get(scale, scale.lower())}"
 
     @staticmethod
     def _dotted(match: re.Match[str]) -> str:
@@ -629,7 +503,7 @@ class EnglishNormalizer:
             text = pattern.sub(words, text)
         for pattern, rule in self._rules:
             text = pattern.sub(rule, text)
-        for pattern, replacement in _SYMBOL_RULES:
+        for pattern, replacement in SYMBOL_RULES:
             text = pattern.sub(replacement, text)
         text = re.sub(r"\s+([,.;:!?])", r"\1", text)
         text = re.sub(r"\s{2,}", " ", text).strip()
@@ -639,79 +513,4 @@ class EnglishNormalizer:
 
 
 def _month_number(name: str) -> int:
-    return _MONTH_ABBREVIATIONS[name.lower().rstrip(".")[:3]]
-
-
-_SEPARATOR_WORDS = {".": "dot", "_": "underscore", "-": "dash", "+": "plus"}
-_CURRENCIES = {
-    "$": (("dollar", "dollars"), "cents", "cent"),
-    "€": (("euro", "euros"), "cents", "cent"),
-    "£": (("pound", "pounds"), "pence", "penny"),
-    "¥": (("yen", "yen"), "sen", "sen"),
-}
-_CODES = {"USD": "$", "EUR": "€", "GBP": "£"}
-_SCALES = {"k": "thousand", "K": "thousand", "M": "million", "bn": "billion"}
-_DECADES = (
-    "hundreds",
-    "tens",
-    "twenties",
-    "thirties",
-    "forties",
-    "fifties",
-    "sixties",
-    "seventies",
-    "eighties",
-    "nineties",
-)
-_FRACTIONS = {2: ("half", "halves"), 4: ("quarter", "quarters")}
-
-# Abbreviations (before the number rules, so "No. 5" and "approx. 5" keep their numbers).
-_WORD_RULES: list[tuple[str, str]] = [
-    # pollutants and particle sizes: "CO2", "PM2.5" (letters then digits)
-    (r"\bCO2\b", "C.O. 2"),
-    (r"\bNO2\b", "N.O. 2"),
-    (r"\bSO2\b", "S.O. 2"),
-    (r"\bO3\b", "ozone"),
-    (r"\b(PM|VOC)(?=\d)", r"\1 "),
-    (r"\bDr\.(?=\s+[A-Z])", "Doctor"),
-    (r"\bDr\.", "Drive"),
-    (r"\bSt\.(?=\s+[A-Z])", "Saint"),
-    (r"\bSt\.", "Street"),
-    (r"\bMrs\.", "Missus"),
-    (r"\bMr\.", "Mister"),
-    (r"\bMs\.", "Miz"),
-    (r"\bProf\.", "Professor"),
-    (r"\bJr\.", "Junior"),
-    (r"\bSr\.", "Senior"),
-    (r"\bMt\.", "Mount"),
-    (r"\bAve\.", "Avenue"),
-    (r"\bBlvd\.", "Boulevard"),
-    (r"\bRd\.", "Road"),
-    (r"\b[Vv]s\.?(?=\s)", "versus"),
-    (r"\b[Aa]pprox\.?(?=\s)", "approximately"),
-    (r"\betc\.", "et cetera"),
-    (r"\be\.g\.", "for example"),
-    (r"\bi\.e\.", "that is"),
-    (r"\bmins?\.(?=\s+[a-z])", "minutes"),
-]
-
-_SYMBOL_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\s*&\s*"), " and "),
-    (re.compile(r"\s*@\s*"), " at "),
-    (re.compile(r"(?<=\w)\s*\+\s*(?=\w)"), " plus "),
-    (re.compile(r"(?<![\w+])\+(?=\w)"), "plus "),
-    (re.compile(r"\bw/(?=\s)"), "with"),
-    (re.compile(r"(?<=[A-Za-z])/(?=[A-Za-z])"), " or "),
-    (re.compile(r"\s*±\s*"), " plus or minus "),
-    (re.compile(r"\s*=\s*"), " equals "),
-    (re.compile(r"\s*[×]\s*"), " times "),
-    (re.compile(r"\s*≈\s*|(?<!\w)~\s*(?=\w)"), " about "),
-    (re.compile(r"\s*≤\s*|\s*<=\s*"), " at most "),
-    (re.compile(r"\s*≥\s*|\s*>=\s*"), " at least "),
-    (re.compile(r"\s+<\s+"), " less than "),
-    (re.compile(r"\s+>\s+"), " greater than "),
-    (re.compile(r"\s*[→⇒]\s*"), " to "),
-    (re.compile(r"#(?=\w)"), ""),
-    (re.compile(r"(?<=\w)_(?=\w)"), " "),
-    (re.compile(r"[*_^`~|\\]+"), " "),
-]
+    return MONTH_ABBREVIATIONS[name.lower().rstrip(".")[:3]]

@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 from num2words import num2words
 
-from .english import DIGITS, EnglishNormalizer
+from .english import EnglishNormalizer
+from .english_words import DIGITS
 from .markdown import strip_markdown
 from .romance import RomanceNormalizer, supported
 
