@@ -192,7 +192,7 @@ class Speaker:
                     if isinstance(item, SsmlDocument):
                         await self._prepare_text(planner, batch, voice, stats, out)
                         batch = []
-                        await self._prepare_ssml(item.text, voice, stats, out)
+                        await self._prepare_ssml(planner, item.text, voice, stats, out)
                     else:
                         batch.append(item)
                     if sentences.empty():
@@ -248,6 +248,7 @@ class Speaker:
 
     async def _prepare_ssml(
         self,
+        planner: SegmentPlanner,
         document: str,
         voice: VoiceChoice,
         stats: RequestStats,
@@ -269,9 +270,6 @@ class Speaker:
                 _LOGGER.exception("SSML rendering failed")
             _LOGGER.warning("SSML not understood (%s); reading it as plain text", err)
             stats.text_format = "ssml-as-text"
-            planner = SegmentPlanner(
-                _CLAUSE_LANGUAGES.get(voice.lang_code, ""), split_first=self.first_clause
-            )
             await self._prepare_text(
                 planner, split_sentences(strip_markup(document)), voice, stats, out
             )

@@ -21,7 +21,7 @@ from num2words import num2words
 from .english import EnglishNormalizer
 from .english_words import DIGITS
 from .markdown import strip_markdown
-from .romance import RomanceNormalizer, supported
+from .romance import NUM2WORDS_LANGUAGES, RomanceNormalizer, supported
 
 _LOGGER = logging.getLogger(__name__)
 _TAG = re.compile(r"<[^<>]*>|<[^<>]*$")
@@ -160,7 +160,7 @@ def _mandarin(text: str) -> str:
     return re.sub(r"\s?°C", "℃", text)
 
 
-_NUM2WORDS = {"a": "en", "b": "en", "e": "es", "f": "fr", "i": "it", "p": "pt_BR", "j": "ja"}
+_NUM2WORDS = {"a": "en", "b": "en", "j": "ja"} | NUM2WORDS_LANGUAGES
 
 
 def _digit_word(digit: str, lang_code: str) -> str:

@@ -207,5 +207,9 @@ class RomanceNormalizer:
         return self._number.sub(lambda m: self.number(m.group(0)), text)
 
 
+# Kokoro language letter -> num2words language, for the languages above
+NUM2WORDS_LANGUAGES = {code: words.num2words_lang for code, words in _LANGUAGES.items()}
+
+
 def supported(lang_code: str) -> bool:
     return lang_code in _LANGUAGES
