@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from wyoming_kokoro import config
 from wyoming_kokoro.config import (
     ALL_OPTIONS,
     ConfigError,
@@ -180,3 +181,26 @@ def test_readme_documents_every_setting() -> None:
             continue  # documented once as <name>_provider_enabled / _benchmark / _priority
         assert f"`{option.key}`" in readme, option.key
     assert "<name>_provider_enabled" in readme and "KOKORO_<NAME>_PROVIDER_PRIORITY" in readme
+
+
+def test_config_file_lookup_without_a_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user's config dir first, then a source checkout's config.yaml; a wheel install
+    (the package in site-packages, no pyproject.toml beside it) never reads site-packages."""
+    user = tmp_path / "xdg" / "wyoming-kokoro" / "config.yaml"
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    # In this checkout, with no user file: the checkout's own config.yaml.
+    assert load_settings([], env).config_path == ROOT / "config.yaml"
+    user.parent.mkdir(parents=True)
+    user.write_text("voice: bf_emma\n")
+    invocation = load_settings([], env)
+    assert invocation.config_path == user and invocation.settings.voice == "bf_emma"
+    assert load_settings([], {**env, "KOKORO_CONFIG": str(ROOT / "config.yaml")}).config_path == (
+        ROOT / "config.yaml"
+    )
+    # Installed from a wheel: the package's parent is site-packages.
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    (site / "config.yaml").write_text("voice: am_adam\n")  # some other package's file
+    monkeypatch.setattr(config, "_CHECKOUT", site)
+    assert load_settings([], {"XDG_CONFIG_HOME": str(tmp_path / "none")}).config_path is None
+    assert load_settings([], env).settings.voice == "bf_emma"

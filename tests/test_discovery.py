@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import socket
+import uuid
 from typing import Any
 
 import pytest
 
-from wyoming_kokoro.config import load_settings
+from wyoming_kokoro.config import default_zeroconf_name, load_settings
 from wyoming_kokoro.discovery import (
     SERVICE_TYPE,
     ZeroconfAnnouncer,
@@ -61,12 +63,20 @@ def test_targets() -> None:
     ("argv", "env", "expected"),
     [
         ([], {}, None),
-        (["--zeroconf"], {}, "kokoro"),
+        (["--zeroconf"], {}, f"kokoro-{uuid.getnode():012x}"),
         (["--zeroconf", "attic"], {}, "attic"),
-        ([], {"KOKORO_ZEROCONF": "true"}, "kokoro"),
+        ([], {"KOKORO_ZEROCONF": "true"}, f"kokoro-{uuid.getnode():012x}"),
         ([], {"KOKORO_ZEROCONF": "off"}, None),
         ([], {"KOKORO_ZEROCONF": "porch"}, "porch"),
     ],
 )
 def test_zeroconf_setting(argv: list[str], env: dict[str, str], expected: str | None) -> None:
     assert load_settings(argv, env).settings.zeroconf == expected
+
+
+def test_the_default_name_is_this_machines_own() -> None:
+    """Derived from the MAC address (as the wyoming library does): two servers on one LAN
+    announce two names."""
+    name = default_zeroconf_name()
+    assert re.fullmatch(r"kokoro-[0-9a-f]{12}", name)
+    assert int(name.removeprefix("kokoro-"), 16) == uuid.getnode()

@@ -20,14 +20,10 @@ from wyoming.tts import (
 )
 
 from tests.server import RunningServer, describe, read_reply, start_server
+from tests.stub import HA_PIECES, PARAGRAPH, home_assistant_stream
 from wyoming_kokoro import __version__
 
 pytestmark = pytest.mark.e2e
-
-PARAGRAPH = (
-    "Good evening. The living room lights are on, and the front door is locked. "
-    "Tomorrow looks sunny with a light breeze from the west."
-)
 
 
 def stats_lines(server: RunningServer) -> list[dict[str, object]]:
@@ -110,28 +106,15 @@ async def test_one_shot_event_shape_and_format(server: RunningServer) -> None:
 
 async def test_home_assistant_streaming_sequence(server: RunningServer) -> None:
     one_shot = await synthesize(server, PARAGRAPH, SynthesizeVoice(name="af_heart"))
-    pieces = [
-        "Good eve",
-        "ning. The living ro",
-        "om lights are on, and the fr",
-        "ont door is ",
-        "locked. Tomorrow looks sunny with a li",
-        "ght breeze from the west.",
-    ]
     async with server.client() as client:
-        voice = SynthesizeVoice(name="af_heart")
-        await client.write_event(SynthesizeStart(voice=voice).event())
-        for piece in pieces:
-            await client.write_event(SynthesizeChunk(text=piece).event())
-        # Home Assistant's compatibility request for servers that cannot stream.
-        await client.write_event(Synthesize(text=PARAGRAPH, voice=voice).event())
-        await client.write_event(SynthesizeStop().event())
+        for event in home_assistant_stream(SynthesizeVoice(name="af_heart")):
+            await client.write_event(event)
         reply = await read_reply(client, last="synthesize-stopped")
     assert reply.types[0] == "audio-start"
     assert reply.types[-2:] == ["audio-stop", "synthesize-stopped"]
     assert reply.types.count("audio-start") == 1
     assert reply.seconds == pytest.approx(one_shot.seconds, rel=0.25)  # no doubled audio
-    record = await find_record(server, mode="stream", characters=len("".join(pieces)))
+    record = await find_record(server, mode="stream", characters=len("".join(HA_PIECES)))
     assert record["outcome"] == "ok" and record["voice"] == "af_heart"
 
 

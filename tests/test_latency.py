@@ -14,7 +14,8 @@ from wyoming_kokoro.engine.cache import PhraseCache, PhraseKey
 from wyoming_kokoro.engine.scheduler import FIRST_SEGMENT, LATER_SEGMENT, InferenceScheduler
 from wyoming_kokoro.engine.synthesizer import KokoroModel
 from wyoming_kokoro.engine.voices import VoiceCatalogue
-from wyoming_kokoro.speech import Speaker
+from wyoming_kokoro.request import speak_text
+from wyoming_kokoro.speech import Speaker, choose_voice
 from wyoming_kokoro.stats import RequestStats, main, parse_since, read_records, summarize
 from wyoming_kokoro.text.g2p import Phonemizer
 from wyoming_kokoro.text.segment import SegmentPlanner, split_first_clause
@@ -172,19 +173,19 @@ async def test_scheduler_delivers_errors() -> None:
 async def test_repeated_phrase_is_answered_from_the_cache(real_assets: tuple[Path, Path]) -> None:
     model = KokoroModel(real_assets[0], model_digest="test")
     speaker = Speaker(model, VoiceCatalogue.from_file(real_assets[1]), Phonemizer(), "af_heart")
-    voice = speaker.choose_voice("af_heart", None)
+    voice = choose_voice(speaker.catalogue, "af_heart", "af_heart", None)
     text = "Turned on the kitchen lights."
     first = RequestStats(mode="oneshot", voice="af_heart", language="en_US", provider="")
-    audio1 = np.concatenate([a async for a in speaker.speak_text(text, voice, 1.0, first)])
+    audio1 = await speak_text(speaker, text, voice, 1.0, first)
     again = RequestStats(mode="oneshot", voice="af_heart", language="en_US", provider="")
-    audio2 = np.concatenate([a async for a in speaker.speak_text(text, voice, 1.0, again)])
+    audio2 = await speak_text(speaker, text, voice, 1.0, again)
     assert first.cache_hits == 0 and first.segments >= 1
     assert again.cache_hits == again.segments == first.segments
     assert again.providers == {} and again.provider == "cache"  # no inference at all
     assert np.array_equal(audio1, audio2)
     other = RequestStats(mode="oneshot", voice="af_bella", language="en_US", provider="")
-    bella = speaker.choose_voice("af_bella", None)
-    _ = [a async for a in speaker.speak_text(text, bella, 1.0, other)]
+    bella = choose_voice(speaker.catalogue, "af_heart", "af_bella", None)
+    await speak_text(speaker, text, bella, 1.0, other)
     assert other.cache_hits == 0  # the voice is part of the key
     speaker.close()
 

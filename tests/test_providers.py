@@ -20,7 +20,8 @@ from wyoming_kokoro.engine.router import ProviderSession, Router
 from wyoming_kokoro.engine.session import OpenedSession, SessionConfig, create_session
 from wyoming_kokoro.engine.synthesizer import KokoroModel
 from wyoming_kokoro.engine.voices import VoiceCatalogue
-from wyoming_kokoro.speech import Speaker
+from wyoming_kokoro.request import speak_text
+from wyoming_kokoro.speech import Speaker, choose_voice
 from wyoming_kokoro.stats import RequestStats
 from wyoming_kokoro.text.g2p import Phonemizer
 
@@ -137,9 +138,8 @@ def flaky_factory(fail_from: int | None, holder: list[FlakyGpuSession]) -> Any:
 
 
 async def speak(speaker: Speaker, text: str, stats: RequestStats) -> np.ndarray:
-    voice = speaker.choose_voice("af_heart", None)
-    pieces = [audio async for audio in speaker.speak_text(text, voice, 1.0, stats)]
-    return np.concatenate(pieces)
+    voice = choose_voice(speaker.catalogue, "af_heart", "af_heart", None)
+    return await speak_text(speaker, text, voice, 1.0, stats)
 
 
 LONG_TEXT = " ".join(["the porch light turns on at sunset and off at sunrise every day"] * 20)

@@ -7,9 +7,12 @@ import pytest
 from wyoming_kokoro.engine.voices import STYLE_DIM, STYLE_ROWS, VoiceCatalogue
 from wyoming_kokoro.text.segment import (
     MAX_PHONEMES,
+    Ending,
+    SegmentPlanner,
     SentenceBuffer,
     chunk_phonemes,
     split_sentences,
+    split_text,
 )
 
 
@@ -115,3 +118,35 @@ def test_stream_buffer_stays_bounded_on_text_without_sentence_ends() -> None:
         assert len(buffer._text) <= SentenceBuffer.MAX_PENDING
     out += buffer.flush()
     assert "".join(out).replace(" ", "") == "a." * 3000
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["word " * 4000, "word " * 4000 + ". The end.", "x" * 5000, " " * 3000 + "word " * 500],
+)
+def test_no_sentence_is_longer_than_the_pending_limit(text: str) -> None:
+    """Text without sentence ends is cut as often as needed, not once per feed."""
+    sentences = split_sentences(text)
+    assert all(0 < len(s) <= SentenceBuffer.MAX_PENDING for s in sentences)
+    assert "".join(sentences).replace(" ", "") == text.replace(" ", "")
+
+
+def test_each_sentence_says_what_ended_it() -> None:
+    sentences = split_text("Hello there. How are you\nFine!\n\nNew paragraph. " + "a " * 700)
+    assert [s.ending for s in sentences] == [
+        Ending.SENTENCE,
+        Ending.SENTENCE,  # a line break
+        Ending.PARAGRAPH,
+        Ending.SENTENCE,
+        Ending.CUT,  # cut for length
+        Ending.SENTENCE,  # the end of the text
+    ]
+    planner = SegmentPlanner("en")
+    segments = planner.plan_sentences(
+        split_text("Good evening, the house is ready. All set.\n\nBye.")
+    )
+    assert [(s.text, s.ending) for s in segments] == [
+        ("Good evening,", Ending.CLAUSE),
+        ("the house is ready. All set.", Ending.PARAGRAPH),  # never joined across a paragraph
+        ("Bye.", Ending.SENTENCE),
+    ]

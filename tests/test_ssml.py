@@ -8,10 +8,10 @@ from importlib import resources
 
 import pytest
 
-from wyoming_kokoro.handler import Utterance
-from wyoming_kokoro.speech import SsmlDocument, VoiceChoice
 from wyoming_kokoro.text.g2p import LanguageNotInstalledError, Phonemizer
 from wyoming_kokoro.text.normalize import TextNormalizer, looks_like_ssml
+from wyoming_kokoro.text.prepare import Segment, TextPreparer
+from wyoming_kokoro.text.segment import Sentence as Planned
 from wyoming_kokoro.text.ssml import (
     Pause,
     Sentence,
@@ -217,17 +217,15 @@ def test_a_run_of_pieces_is_normalized_as_one(phonemizer: Phonemizer) -> None:
         (["Hi"], False),
     ],
 )
-async def test_streamed_ssml_is_recognised_across_chunks(pieces: list[str], ssml: bool) -> None:
-    utterance = Utterance("stream", VoiceChoice("af_heart", "a", "en_US"), 1.0)
-    for piece in pieces:
-        utterance.feed(piece)
-    utterance.close()
-    queued = []
-    while not utterance.sentences.empty():
-        queued.append(utterance.sentences.get_nowait())
-    assert utterance.ssml is ssml
-    text = "".join(pieces)
-    if ssml:
-        assert queued == [SsmlDocument(text), None]
+def test_streamed_ssml_is_recognised_across_chunks(pieces: list[str], ssml: bool) -> None:
+    def phonemize(text: str, code: str) -> str:
+        return text.lower()
+
+    preparer = TextPreparer("a", NORMALIZER, phonemize, lambda p: p, split_first=False)
+    planned: list[Planned | Segment] = [i for piece in pieces for i in preparer.feed([piece])]
+    planned += preparer.finish()
+    assert preparer.text_format == ("ssml" if ssml else "text")
+    if ssml:  # read whole at the end: rendered segments, a break as silence
+        assert planned and all(isinstance(item, Segment) for item in planned)
     else:
-        assert queued == [text, None]
+        assert [item.text for item in planned] == [NORMALIZER("".join(pieces), "a")]

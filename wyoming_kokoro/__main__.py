@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from . import __version__
 from .assets import AssetError, file_digest, resolve_model, resolve_voices
@@ -24,7 +24,7 @@ from .engine.providers import ProviderContext
 from .engine.session import SessionConfig
 from .engine.synthesizer import KokoroModel, ModelLoadError
 from .engine.voices import UnknownVoiceError, VoiceCatalogue, VoicesFileError
-from .handler import KokoroEventHandler
+from .handler import KokoroConnection
 from .info import build_info
 from .server import KokoroServer
 from .speech import Speaker, SpeakerHandle
@@ -92,15 +92,17 @@ def _load_speaker(settings: Settings, catalogue: VoiceCatalogue) -> Speaker:
         first_clause=settings.first_clause,
     )
     speaker.warm_up()
-    _benchmark(settings, speaker, table=False)
+    _benchmark(settings, model, catalogue, table=False)
     return speaker
 
 
-def _benchmark(settings: Settings, speaker: Speaker, table: bool) -> None:
+def _benchmark(
+    settings: Settings, model: KokoroModel, catalogue: VoiceCatalogue, table: bool
+) -> None:
     """Benchmark at start-up (cached) or for --benchmark-providers (measured afresh)."""
     sessions = [
         s
-        for s in speaker.model.sessions
+        for s in model.sessions
         if table
         or (
             settings.switches(s.spec.key).benchmark
@@ -112,9 +114,9 @@ def _benchmark(settings: Settings, speaker: Speaker, table: bool) -> None:
         return
     voice = settings.voice
     results = run_benchmark(
-        speaker.model,
+        model,
         sessions,
-        lambda n: speaker.catalogue.style(voice, n),
+        lambda n: catalogue.style(voice, n),
         BenchmarkCache(settings.download_path / "benchmarks.json"),
         refresh=table,
     )
@@ -131,8 +133,8 @@ def _benchmark(settings: Settings, speaker: Speaker, table: bool) -> None:
             )
     _LOGGER.info(
         "Routing: short segments -> %s, long segments -> %s",
-        speaker.model.router.choose(1).label,
-        speaker.model.router.choose(510).label,
+        model.router.choose(1).label,
+        model.router.choose(510).label,
     )
 
 
@@ -161,6 +163,28 @@ def _in_daemon_thread(fn: Callable[..., Speaker], *args: Any) -> asyncio.Future[
     return future
 
 
+class StartupError(RuntimeError):
+    """The server cannot start; the message says which step failed and why."""
+
+
+def _loaded(load_task: asyncio.Future[Speaker]) -> Speaker:
+    try:
+        return load_task.result()
+    except (AssetError, ModelLoadError, VoicesFileError):
+        raise  # their messages name the file and the fix
+    except (OSError, ValueError) as err:
+        raise StartupError(f"Cannot load the model: {err}") from err
+
+
+async def _announce(name: str, uri: str) -> ZeroconfAnnouncer:
+    announcer = ZeroconfAnnouncer(name, uri)
+    try:
+        await announcer.start()
+    except OSError as err:
+        raise StartupError(f"Cannot announce {name!r} over zeroconf: {err}") from err
+    return announcer
+
+
 async def _serve(
     settings: Settings, handle: SpeakerHandle, stats_writer: StatsWriter, started: float
 ) -> None:
@@ -175,7 +199,7 @@ async def _serve(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     factory = partial(
-        KokoroEventHandler,
+        KokoroConnection,
         speaker=handle,
         info_event=build_info(handle.catalogue).event(),
         stats_writer=stats_writer,
@@ -184,7 +208,10 @@ async def _serve(
         limits=settings.limits(),
     )
     server = KokoroServer(settings.uri, factory, settings.max_connections)
-    await server.start()
+    try:
+        await server.start()
+    except (OSError, ValueError) as err:
+        raise StartupError(f"Cannot listen on {settings.uri}: {err}") from err
     _LOGGER.info(
         "Listening on %s; loading the model (Describe is answered meanwhile)", settings.uri
     )
@@ -206,10 +233,9 @@ async def _serve(
         waiting: set[asyncio.Future[Any]] = {load_task, stop_task}
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if load_task.done():
-            speaker = load_task.result()  # a failed load raises here: start-up failed
+            speaker = _loaded(load_task)  # a failed load raises here: start-up failed
             if settings.zeroconf:
-                announcer = ZeroconfAnnouncer(settings.zeroconf, settings.uri)
-                await announcer.start()
+                announcer = await _announce(settings.zeroconf, settings.uri)
             _LOGGER.info(
                 "Ready after %.2f s: %s voices on %s (provider %s, default voice %s)",
                 time.monotonic() - started,
@@ -269,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         catalogue = _load_catalogue(settings)
         if invocation.benchmark_table:
             speaker = _load_speaker(settings, catalogue)
-            _benchmark(settings, speaker, table=True)  # measured afresh, printed
+            model = cast(KokoroModel, speaker.model)
+            _benchmark(settings, model, catalogue, table=True)  # measured afresh, printed
             speaker.close()
             return 0
     except ConfigError as err:
@@ -277,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (AssetError, ModelLoadError, VoicesFileError) as err:
         _LOGGER.error("%s", err)
+        return 1
+    except (OSError, ValueError) as err:
+        _LOGGER.error("Start-up failed: %s", err)
         return 1
     stats_writer = StatsWriter(
         settings.stats_path, int(settings.stats_max_mb * 10**6), settings.stats_keep
@@ -291,8 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     except (AssetError, ModelLoadError, VoicesFileError, ZeroconfUnavailableError) as err:
         _LOGGER.error("%s", err)
         return 1
-    except (OSError, ValueError) as err:
-        _LOGGER.error("Cannot listen on %s: %s", settings.uri, err)
+    except StartupError as err:
+        _LOGGER.error("%s", err)
         return 1
     finally:
         if handle.speaker is not None:

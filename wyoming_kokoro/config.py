@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -22,9 +23,8 @@ from .protocol import Limits
 
 ENV_PREFIX = "KOKORO_"
 MODEL_VARIANTS = ("int8", "fp16", "fp32")
-ZEROCONF_DEFAULT_NAME = "kokoro"
 UPSTREAM_URL = "https://github.com/thewh1teagle/kokoro-onnx/releases/download/model-files-v1.0"
-_SOURCE_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
+_CHECKOUT = Path(__file__).resolve().parent.parent  # a source checkout, or site-packages
 
 
 class ConfigError(ValueError):
@@ -171,17 +171,22 @@ def _uri(value: Any) -> str:
     return text
 
 
+def default_zeroconf_name() -> str:
+    """``kokoro-`` and this machine's MAC address: two servers on a LAN never collide."""
+    return f"kokoro-{uuid.getnode():012x}"
+
+
 def _zeroconf(value: Any) -> str | None:
     """Off (None), or the service name to announce; ``true`` means the default name."""
     if value is None or value is False:
         return None
     if value is True:
-        return ZEROCONF_DEFAULT_NAME
+        return default_zeroconf_name()
     text = _str(value).strip()
     if text.lower() in ("", "false", "no", "off", "none", "0"):
         return None
     if text.lower() in ("true", "yes", "on", "1"):
-        return ZEROCONF_DEFAULT_NAME
+        return default_zeroconf_name()
     return text
 
 
@@ -293,7 +298,7 @@ OPTIONS: tuple[Option, ...] = (
         "zeroconf",
         _zeroconf,
         "announce _wyoming._tcp over mDNS with this name (flag alone: kokoro)",
-        cli_const=ZEROCONF_DEFAULT_NAME,
+        cli_const="true",
     ),
     Option("debug", _bool, "log at DEBUG level"),
     Option(
@@ -396,7 +401,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Wyoming text-to-speech server for Kokoro-82M. "
         "Precedence: CLI flag > KOKORO_* environment > config file > default.",
     )
-    parser.add_argument("--config", help="YAML config file (default: the project's config.yaml)")
+    parser.add_argument(
+        "--config",
+        help="YAML config file (default: ~/.config/wyoming-kokoro/config.yaml, else a "
+        "source checkout's config.yaml)",
+    )
     parser.add_argument("--list-voices", action="store_true", help="print every voice and exit")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument(
@@ -451,7 +460,18 @@ def config_file_path(cli_value: str | None, environ: Mapping[str, str]) -> Path 
         return Path(cli_value).expanduser()
     if environ.get(ENV_PREFIX + "CONFIG"):
         return Path(environ[ENV_PREFIX + "CONFIG"]).expanduser()
-    return _SOURCE_CONFIG if _SOURCE_CONFIG.is_file() else None
+    return next((path for path in default_config_files(environ) if path.is_file()), None)
+
+
+def default_config_files(environ: Mapping[str, str]) -> list[Path]:
+    """Where a config file is looked for when none is named, first found wins: the user's
+    ``$XDG_CONFIG_HOME/wyoming-kokoro/config.yaml``, then a source checkout's own
+    ``config.yaml`` (never ``site-packages/config.yaml`` of a wheel install)."""
+    base = environ.get("XDG_CONFIG_HOME") or os.path.join("~", ".config")
+    files = [Path(base).expanduser() / "wyoming-kokoro" / "config.yaml"]
+    if (_CHECKOUT / "pyproject.toml").is_file():
+        files.append(_CHECKOUT / "config.yaml")
+    return files
 
 
 @dataclass

@@ -34,8 +34,14 @@ class KokoroServer:
         self.uri = uri
         self._factory = factory
         self._max_connections = max_connections
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], Connection] = {}
+
+    @property
+    def port(self) -> int:
+        """The TCP port listened on (the one the system chose for port 0)."""
+        assert self._server is not None and self._server.sockets
+        return int(self._server.sockets[0].getsockname()[1])
 
     @property
     def connections(self) -> int:
@@ -64,7 +70,13 @@ class KokoroServer:
         connection = self._factory(reader, writer)
         task = asyncio.create_task(connection.run(), name="wyoming connection")
         self._connections[task] = connection
-        task.add_done_callback(lambda t: self._connections.pop(t, None))
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """A connection task is done: forget it, and log it if it died of an exception."""
+        self._connections.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            _LOGGER.error("A connection failed unexpectedly", exc_info=task.exception())
 
     async def shutdown(self, timeout: float) -> None:
         """Stop accepting; give requests in progress ``timeout`` seconds; close the rest."""

@@ -10,6 +10,7 @@ request waits. A job whose future was cancelled (the client went away) is skippe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import queue
@@ -50,11 +51,12 @@ class InferenceScheduler:
             if future.cancelled():
                 continue
             try:
-                result = fn(*args)
+                result, error = fn(*args), None
             except BaseException as err:  # delivered to the awaiting coroutine
-                loop.call_soon_threadsafe(_settle, future, None, err)
-            else:
-                loop.call_soon_threadsafe(_settle, future, result, None)
+                result, error = None, err
+            # The loop may be gone (a shutdown during this run): nobody is waiting then.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, future, result, error)
 
     def close(self) -> None:
         self._queue.put((-1, -1, None))

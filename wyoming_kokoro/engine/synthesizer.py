@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -171,6 +172,20 @@ class KokoroModel:
         if release:
             self._arena_grown = False
         return np.asarray(audio, dtype=np.float32).reshape(-1)
+
+    def warm_up(self, phonemes: str, style: np.ndarray) -> None:
+        """One run on every provider; a provider that fails it rests (CPU must not fail)."""
+        feeds = self.feeds(phonemes, style, 1.0)
+        for session in self.sessions:
+            try:
+                self.run_on(session.session, feeds)
+            except Exception as err:
+                if session.spec.key == "cpu":
+                    raise
+                _LOGGER.warning(
+                    "Provider %s failed its warm-up run (%s); resting it", session.label, err
+                )
+                session.unhealthy_until = time.monotonic() + self.router.cooldown
 
     def infer(
         self, phonemes: str, style: np.ndarray, speed: float, release_memory: bool = False

@@ -1,64 +1,49 @@
-"""Sentence segmentation (one-shot and streamed text) and phoneme chunking."""
+"""Sentence segmentation (one-shot and streamed text) and phoneme chunking.
+
+Every piece of text this module hands on says what ended it (:class:`Ending`), so that
+the audio stage can pause by punctuation. All of it runs in time linear in the text.
+"""
 
 from __future__ import annotations
 
+import enum
 import re
+from collections.abc import Sequence
+from typing import NamedTuple
 
 # Kokoro's context: 512 tokens including the two padding tokens.
 MAX_PHONEMES = 510
 
 # Words whose trailing period does not end a sentence.
 ABBREVIATIONS = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "st",
-        "vs",
-        "etc",
-        "approx",
-        "prof",
-        "sr",
-        "jr",
-        "e.g",
-        "i.e",
-        "a.m",
-        "p.m",
-        "mt",
-        "ft",
-        "inc",
-        "ltd",
-        "co",
-        "dept",
-        "est",
-        "no",
-        "nr",
-        "ave",
-        "rd",
-        "blvd",
-        "fig",
-        "min",
-        "approx",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-    ]
+    """
+    mr mrs ms dr st vs etc approx prof sr jr e.g i.e a.m p.m mt ft inc ltd co dept est no nr
+    ave rd blvd fig min jan feb mar apr jun jul aug sep sept oct nov dec
+    """.split()  # noqa: SIM905 (one word list, not 45 lines)
 )
+
+
+class Ending(str, enum.Enum):
+    """What ended a piece of text (and so which pause may follow its audio)."""
+
+    CLAUSE = "clause"  # a comma, semicolon, colon or dash inside a sentence
+    SENTENCE = "sentence"  # terminal punctuation, a line break, or the end of the text
+    PARAGRAPH = "paragraph"  # a blank line
+    BREAK = "break"  # an SSML <break> (the piece is silence)
+    CUT = "cut"  # no punctuation: cut only to keep the piece within a length limit
+
+
+class Sentence(NamedTuple):
+    text: str
+    ending: Ending = Ending.SENTENCE
+
 
 # A sentence ends after terminal punctuation (and any closing quotes or brackets) once
 # whitespace follows, or at a line break. Streamed text is only cut once the whitespace
-# has arrived, so "3." followed later by "5" never splits a number.
-_BOUNDARY = re.compile(r"(?<=[.!?…。！？])([\"'”’)\]]*)\s+|\s*\n\s*")
+# has arrived, so "3." followed later by "5" never splits a number. Each alternative
+# starts with a single-character test, so runs of whitespace are scanned once (a
+# pattern such as ``\s*\n`` would rescan the run from every position: quadratic).
+_BOUNDARY = re.compile(r"(?<=[.!?…。！？])([\"'”’)\]]*)\s+|\n\s*")
 _LAST_WORD = re.compile(r"(\S+)$")
 # "1." opening a numbered list item (markdown) is not a sentence of its own.
 _LIST_NUMBER = re.compile(r"\s*\d{1,3}\.")
@@ -76,56 +61,96 @@ def is_abbreviation(before: str) -> bool:
     return stem in ABBREVIATIONS or (len(stem) == 1 and stem.isalpha())
 
 
-class SentenceBuffer:
-    """Collects text pieces (split anywhere, even mid-word) and releases whole sentences."""
+def _cut_point(text: str, limit: int) -> int:
+    """Where to cut ``text`` (longer than ``limit``): its last whitespace before the limit."""
+    for index in range(limit, limit // 2, -1):
+        if text[index].isspace():
+            return index
+    return limit
 
-    # Text with no sentence end this long is cut at a space anyway (no unbounded buffer).
+
+def bounded(sentence: Sentence, limit: int) -> list[Sentence]:
+    """``sentence`` as pieces of at most ``limit`` characters, cut at whitespace."""
+    pieces: list[Sentence] = []
+    text = sentence.text
+    while len(text) > limit:
+        cut = _cut_point(text, limit)
+        head, text = text[:cut].strip(), text[cut:].lstrip()
+        if head:
+            pieces.append(Sentence(head, Ending.CUT))
+    if text.strip():
+        pieces.append(Sentence(text.strip(), sentence.ending))
+    return pieces
+
+
+class SentenceBuffer:
+    """Collects text pieces (split anywhere, even mid-word) and releases whole sentences.
+
+    No sentence it releases is longer than ``MAX_PENDING`` characters, and it never holds
+    more than that: text without sentence ends is cut at whitespace, as often as needed.
+    """
+
     MAX_PENDING = 1000
 
     def __init__(self) -> None:
         self._text = ""
         self._scan_from = 0  # boundaries before this were already judged
 
-    def feed(self, piece: str) -> list[str]:
+    def take(self, piece: str) -> list[Sentence]:
         """Add a piece of text; return the sentences it completed.
 
         Each call only scans the new text (plus a few characters before it, where a
         boundary may now be complete), so a stream of tiny chunks costs linear time.
         """
         self._text += piece
-        sentences: list[str] = []
+        sentences: list[Sentence] = []
         start = 0
         for match in _BOUNDARY.finditer(self._text, self._scan_from):
             end = match.start() + len(match.group(1) or "")  # closing quotes stay
-            if "\n" not in match.group(0) and (
+            breaks = match.group(0).count("\n")
+            if not breaks and (
                 is_abbreviation(self._text[max(start, end - 40) : end])
-                or _LIST_NUMBER.fullmatch(self._text[start:end])
+                or _LIST_NUMBER.fullmatch(self._text, start, end)
             ):
                 continue
-            sentence = self._text[start:end].strip()
-            if sentence:
-                sentences.append(sentence)
+            ending = Ending.PARAGRAPH if breaks > 1 else Ending.SENTENCE
+            sentences += bounded(Sentence(self._text[start:end], ending), self.MAX_PENDING)
             start = match.end()
         self._text = self._text[start:]
-        if len(self._text) > self.MAX_PENDING:
-            cut = self._text.rfind(" ", 0, self.MAX_PENDING)
-            cut = cut if cut > 0 else self.MAX_PENDING
-            sentences.append(self._text[:cut].strip())
-            self._text = self._text[cut:]
+        while len(self._text) > self.MAX_PENDING:  # as often as needed: never one huge piece
+            cut = _cut_point(self._text, self.MAX_PENDING)
+            head, self._text = self._text[:cut].strip(), self._text[cut:]
+            if head:
+                sentences.append(Sentence(head, Ending.CUT))
+        if self._text.isspace():
+            self._text = ""  # nothing to wait for in whitespace alone
         self._scan_from = max(0, len(self._text) - 16)
         return sentences
 
-    def flush(self) -> list[str]:
-        """Return whatever text is left as the final sentence."""
+    def finish(self) -> list[Sentence]:
+        """Whatever text is left, as the final sentence."""
         rest, self._text = self._text.strip(), ""
         self._scan_from = 0
-        return [rest] if rest else []
+        return [Sentence(rest)] if rest else []
+
+    def feed(self, piece: str) -> list[str]:
+        """:meth:`take`, as plain text."""
+        return [sentence.text for sentence in self.take(piece)]
+
+    def flush(self) -> list[str]:
+        """:meth:`finish`, as plain text."""
+        return [sentence.text for sentence in self.finish()]
+
+
+def split_text(text: str) -> list[Sentence]:
+    """Split a whole text into sentences, each with what ended it."""
+    buffer = SentenceBuffer()
+    return buffer.take(text) + buffer.finish()
 
 
 def split_sentences(text: str) -> list[str]:
     """Split a whole text into sentences."""
-    buffer = SentenceBuffer()
-    return buffer.feed(text) + buffer.flush()
+    return [sentence.text for sentence in split_text(text)]
 
 
 # Where a long phoneme string may be cut, strongest boundary first.
@@ -301,23 +326,38 @@ class SegmentPlanner:
 
     def plan(self, sentences: list[str]) -> list[str]:
         """Segments for the sentences available now (joined only among themselves)."""
-        queue = [s for s in sentences if s.strip()]
-        segments: list[str] = []
+        return [segment.text for segment in self.plan_sentences(sentences)]
+
+    def plan_sentences(self, sentences: Sequence[str | Sentence]) -> list[Sentence]:
+        """:meth:`plan`, keeping what ended each segment (that of its last sentence)."""
+        marked = (s if isinstance(s, Sentence) else Sentence(s) for s in sentences)
+        queue = [s for s in marked if s.text.strip()]
+        segments: list[Sentence] = []
         if queue and self._split_first:
             self._split_first = False
-            first, *rest = split_first_clause(queue.pop(0), self.language)
-            segments.append(first)
-            self._sent_chars += len(first)
-            queue = rest + queue
-        group = ""
-        for sentence in [piece for s in queue for piece in split_clauses(s, self.ceiling)]:
-            if group and len(group) + 1 + len(sentence) > self._budget():
-                segments.append(group)
-                self._sent_chars += len(group)
-                group = sentence
-            else:
-                group = f"{group} {sentence}" if group else sentence
+            first = queue.pop(0)
+            *head, rest = split_first_clause(first.text, self.language)
+            queue.insert(0, Sentence(rest, first.ending))
+            if head:
+                segments.append(Sentence(head[0], Ending.CLAUSE))
+                self._sent_chars += len(head[0])
+        group: Sentence | None = None
+        for sentence in queue:
+            clauses = split_clauses(sentence.text, self.ceiling)
+            pieces = [Sentence(c, Ending.CLAUSE) for c in clauses[:-1]]
+            for piece in pieces + [Sentence(c, sentence.ending) for c in clauses[-1:]]:
+                if group and (
+                    group.ending is Ending.PARAGRAPH  # a paragraph's end stays a segment's end
+                    or len(group.text) + 1 + len(piece.text) > self._budget()
+                ):
+                    segments.append(group)
+                    self._sent_chars += len(group.text)
+                    group = piece
+                elif group:
+                    group = Sentence(f"{group.text} {piece.text}", piece.ending)
+                else:
+                    group = piece
         if group:
             segments.append(group)
-            self._sent_chars += len(group)
+            self._sent_chars += len(group.text)
         return segments

@@ -1,0 +1,228 @@
+"""Bounded and on time, with the stub model in-process: memory per request, the event loop
+under text floods, hang-ups, shutdown during inference, connection limits and timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import pytest
+from wyoming.event import Event, async_read_event, async_write_event
+from wyoming.info import Describe
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeVoice,
+)
+
+from tests.stub import StubServer, audio_bytes, stub_server, types
+from wyoming_kokoro.engine.scheduler import FIRST_SEGMENT, InferenceScheduler
+from wyoming_kokoro.protocol import Limits
+from wyoming_kokoro.request import LOOKAHEAD
+
+SENTENCE = "The porch light turns on at sunset and off at sunrise every day. "
+
+
+async def test_live_audio_per_request_is_bounded_by_the_look_ahead() -> None:
+    """A request holds a few segments' audio at most, however long its text."""
+    async with stub_server(delay=0.002) as server:
+        client = await server.connect()
+        text = SENTENCE * 300  # about 19,500 characters, some 300 segments
+        await client.send(Synthesize(text=text).event())
+        events = await client.read_until("audio-stop", timeout=60)
+        record = await server.record(mode="oneshot")
+        assert record.outcome == "ok" and record.segments > 100
+        assert audio_bytes(events) > 0
+        # the job awaited + LOOKAHEAD queued + one waiting to be queued
+        assert server.model.peak_live <= LOOKAHEAD + 2, server.model.peak_live
+
+
+async def test_a_long_stream_is_bounded_too() -> None:
+    async with stub_server(delay=0.002) as server:
+        client = await server.connect()
+        await client.send(SynthesizeStart().event())
+        for _ in range(200):
+            await client.send(SynthesizeChunk(text=SENTENCE).event())
+        await client.send(SynthesizeStop().event())
+        await client.read_until("synthesize-stopped", timeout=60)
+        assert server.model.peak_live <= LOOKAHEAD + 2, server.model.peak_live
+
+
+async def describe_times(server: StubServer, done: asyncio.Event) -> list[float]:
+    """Describe round trips from another client until ``done``."""
+    client = await server.connect()
+    times: list[float] = []
+    while not done.is_set():
+        started = time.perf_counter()
+        await client.send(Describe().event())
+        info = await client.read(timeout=30)
+        assert info is not None and info.type == "info"
+        times.append(time.perf_counter() - started)
+        await asyncio.sleep(0.02)
+    return times
+
+
+FLOODS = {
+    "19,999 spaces": [" " * 19_999 + "x"],
+    "19,999 non-breaking spaces": ["\u00a0" * 19_999 + "x"],
+    "newlines and tabs": ["\n\t " * 6_666 + "x"],
+    "no punctuation": ["word " * 3_999 + "x"],
+    "one endless word": ["x" * 20_000],
+}
+STREAM_FLOODS = {
+    "stream of whitespace chunks": [" " * 1000] * 100,
+    "stream of 100k characters": ["and then some more words without an end "] * 2_500,
+    "stream of 1-character chunks": ["a "] * 5_000,
+}
+
+
+@pytest.mark.parametrize("name", [*FLOODS, *STREAM_FLOODS])
+async def test_describe_is_answered_within_a_second_during_a_text_flood(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Text work never runs on the event loop: another client's Describe stays quick."""
+    async with stub_server(samples_per_phoneme=24) as server:
+        done = asyncio.Event()
+        times = asyncio.create_task(describe_times(server, done))
+        await asyncio.sleep(0.05)
+        client = await server.connect()
+        if name in FLOODS:
+            await client.send(*(Synthesize(text=t).event() for t in FLOODS[name]))
+            await client.read_until("audio-stop", timeout=120)
+        else:
+            await client.send(SynthesizeStart().event())
+            await client.send(*(SynthesizeChunk(text=t).event() for t in STREAM_FLOODS[name]))
+            await client.send(SynthesizeStop().event())
+            await client.read_until("synthesize-stopped", timeout=120)
+        done.set()
+        worst = max(await times)
+        with capsys.disabled():
+            print(f"\n  {name}: worst Describe round trip {worst * 1000:.0f} ms", end="")
+        assert worst < 1.0  # generous: the issue asks for Describe within a second
+
+
+async def test_hang_up_cancels_the_rest_of_the_request() -> None:
+    async with stub_server(delay=0.01) as server:
+        client = await server.connect()
+        await client.send(Synthesize(text=SENTENCE * 40, voice=SynthesizeVoice("am_adam")).event())
+        await client.send(
+            Synthesize(text="Queued behind it.", voice=SynthesizeVoice("bf_emma")).event()
+        )
+        assert (await client.read()).type == "audio-start"  # type: ignore[union-attr]
+        assert (await client.read()).type == "audio-chunk"  # type: ignore[union-attr]
+        client.close()
+        first = await server.record(voice="am_adam")
+        queued = await server.record(voice="bf_emma")
+        assert first.outcome == queued.outcome == "cancelled"
+        calls = server.model.calls
+        await asyncio.sleep(0.2)
+        assert server.model.calls <= calls + 1  # the engine is free for others
+        assert first.segments < 10
+
+
+async def test_shutdown_during_inference_finishes_or_closes() -> None:
+    async with stub_server() as server:
+        client = await server.connect()
+        server.model.gate.clear()  # an inference that takes long
+        await client.send(Synthesize(text="A request in progress.").event())
+        assert (await client.read()).type == "audio-start"  # type: ignore[union-attr]
+        await asyncio.to_thread(server.model.running.wait, 5)
+        # Shutdown with time to finish: the request ends normally.
+        shutdown = asyncio.create_task(server.server.shutdown(10))
+        await asyncio.sleep(0.1)
+        server.model.gate.set()
+        events = await client.read_until("audio-stop")
+        assert "error" not in types(events) and audio_bytes(events) > 0
+        await shutdown
+        assert (await server.record(mode="oneshot")).outcome == "ok"
+    async with stub_server() as server:
+        client = await server.connect()
+        server.model.gate.clear()
+        await client.send(Synthesize(text="A request that cannot finish.").event())
+        await client.read()
+        await asyncio.to_thread(server.model.running.wait, 5)
+        await server.server.shutdown(0.2)  # no time to finish: the connection closes
+        assert await client.read() is None
+        assert (await server.record(mode="oneshot")).outcome == "cancelled"
+        server.model.gate.set()
+
+
+def test_an_inference_that_ends_after_its_loop_closed_is_quiet() -> None:
+    """SIGTERM during an inference: the loop is gone when the inference thread finishes."""
+    died: list[BaseException | None] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: died.append(args.exc_value)
+    scheduler = InferenceScheduler()
+    gate = threading.Event()
+    try:
+        loop = asyncio.new_event_loop()
+
+        async def submit() -> None:
+            scheduler.submit(FIRST_SEGMENT, gate.wait, 5)
+            await asyncio.sleep(0.05)
+
+        loop.run_until_complete(submit())
+        loop.close()
+        gate.set()
+        scheduler.close()  # joins the inference thread
+    finally:
+        threading.excepthook = previous
+    assert died == []
+
+
+async def test_connection_limit_and_idle_timeouts() -> None:
+    limits = Limits(max_connections=2, idle_timeout=0.3)
+    async with stub_server(limits=limits) as server:
+        first, second = await server.connect(), await server.connect()
+        await asyncio.sleep(0.05)
+        third = await server.connect()
+        refused = await third.read()
+        assert refused is not None and refused.data["code"] == "busy"
+        assert await third.read() is None
+        # Idle connections are closed, which frees their places.
+        assert await first.read() is None and await second.read() is None
+        client = await server.connect()
+        await client.send(Synthesize(text="Still fine.").event())
+        assert audio_bytes(await client.read_until("audio-stop")) > 0
+        # An open stream that gets no more text does not keep a connection alive.
+        await client.send(SynthesizeStart(voice=SynthesizeVoice("bf_emma")).event())
+        assert (await client.read()).type == "audio-start"  # type: ignore[union-attr]
+        assert await client.read() is None
+        assert (await server.record(voice="bf_emma")).outcome == "cancelled"
+        # A client that starts an event and never finishes it is cut off too.
+        stalled = await server.connect()
+        stalled.writer.write(b'{"type": "descr')
+        error = await stalled.read()
+        assert error is not None and error.data["code"] == "timeout"
+        assert await stalled.read() is None
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_others_are_served() -> None:
+    async with stub_server(limits=Limits(write_timeout=0.5)) as server:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        # Minutes of audio, far more than any buffer holds; this client never reads.
+        await async_write_event(
+            Synthesize(text=SENTENCE * 100, voice=SynthesizeVoice("am_adam")).event(), writer
+        )
+        client = await server.connect()
+        await client.send(Synthesize(text="Another client.").event())
+        assert audio_bytes(await client.read_until("audio-stop")) > 0
+        record = await server.record(voice="am_adam")
+        assert record.outcome == "cancelled" and "read nothing" in str(record.error)
+        writer.close()
+        del reader
+
+
+async def read_all(reader: asyncio.StreamReader) -> list[Event]:
+    events = []
+    while (event := await asyncio.wait_for(async_read_event(reader), 5)) is not None:
+        events.append(event)
+    return events

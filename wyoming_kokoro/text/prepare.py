@@ -1,0 +1,148 @@
+"""One request's text, from the pieces a client sends to phoneme segments.
+
+Runs on a worker thread (never on the event loop): everything here costs time in
+proportion to the text. Knows nothing about Wyoming or the engine: the normalizer and
+the phonemizer are handed in.
+
+    pieces of text ─► SSML or not? ─► sentences (segment.py) ─► normalized ─► planned
+    segments ─► phonemes, cut to the model's limit ─► Segment (each says what ended it)
+
+An SSML document (``text_format: ssml``, or text that starts with ``<speak``) can only be
+read whole, so it is collected until the request's text is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .normalize import TextNormalizer, looks_like_ssml, strip_markup
+from .segment import Ending, SegmentPlanner, Sentence, SentenceBuffer, chunk_phonemes, split_text
+from .ssml import Pause, SsmlError, render_ssml
+
+_LOGGER = logging.getLogger(__name__)
+
+# Kokoro language letter -> language whose conjunctions may cut the first clause.
+_CLAUSE_LANGUAGES = {"a": "en", "b": "en", "e": "es", "f": "fr", "i": "it", "p": "pt"}
+_SSML_STARTS = ("<speak", "<?xml")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One inference's input (at most 510 phoneme symbols, at ``rate``), or a silence.
+
+    ``ending`` says what ended it: the audio stage pauses by it.
+    """
+
+    phonemes: str
+    ending: Ending
+    rate: float = 1.0
+    silence: float = 0.0  # seconds; a silence has no phonemes
+    text: str = ""
+
+
+class TextPreparer:
+    """The text stage of one request; ``feed`` and ``finish`` are called one at a time."""
+
+    def __init__(
+        self,
+        lang_code: str,
+        normalizer: TextNormalizer,
+        phonemize: Callable[[str, str], str],
+        keep_symbols: Callable[[str], str],
+        ssml: bool = False,
+        split_first: bool = True,
+    ) -> None:
+        self.lang_code = lang_code
+        self.text_format = "ssml" if ssml else "text"
+        self.phonemes = 0  # phoneme symbols prepared so far
+        self._normalizer = normalizer
+        self._phonemize = phonemize
+        self._keep_symbols = keep_symbols
+        self._buffer = SentenceBuffer()
+        self._planner = SegmentPlanner(
+            _CLAUSE_LANGUAGES.get(lang_code, ""), split_first=split_first
+        )
+        self._document: list[str] = []
+        # Text held until its start shows whether it is SSML ("<", "speak>…" may arrive as
+        # separate stream chunks); None once decided.
+        self._undecided: str | None = None if ssml else ""
+
+    def feed(self, pieces: list[str]) -> list[Sentence]:
+        """Add text; return the segments (not yet phonemized) that are now complete."""
+        text = "".join(pieces)
+        if self._undecided is not None:
+            text = self._decide(text)
+        if self.text_format == "ssml":
+            self._document.append(text)
+            return []
+        return self._plan(self._buffer.take(text))
+
+    def finish(self) -> list[Sentence | Segment]:
+        """The end of the text: what is left, planned (or the SSML document, rendered)."""
+        if self._undecided:  # the whole text was shorter than "<speak"
+            self.text_format = "text"
+            text, self._undecided = self._undecided, None
+            planned: list[Sentence | Segment] = [*self._plan(self._buffer.take(text))]
+            return planned + self._plan(self._buffer.finish())
+        if self.text_format == "ssml":
+            document = "".join(self._document)
+            self._document = []
+            return self._render_ssml(document) if document.strip() else []
+        return [*self._plan(self._buffer.finish())]
+
+    def segments(self, planned: Sentence) -> list[Segment]:
+        """G2P for one planned segment, cut into pieces the model can take."""
+        return self._segments(
+            planned.text, self._phonemize(planned.text, self.lang_code), 1.0, planned.ending
+        )
+
+    def _decide(self, text: str) -> str:
+        """Whether the text is SSML, once its start shows it; returns the text to go on with."""
+        assert self._undecided is not None
+        self._undecided += text
+        head = self._undecided[:300].lstrip("\ufeff \t\r\n").lower()
+        if len(head) < 6 and any(start.startswith(head) for start in _SSML_STARTS):
+            return ""  # could still become "<speak"
+        if head.startswith("<?xml") and "<speak" not in head and len(head) < 200:
+            return ""  # an XML declaration: SSML if <speak> follows
+        text, self._undecided = self._undecided, None
+        self.text_format = "ssml" if looks_like_ssml(text) else "text"
+        return text
+
+    def _plan(self, sentences: list[Sentence]) -> list[Sentence]:
+        normalized = [
+            Sentence(self._normalizer(sentence.text, self.lang_code), sentence.ending)
+            for sentence in sentences
+        ]
+        return self._planner.plan_sentences([s for s in normalized if s.text])
+
+    def _segments(self, text: str, phonemes: str, rate: float, ending: Ending) -> list[Segment]:
+        phonemes = self._keep_symbols(phonemes)
+        self.phonemes += len(phonemes)
+        _LOGGER.debug("%r -> %s", text, phonemes)
+        chunks = chunk_phonemes(phonemes)
+        endings = [Ending.CUT] * (len(chunks) - 1) + [ending]
+        return [Segment(c, e, rate, text=text) for c, e in zip(chunks, endings, strict=True)]
+
+    def _render_ssml(self, document: str) -> list[Sentence | Segment]:
+        """An SSML document: sentences at their rates, pauses as silence."""
+        normalizer = self._normalizer
+        try:
+            items = render_ssml(
+                document, self.lang_code, normalizer, normalizer.say_as, self._phonemize
+            )
+        except Exception as err:  # SsmlError, or a say-as the rules could not read
+            if not isinstance(err, SsmlError):
+                _LOGGER.exception("SSML rendering failed")
+            _LOGGER.warning("SSML not understood (%s); reading it as plain text", err)
+            self.text_format = "ssml-as-text"
+            return [*self._plan(split_text(strip_markup(document)))]
+        prepared: list[Sentence | Segment] = []
+        for item in items:
+            if isinstance(item, Pause):
+                prepared.append(Segment("", Ending.BREAK, silence=item.seconds))
+            else:
+                prepared += self._segments(item.text, item.phonemes, item.rate, Ending.SENTENCE)
+        return prepared
