@@ -55,7 +55,7 @@ HA_PIECES = [
     "ght breeze from the west.",
 ]
 SAMPLES_PER_PHONEME = 240  # 10 ms of audio per phoneme symbol
-VOICES = ("af_heart", "am_adam", "bf_emma", "ef_dora", "jf_alpha", "ff_siwis")
+VOICES = ("af_heart", "am_adam", "bf_emma", "ef_dora", "jf_alpha", "ff_siwis", "im_nicola")
 
 
 class StubModel:

@@ -87,14 +87,19 @@ def test_blends_end_to_end(tmp_path: Path) -> None:
         async with server.client() as client:
             bad = SynthesizeVoice("af_heart+af_nobody")
             await client.write_event(Synthesize(text="Hello.", voice=bad).event())
-            event = await client.read_event()
-            assert event is not None and event.type == "error"
+            reply = await read_reply(client)  # refused, and still ended on the wire
+            assert reply.types == ["audio-start", "error", "audio-stop"]
+            event = reply.events[1]
             assert "af_nobody" in event.data["text"] and event.data["code"] == "unknown-voice"
 
     try:
         asyncio.run(scenario())
         records = [json.loads(line) for line in server.stats_path.read_text().splitlines()]
-        assert [r["voice"] for r in records] == ["cozy", "af_heart:70+am_adam:30"]
+        assert [(r["voice"], r["outcome"]) for r in records] == [
+            ("cozy", "ok"),
+            ("af_heart:70+am_adam:30", "ok"),
+            ("af_heart+af_nobody", "error"),
+        ]
     finally:
         server.stop()
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from wyoming.audio import AudioChunk
-from wyoming.error import Error
-from wyoming.info import Describe, Info
+from wyoming.info import Info
 from wyoming.tts import (
     Synthesize,
     SynthesizeChunk,
@@ -19,7 +17,7 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from tests.server import RunningServer, describe, read_reply, start_server
+from tests.server import RunningServer, describe, read_reply
 from tests.stub import HA_PIECES, PARAGRAPH, home_assistant_stream
 from wyoming_kokoro import __version__
 
@@ -147,68 +145,6 @@ async def test_describe_is_answered_while_a_paragraph_is_synthesized(server: Run
         rest = await read_reply(busy)
     # The paragraph was still being spoken when Describe was answered.
     assert rest.types.count("audio-chunk") > 10 and rest.types[-1] == "audio-stop"
-
-
-async def test_voice_selection(server: RunningServer) -> None:
-    cases = [
-        ("A British hello.", SynthesizeVoice(language="en_GB"), "bf_emma", "en_GB"),
-        (
-            "Another server's voice name.",
-            SynthesizeVoice(name="en_US-amy-medium"),
-            "af_heart",
-            "en_US",
-        ),
-        ("Hola, buenos días.", SynthesizeVoice(language="es"), "ef_dora", "es_ES"),
-        ("Ciao a tutti.", SynthesizeVoice(name="im_nicola"), "im_nicola", "it_IT"),
-    ]
-    for text, voice, expected, locale in cases:
-        reply = await synthesize(server, text, voice)
-        assert reply.seconds > 0.3, text
-        record = await find_record(server, characters=len(text), voice=expected)
-        assert (record["language"], record["outcome"]) == (locale, "ok")
-
-
-async def test_empty_text_gives_start_and_stop_only(server: RunningServer) -> None:
-    for text in ("", "   \n "):
-        reply = await synthesize(server, text)
-        assert reply.types == ["audio-start", "audio-stop"]
-
-
-@pytest.fixture(scope="module")
-def server_without_japanese(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """A server on a machine without the ``ja`` extra (its import is blocked)."""
-    site = tmp_path_factory.mktemp("site")
-    (site / "sitecustomize.py").write_text("import sys\nsys.modules['misaki.ja'] = None\n")
-    running = start_server(tmp_path_factory.mktemp("server"), env={"PYTHONPATH": str(site)})
-    yield running
-    running.stop()
-
-
-async def test_failures_reach_the_client_as_error_events(
-    server_without_japanese: RunningServer,
-) -> None:
-    server = server_without_japanese
-    reply = await synthesize(server, "こんにちは。", SynthesizeVoice(name="jf_alpha"))
-    errors = [Error.from_event(e) for e in reply.events if Error.is_type(e.type)]
-    assert len(errors) == 1 and "not installed" in errors[0].text
-    assert "wyoming-kokoro[ja]" in errors[0].text
-    assert reply.types[0] == "audio-start" and reply.types[-1] == "audio-stop"
-    record = await find_record(server, voice="jf_alpha")
-    assert record["outcome"] == "error" and "not installed" in str(record["error"])
-    # The connection and the server carry on.
-    assert (await synthesize(server, "Still here.")).seconds > 0.3
-
-
-async def test_protocol_misuse_gets_an_error_and_the_connection_survives(
-    server: RunningServer,
-) -> None:
-    async with server.client() as client:
-        await client.write_event(SynthesizeChunk(text="orphan").event())
-        error = await client.read_event()
-        assert error is not None and Error.is_type(error.type)
-        await client.write_event(Describe().event())
-        answer = await client.read_event()
-        assert answer is not None and Info.is_type(answer.type)
 
 
 def test_list_voices_prints_all_54(tmp_path: Path) -> None:

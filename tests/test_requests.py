@@ -212,3 +212,32 @@ async def test_the_ninth_pipelined_request_is_refused_alone() -> None:
         # The connection goes on.
         await client.send(Synthesize(text="Still here.").event())
         assert audio_bytes(await client.read_until("audio-stop")) > 0
+
+
+async def test_voice_selection_by_name_language_or_default() -> None:
+    cases = [
+        (SynthesizeVoice(language="en_GB"), "bf_emma", "en_GB"),
+        (SynthesizeVoice(name="en_US-amy-medium"), "af_heart", "en_US"),  # another server's
+        (SynthesizeVoice(language="es"), "ef_dora", "es_ES"),
+        (SynthesizeVoice(name="im_nicola"), "im_nicola", "it_IT"),
+        (SynthesizeVoice(name="af_heart:70+am_adam:30"), "af_heart:70+am_adam:30", "en_US"),
+    ]
+    async with stub_server() as server:
+        client = await server.connect()
+        for voice, expected, locale in cases:
+            await client.send(Synthesize(text="Hello there.", voice=voice).event())
+            assert audio_bytes(await client.read_until("audio-stop")) > 0
+            record = await server.record(voice=expected)
+            assert (record.language, record.outcome) == (locale, "ok")
+
+
+async def test_empty_text_gives_start_and_stop_only() -> None:
+    async with stub_server() as server:
+        client = await server.connect()
+        for text in ("", "   \n ", "\u00a0\t"):
+            await client.send(Synthesize(text=text).event())
+            assert types(await client.read_until("audio-stop")) == ["audio-start", "audio-stop"]
+        await client.send(SynthesizeStart().event(), SynthesizeStop().event())
+        events = await client.read_until("synthesize-stopped")
+        assert types(events) == ["audio-start", "audio-stop", "synthesize-stopped"]
+        assert [r.outcome for r in server.stats.records] == ["ok"] * 4

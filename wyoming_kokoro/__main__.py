@@ -185,19 +185,9 @@ async def _announce(name: str, uri: str) -> ZeroconfAnnouncer:
     return announcer
 
 
-async def _serve(
-    settings: Settings, handle: SpeakerHandle, stats_writer: StatsWriter, started: float
-) -> None:
-    """Listen at once (Describe works from the first second); load the model meanwhile.
-
-    SIGTERM / SIGINT: stop accepting, let requests in progress finish within
-    shutdown_timeout, cancel the rest; the caller then flushes the stats file.
-    """
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+async def _listen(
+    settings: Settings, handle: SpeakerHandle, stats_writer: StatsWriter
+) -> KokoroServer:
     factory = partial(
         KokoroConnection,
         speaker=handle,
@@ -215,18 +205,35 @@ async def _serve(
     _LOGGER.info(
         "Listening on %s; loading the model (Describe is answered meanwhile)", settings.uri
     )
+    return server
+
+
+def _hand_over(handle: SpeakerHandle, task: asyncio.Future[Speaker]) -> None:
+    """Whenever the load ends (even during a shutdown), requests waiting for it go on."""
+    if task.cancelled():
+        handle.fail(RuntimeError("start-up was cancelled"))
+    elif task.exception() is not None:
+        handle.fail(task.exception() or RuntimeError("unknown"))
+    else:
+        handle.set(task.result())
+
+
+async def _serve(
+    settings: Settings, handle: SpeakerHandle, stats_writer: StatsWriter, started: float
+) -> None:
+    """Listen at once (Describe works from the first second); load the model meanwhile.
+
+    SIGTERM / SIGINT: stop accepting, let requests in progress finish within
+    shutdown_timeout, cancel the rest; the caller then flushes the stats file.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    server = await _listen(settings, handle, stats_writer)
     load_task = _in_daemon_thread(_load_speaker, settings, handle.catalogue)
-
-    def loaded(task: asyncio.Future[Speaker]) -> None:
-        # Whenever the load ends (even during a shutdown), waiting requests go on.
-        if task.cancelled():
-            handle.fail(RuntimeError("start-up was cancelled"))
-        elif task.exception() is not None:
-            handle.fail(task.exception() or RuntimeError("unknown"))
-        else:
-            handle.set(task.result())
-
-    load_task.add_done_callback(loaded)
+    load_task.add_done_callback(partial(_hand_over, handle))
     stop_task = asyncio.create_task(stop.wait())
     announcer: ZeroconfAnnouncer | None = None
     try:
@@ -308,6 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as err:
         _LOGGER.error("Start-up failed: %s", err)
         return 1
+    return _run_server(settings, catalogue, started)
+
+
+def _run_server(settings: Settings, catalogue: VoiceCatalogue, started: float) -> int:
+    """Serve until SIGTERM / SIGINT; the exit status."""
     stats_writer = StatsWriter(
         settings.stats_path, int(settings.stats_max_mb * 10**6), settings.stats_keep
     )

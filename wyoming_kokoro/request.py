@@ -203,11 +203,9 @@ class SpeechRequest:
                     planned += await self._timed(speaker, preparer.finish)
                 for item in planned:
                     await self._put_segments(speaker, preparer, item)
-            self.stats.text_format = preparer.text_format
+            self.stats.phonemes, self.stats.text_format = preparer.phonemes, preparer.text_format
         except Exception as err:  # G2P failed (a language not installed, …)
             self._failure = err
-        finally:
-            self.stats.phonemes = preparer.phonemes
         await self._segments.put(None)
 
     async def _put_segments(
@@ -216,6 +214,8 @@ class SpeechRequest:
         segments = [item] if isinstance(item, Segment) else None
         if segments is None:
             segments = await self._timed(speaker, preparer.segments, item)
+        # kept current: the record may be written at any time (a hang-up)
+        self.stats.phonemes, self.stats.text_format = preparer.phonemes, preparer.text_format
         for segment in segments:
             await self._segments.put(segment)  # waits while SEGMENTS_AHEAD are ready
 
