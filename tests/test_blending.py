@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +95,12 @@ def test_blends_end_to_end(tmp_path: Path) -> None:
 
     try:
         asyncio.run(scenario())
-        records = [json.loads(line) for line in server.stats_path.read_text().splitlines()]
+        for _ in range(100):  # each record is written just after its answer
+            lines = server.stats_path.read_text().splitlines()
+            if len(lines) >= 3:
+                break
+            time.sleep(0.05)
+        records = [json.loads(line) for line in lines]
         assert [(r["voice"], r["outcome"]) for r in records] == [
             ("cozy", "ok"),
             ("af_heart:70+am_adam:30", "ok"),

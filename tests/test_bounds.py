@@ -4,12 +4,13 @@ under text floods, hang-ups, shutdown during inference, connection limits and ti
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
 
 import pytest
-from wyoming.event import Event, async_read_event, async_write_event
+from wyoming.event import async_write_event
 from wyoming.info import Describe
 from wyoming.tts import (
     Synthesize,
@@ -23,6 +24,7 @@ from tests.stub import StubServer, audio_bytes, stub_server, types
 from wyoming_kokoro.engine.scheduler import FIRST_SEGMENT, InferenceScheduler
 from wyoming_kokoro.protocol import Limits
 from wyoming_kokoro.request import LOOKAHEAD
+from wyoming_kokoro.server import KokoroServer
 
 SENTENCE = "The porch light turns on at sunset and off at sunrise every day. "
 
@@ -221,8 +223,23 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_are_served() ->
         del reader
 
 
-async def read_all(reader: asyncio.StreamReader) -> list[Event]:
-    events = []
-    while (event := await asyncio.wait_for(async_read_event(reader), 5)) is not None:
-        events.append(event)
-    return events
+async def test_a_connection_that_dies_of_a_bug_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken:
+        async def run(self) -> None:
+            raise RuntimeError("a bug in the handler")
+
+        async def finish(self, timeout: float) -> None:
+            pass
+
+    server = KokoroServer("tcp://127.0.0.1:0", lambda reader, writer: Broken(), 4)
+    await server.start()
+    with caplog.at_level(logging.ERROR, logger="wyoming_kokoro.server"):
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        for _ in range(100):
+            if caplog.records:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        await server.shutdown(0.1)
+    assert [r.getMessage() for r in caplog.records] == ["A connection failed unexpectedly"]
+    assert "a bug in the handler" in caplog.text
