@@ -8,6 +8,7 @@ whatever went wrong (HA ignores ``error`` events and waits for those).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from wyoming.error import Error
 from wyoming.event import Event
@@ -23,12 +24,20 @@ from wyoming.tts import (
 from tests.stub import (
     PARAGRAPH,
     SAMPLES_PER_PHONEME,
+    RecordingWriter,
+    StubModel,
+    StubPhonemizer,
     audio_bytes,
     home_assistant_stream,
+    stub_catalogue,
     stub_server,
     types,
 )
 from wyoming_kokoro.protocol import Limits
+from wyoming_kokoro.request import SpeechAudio, SpeechRequest
+from wyoming_kokoro.speech import Speaker, SpeakerHandle, choose_voice
+from wyoming_kokoro.stats import RequestStats
+from wyoming_kokoro.text.segment import Ending
 
 ANSWER = 1.0  # seconds: a request's ending comes at once, never after a timeout
 
@@ -241,3 +250,36 @@ async def test_empty_text_gives_start_and_stop_only() -> None:
         events = await client.read_until("synthesize-stopped")
         assert types(events) == ["audio-start", "audio-stop", "synthesize-stopped"]
         assert [r.outcome for r in server.stats.records] == ["ok"] * 4
+
+
+async def request_audio(text: str, ssml: bool = False) -> list[SpeechAudio]:
+    """One request through the pipeline alone (no connection)."""
+    catalogue = stub_catalogue()
+    speaker = Speaker(StubModel(), catalogue, StubPhonemizer(), "af_heart")
+    handle = SpeakerHandle(catalogue, "af_heart")
+    handle.set(speaker)
+    stats = RequestStats(mode="oneshot", voice="af_heart", language="en_US", provider="")
+    voice = choose_voice(catalogue, "af_heart", "af_heart", None)
+    request = SpeechRequest(handle, voice, 1.0, stats, RecordingWriter(), ssml)
+    request.feed(text)
+    request.close()
+    try:
+        async with contextlib.aclosing(request.audio()) as audio:
+            return [piece async for piece in audio]
+    finally:
+        speaker.close()
+
+
+async def test_each_segments_audio_says_what_ended_it() -> None:
+    """The audio stage gets, with each segment's audio, what ended its text (for pauses)."""
+    pieces = await request_audio("Good evening, the house is ready.\n\nAll lights are off. Bye")
+    assert [p.ending for p in pieces] == [Ending.CLAUSE, Ending.PARAGRAPH, Ending.SENTENCE]
+    assert [p.segment.text for p in pieces] == [
+        "Good evening,",
+        "the house is ready.",
+        "All lights are off. Bye",
+    ]
+    ssml = '<speak>Hello there. <break time="500ms"/> Bye.</speak>'
+    pieces = await request_audio(ssml, ssml=True)
+    assert [p.ending for p in pieces] == [Ending.SENTENCE, Ending.BREAK, Ending.SENTENCE]
+    assert len(pieces[1].samples) == 12000  # half a second of silence

@@ -223,7 +223,7 @@ def test_streamed_ssml_is_recognised_across_chunks(pieces: list[str], ssml: bool
 
     preparer = TextPreparer("a", NORMALIZER, phonemize, lambda p: p, split_first=False)
     planned: list[Planned | Segment] = [i for piece in pieces for i in preparer.feed([piece])]
-    planned += preparer.finish()
+    planned += preparer.finish([])
     assert preparer.text_format == ("ssml" if ssml else "text")
     if ssml:  # read whole at the end: rendered segments, a break as silence
         assert planned and all(isinstance(item, Segment) for item in planned)

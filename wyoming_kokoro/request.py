@@ -197,10 +197,10 @@ class SpeechRequest:
                 finished = pieces[-1] is None
                 text = [piece for piece in pieces if piece is not None]
                 planned: list[Sentence | Segment] = []
-                if text:
+                if finished:  # the last text is planned with what is left
+                    planned += await self._timed(speaker, preparer.finish, text)
+                elif text:
                     planned += await self._timed(speaker, preparer.feed, text)
-                if finished:
-                    planned += await self._timed(speaker, preparer.finish)
                 for item in planned:
                     await self._put_segments(speaker, preparer, item)
             self.stats.phonemes, self.stats.text_format = preparer.phonemes, preparer.text_format

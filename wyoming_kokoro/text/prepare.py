@@ -79,18 +79,18 @@ class TextPreparer:
             return []
         return self._plan(self._buffer.take(text))
 
-    def finish(self) -> list[Sentence | Segment]:
-        """The end of the text: what is left, planned (or the SSML document, rendered)."""
-        if self._undecided:  # the whole text was shorter than "<speak"
-            self.text_format = "text"
-            text, self._undecided = self._undecided, None
-            planned: list[Sentence | Segment] = [*self._plan(self._buffer.take(text))]
-            return planned + self._plan(self._buffer.finish())
+    def finish(self, pieces: list[str]) -> list[Sentence | Segment]:
+        """The last text: what is left, planned together (or the SSML document, rendered)."""
+        text = "".join(pieces)
+        if self._undecided is not None:
+            text = self._decide(text)
+            if self._undecided is not None:  # the whole text was shorter than "<speak"
+                text, self._undecided = self._undecided, None
         if self.text_format == "ssml":
-            document = "".join(self._document)
+            document = "".join(self._document) + text
             self._document = []
             return self._render_ssml(document) if document.strip() else []
-        return [*self._plan(self._buffer.finish())]
+        return [*self._plan(self._buffer.take(text) + self._buffer.finish())]
 
     def segments(self, planned: Sentence) -> list[Segment]:
         """G2P for one planned segment, cut into pieces the model can take."""
