@@ -208,6 +208,7 @@ class SpeechRequest:
             self._failure = err
         finally:
             self.stats.phonemes = preparer.phonemes
+            self.stats.lexicon_entries = len(preparer.lexicon_used)
         await self._segments.put(None)
 
     async def _put_segments(

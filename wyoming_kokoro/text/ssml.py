@@ -218,8 +218,9 @@ def parse_ssml(document: str, say_as: SayAs) -> list[SsmlItem]:
 
 
 # Standard IPA -> Kokoro symbols. Misaki's English set writes diphthongs and affricates
-# as single tokens and uses ɹ; the espeak languages keep their IPA as it is.
-_IPA_COMMON = [("\u0361", ""), ("g", "ɡ"), ("'", "ˈ")]
+# as single tokens and uses ɹ; the espeak languages keep their IPA as it is. Syllable
+# dots would be read as full stops; a colon is the length mark typed in ASCII.
+_IPA_COMMON = [("\u0361", ""), ("g", "ɡ"), ("'", "ˈ"), (".", ""), (":", "ː")]
 _IPA_ENGLISH = [
     ("eɪ", "A"),
     ("aɪ", "I"),
