@@ -120,7 +120,7 @@ def _entry(key_node: yaml.Node, value: yaml.Node, letters: str, source: str, int
         raise LexiconError(f"{line}: {key!r}'s case_sensitive must be true or false")
     kind, text = spoken[0], fields[spoken[0]]
     for letter in letters:
-        phonemes = ipa_to_kokoro(text, letter in ENGLISH) if kind == "ipa" else text
+        phonemes = ipa_to_kokoro(text, letter in ENGLISH, letter == "b") if kind == "ipa" else text
         entry = Entry(
             key,
             say=text if kind == "say" else None,
@@ -144,7 +144,13 @@ def parse_lexicon(text: str, source: str) -> Entries:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f", line {mark.line + 1}" if mark is not None else ""
-        raise LexiconError(f"{source}{where}: not valid YAML: {err.problem}") from None
+        opened = err.context_mark
+        context = (
+            f" ({err.context} on line {opened.line + 1})"
+            if err.context and opened is not None and opened is not mark
+            else ""
+        )
+        raise LexiconError(f"{source}{where}: not valid YAML: {err.problem}{context}") from None
     except yaml.YAMLError as err:
         raise LexiconError(f"{source}: not valid YAML: {err}") from None
     entries: Entries = {}
@@ -243,9 +249,6 @@ class Lexicon:
         self.entries = entries
         self._matchers: dict[str, _Matcher] = {}
 
-    def __len__(self) -> int:
-        return sum(len(by_key) for by_key in self.entries.values())
-
     def apply(self, text: str, lang_code: str, held: Held, applied: list[str] | None = None) -> str:
         """``text`` with respellings written in and phoneme entries held as placeholders."""
         by_key = self.entries.get(lang_code)
@@ -255,6 +258,11 @@ class Lexicon:
         if matcher is None:
             matcher = self._matchers[lang_code] = _Matcher(by_key, lang_code)
         return matcher.apply(text, held, applied)
+
+
+def _count(entries: Entries) -> int:
+    """Entries as written (one in an ``en`` section counts once, not per accent)."""
+    return len({e.identity for by_key in entries.values() for e in by_key.values()})
 
 
 def merge(*sources: Entries) -> Entries:
@@ -298,9 +306,9 @@ class LexiconFiles:
         self._lexicon = Lexicon(self._builtin)
         self.current()
         _LOGGER.info(
-            "Lexicon: %d built-in entries%s",
-            sum(len(v) for v in self._builtin.values()),
-            "".join(f"; {p}" for p in self.paths),
+            "Lexicon: %d built-in entries; files watched: %s",
+            _count(self._builtin),
+            ", ".join(str(p) for p in self.paths) or "none",
         )
 
     def current(self) -> Lexicon:
@@ -341,5 +349,5 @@ class LexiconFiles:
                 _LOGGER.warning("%s; keeping the previous lexicon", err)
                 continue
             known.entries, changed = entries, True
-            _LOGGER.info("Lexicon file %s: %d entries", path, sum(len(v) for v in entries.values()))
+            _LOGGER.info("Lexicon file %s: %d entries", path, _count(entries))
         return changed
