@@ -240,3 +240,19 @@ def test_g2p_speaks_the_marked_phonemes(phonemizer: Phonemizer) -> None:
     assert "kˈOkəɹO," in spanish and "Kokoro" not in spanish
     plain = phonemizer.phonemize("Hello Kokoro, bye.", "a")
     assert "kˈOkəɹO" not in plain
+
+
+def test_the_text_stage_counts_the_entries_it_applied(tmp_path: Path) -> None:
+    """What the stats record's lexicon_entries reports: plain text and SSML alike."""
+    from wyoming_kokoro.text.prepare import TextPreparer
+
+    user = tmp_path / "lexicon.yaml"
+    user.write_text("en:\n  HACS: hacks\n", encoding="utf-8")
+    normalizer = TextNormalizer(LexiconFiles([user], builtin=False))
+    for ssml, text in [
+        (False, "Open HACS. Then HACS's store, and ESPHome."),
+        (True, "<speak>Open HACS. <s>Then HACS's store, and ESPHome.</s></speak>"),
+    ]:
+        preparer = TextPreparer("a", normalizer, lambda t, _: t, lambda p: p, ssml=ssml)
+        planned = preparer.feed([text]) + preparer.finish()
+        assert planned and preparer.lexicon_used == ["HACS", "HACS"], (ssml, planned)
