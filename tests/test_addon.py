@@ -302,6 +302,7 @@ def test_run_script_builds_the_flags(tmp_path: Path, knows_provider: bool) -> No
     assert values("--speed") == ["1.25"]
     assert values("--model-variant") == ["fp16"]
     assert values("--stats-file") == ["none"]
+    assert values("--lexicon") == ["/share/kokoro/lexicon.yaml"]
     assert "--debug" in args
     if knows_provider:
         assert values("--provider") == ["openvino"]
@@ -534,7 +535,11 @@ def test_wheel_installs_like_the_dockerfile(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         metadata = archive.read(f"wyoming_kokoro-{version}.dist-info/METADATA").decode()
-    assert {"wyoming_kokoro/data/vocab.json", "wyoming_kokoro/py.typed"} <= names
+    assert {
+        "wyoming_kokoro/data/vocab.json",
+        "wyoming_kokoro/data/lexicon.yaml",
+        "wyoming_kokoro/py.typed",
+    } <= names
     assert "Provides-Extra: bundle" in metadata  # the Dockerfile installs [bundle]
 
     venv = tmp_path / "venv"

@@ -86,6 +86,8 @@ def test_every_option_follows_the_rule(tmp_path: Path) -> None:
         "provider_cooldown": (5, "6", 7),
         "phrase_cache_mb": (0, "16", 128),
         "first_clause": (False, "true", False),
+        "lexicon": (["/l1.yaml"], "/l2.yaml", "/l3.yaml"),
+        "default_lexicon": (False, "true", False),
         "max_header_bytes": (2048, "4096", 8192),
         "max_data_bytes": (2048, "4096", 8192),
         "max_payload_bytes": (0, "10", 20),
@@ -123,6 +125,19 @@ def test_every_option_follows_the_rule(tmp_path: Path) -> None:
         if option.cli:
             got = value_of(load_settings(argv + cli, env).settings, option.key)
             assert got == parse(cli_value), option.key
+
+
+def test_lexicon_paths_default_to_the_download_and_data_dirs(tmp_path: Path) -> None:
+    empty = write_config(tmp_path, "")
+    base = ["--config", str(empty), "--download-dir", "/dl", "--data-dir", "/d1"]
+    settings = load_settings([*base, "--data-dir", "/dl"], {}).settings
+    assert settings.lexicon_paths == [Path("/dl/lexicon.yaml"), Path("/d1/lexicon.yaml")]
+    settings = load_settings([*base, "--lexicon", "/a.yaml", "--lexicon", "/b.yaml"], {}).settings
+    assert settings.lexicon_paths == [Path("/a.yaml"), Path("/b.yaml")]
+    assert load_settings(base, {"KOKORO_LEXICON": "/c.yaml:/d.yaml"}).settings.lexicon == [
+        "/c.yaml",
+        "/d.yaml",
+    ]
 
 
 def test_data_dir_flag_repeats_and_env_uses_path_separator(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from .server import KokoroServer
 from .speech import Speaker, SpeakerHandle
 from .stats import StatsWriter
 from .text.g2p import Phonemizer
+from .text.lexicon import LexiconFiles
 
 _LOGGER = logging.getLogger("wyoming_kokoro")
 
@@ -90,6 +91,7 @@ def _load_speaker(settings: Settings, catalogue: VoiceCatalogue) -> Speaker:
         settings.voice,
         cache_bytes=settings.phrase_cache_mb * 1024 * 1024,
         first_clause=settings.first_clause,
+        lexicon=LexiconFiles(settings.lexicon_paths, builtin=settings.default_lexicon),
     )
     speaker.warm_up()
     _benchmark(settings, model, catalogue, table=False)

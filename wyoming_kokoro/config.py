@@ -70,6 +70,8 @@ class Settings:
     provider_cooldown: float = 60.0
     phrase_cache_mb: int = 32
     first_clause: bool = True
+    lexicon: list[str] = field(default_factory=list)
+    default_lexicon: bool = True
     # protocol limits: the defaults live in protocol.Limits
     max_header_bytes: int = Limits.max_header_bytes
     max_data_bytes: int = Limits.max_data_bytes
@@ -99,6 +101,14 @@ class Settings:
     @property
     def data_paths(self) -> list[Path]:
         return [Path(d).expanduser() for d in self.data_dir]
+
+    @property
+    def lexicon_paths(self) -> list[Path]:
+        """The user's lexicon files: as set, else lexicon.yaml in the download and data dirs."""
+        if self.lexicon:
+            return [Path(p).expanduser() for p in self.lexicon]
+        folders = [self.download_path, *self.data_paths]
+        return list(dict.fromkeys(folder / "lexicon.yaml" for folder in folders))
 
     @property
     def stats_path(self) -> Path | None:
@@ -354,6 +364,14 @@ OPTIONS: tuple[Option, ...] = (
         "phrase_cache_mb", _number(int, 0, 65536), "memory for repeated phrases' audio (0: off)"
     ),
     Option("first_clause", _bool, "speak the first clause on its own for the fastest first audio"),
+    Option(
+        "lexicon",
+        _path_list,
+        "pronunciation lexicon file, reloaded when it changes (repeatable; default: "
+        "lexicon.yaml in the download dir and in each data dir)",
+        True,
+    ),
+    Option("default_lexicon", _bool, "the built-in smart-home lexicon (your entries win)"),
     Option("max_header_bytes", _number(int, 1024, 16 * 2**20), "longest event header line"),
     Option("max_data_bytes", _number(int, 1024, 64 * 2**20), "largest data_length accepted"),
     Option("max_payload_bytes", _number(int, 0, 256 * 2**20), "largest payload_length accepted"),
@@ -501,8 +519,9 @@ def load_settings(
         _apply(values, str(config_path), read_config_file(config_path), "file")
     env_values = {o.key: environ[o.env] for o in ALL_OPTIONS if environ.get(o.env) is not None}
     _apply(values, "environment", env_values, "env")
-    if "data_dir" in args:  # repeated flags arrive as a list of single folders
-        args["data_dir"] = [str(d) for d in args["data_dir"]]
+    for key in ("data_dir", "lexicon"):  # repeated flags arrive as lists of single paths
+        if key in args:
+            args[key] = [str(d) for d in args[key]]
     _apply(values, "command line", args, "cli")
     switches: dict[str, ProviderSwitches] = {}
     for key in PROVIDER_KEYS:

@@ -206,6 +206,7 @@ class SpeechRequest:
             self.stats.phonemes, self.stats.text_format = preparer.phonemes, preparer.text_format
         except Exception as err:  # G2P failed (a language not installed, …)
             self._failure = err
+        self.stats.lexicon_entries = len(preparer.lexicon_used)
         await self._segments.put(None)
 
     async def _put_segments(

@@ -22,6 +22,7 @@ from .engine.router import Router, SegmentResult
 from .engine.scheduler import FIRST_SEGMENT, LATER_SEGMENT, InferenceScheduler
 from .engine.voices import VoiceCatalogue, language_code
 from .stats import RequestStats
+from .text.lexicon import LexiconFiles
 from .text.normalize import TextNormalizer
 from .text.prepare import Segment, TextPreparer
 from .text.ssml import MAX_RATE, MIN_RATE
@@ -144,6 +145,7 @@ class Speaker:
         default_voice: str,
         cache_bytes: int = 32 * 1024 * 1024,
         first_clause: bool = True,
+        lexicon: LexiconFiles | None = None,
     ) -> None:
         if default_voice not in catalogue:
             raise ValueError(f"default voice {default_voice!r} is not in the voices file")
@@ -153,7 +155,7 @@ class Speaker:
         self.default_voice = default_voice
         self.cache = PhraseCache(cache_bytes)
         self.first_clause = first_clause
-        self.normalizer = TextNormalizer()
+        self.normalizer = TextNormalizer(lexicon)
         self._text_executor = ThreadPoolExecutor(1, thread_name_prefix="g2p")
         self.scheduler = InferenceScheduler()
 

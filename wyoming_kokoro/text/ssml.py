@@ -218,8 +218,9 @@ def parse_ssml(document: str, say_as: SayAs) -> list[SsmlItem]:
 
 
 # Standard IPA -> Kokoro symbols. Misaki's English set writes diphthongs and affricates
-# as single tokens and uses ɹ; the espeak languages keep their IPA as it is.
-_IPA_COMMON = [("\u0361", ""), ("g", "ɡ"), ("'", "ˈ")]
+# as single tokens and uses ɹ; the espeak languages keep their IPA as it is. Syllable
+# dots would be read as full stops; a colon is the length mark typed in ASCII.
+_IPA_COMMON = [("\u0361", ""), ("g", "ɡ"), ("'", "ˈ"), (".", ""), (":", "ː")]
 _IPA_ENGLISH = [
     ("eɪ", "A"),
     ("aɪ", "I"),
@@ -235,10 +236,16 @@ _IPA_ENGLISH = [
 ]
 
 
-def ipa_to_kokoro(ipa: str, english: bool) -> str:
+# Misaki's American set has no length marks; its British one writes oʊ as əʊ (Q).
+_IPA_AMERICAN = [("ː", "")]
+_IPA_BRITISH = [("oʊ", "Q")]
+
+
+def ipa_to_kokoro(ipa: str, english: bool, british: bool = False) -> str:
     """IPA as people write it, in the symbols Kokoro was trained on."""
     text = ipa.strip().strip("/[]")
-    for source, target in _IPA_COMMON + (_IPA_ENGLISH if english else []):
+    accent = (_IPA_BRITISH if british else _IPA_AMERICAN) if english else []
+    for source, target in _IPA_COMMON + accent + (_IPA_ENGLISH if english else []):
         text = text.replace(source, target)
     return text
 
@@ -305,5 +312,5 @@ def _sentence_phonemes(
         if text:
             parts.append(phonemize(text, lang_code))
         if piece.kind == "phonemes":
-            parts.append(ipa_to_kokoro(piece.value, english))
+            parts.append(ipa_to_kokoro(piece.value, english, lang_code == "b"))
     return " ".join(part for part in parts if part)
