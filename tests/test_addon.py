@@ -8,7 +8,6 @@ import importlib.metadata
 import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -17,6 +16,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tests import wheel_tools
 from tests.addon_support import (
     ADDON,
     DISCOVERY_SCRIPT,
@@ -35,6 +37,9 @@ from wyoming_kokoro.config import MODEL_VARIANTS, Settings
 from wyoming_kokoro.engine.voices import VoiceCatalogue
 
 WHEEL_TEST_BUDGET_S = 60.0
+# The add-on installs the wheel committed in addon/wheels/ (False: from PyPI; see
+# addon/wheels/README.md for the switch).
+WHEEL_COMMITTED = True
 
 
 def pyproject_version() -> str:
@@ -154,26 +159,58 @@ def test_images_are_pngs_of_the_right_size() -> None:
 # --------------------------------------------------------------------------- the package
 
 
-def can_build_without_isolation() -> bool:
-    """setuptools >= 68 (as pyproject requires) that can make wheels, here in this venv."""
-    if importlib.util.find_spec("setuptools") is None:
-        return False
-    major, minor = (int(p) for p in importlib.metadata.version("setuptools").split(".")[:2])
-    has_bdist_wheel = (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
-    return major >= 68 and has_bdist_wheel
+@pytest.fixture(scope="module")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This checkout's wheel, built from a copy of its sources."""
+    return wheel_tools.build_wheel(tmp_path_factory.mktemp("wheel"), WHEEL_TEST_BUDGET_S)
 
 
-def test_wheel_installs_like_the_dockerfile(tmp_path: Path) -> None:
-    """Build the wheel and install it into a fresh venv with pip, as addon/Dockerfile does.
+def test_committed_wheel_is_this_source(built_wheel: Path) -> None:
+    """addon/wheels/ holds the wheel of exactly this source (files and their hashes)."""
+    committed = wheel_tools.committed_wheels()
+    if not WHEEL_COMMITTED:  # the add-on installs from PyPI (addon/wheels/README.md)
+        assert committed == [], "no wheel belongs in addon/wheels/ once PyPI is used"
+        return
+    names = [wheel.name for wheel in committed]
+    assert names == [built_wheel.name], (
+        f"addon/wheels/ holds {names}, the source builds {built_wheel.name}: "
+        f"{wheel_tools.REFRESH_HINT}"
+    )
+    stale = wheel_tools.differences(
+        wheel_tools.wheel_contents(committed[0]), wheel_tools.wheel_contents(built_wheel)
+    )
+    assert stale == [], (
+        f"addon/wheels/{names[0]} is stale ({'; '.join(stale[:5])}): {wheel_tools.REFRESH_HINT}"
+    )
 
-    The build runs on a copy of the sources, with ``--no-build-isolation`` when this
-    venv's setuptools can build the wheel, otherwise in pip's isolated build
-    environment (which gets setuptools from the configured package index). The fresh
-    venv gets the wheel alone (``--no-deps --no-index``): to stay offline and fast, its
-    dependencies come from this project's .venv through ``PYTHONPATH`` (PYTHONPATH does
-    not process .pth files, so the editable install there is not seen; the import of
-    ``wyoming_kokoro`` is checked to come from the fresh venv). Every step runs under
-    one budget of ``WHEEL_TEST_BUDGET_S`` seconds, so a hung step fails the test.
+
+def test_wheel_contents_see_a_changed_file(built_wheel: Path, tmp_path: Path) -> None:
+    changed = tmp_path / built_wheel.name
+    with zipfile.ZipFile(built_wheel) as source, zipfile.ZipFile(changed, "w") as target:
+        for item in source.infolist():
+            body = source.read(item)
+            if item.filename == "wyoming_kokoro/assets.py":
+                body += b"\n# changed\n"
+            if item.filename.endswith("/RECORD") or item.filename.endswith("/METADATA"):
+                body += b"\nderived or description: not compared\n\n"
+            target.writestr(item, body)
+    assert wheel_tools.differences(
+        wheel_tools.wheel_contents(built_wheel), wheel_tools.wheel_contents(changed)
+    ) == ["differs: wyoming_kokoro/assets.py"]
+
+
+def test_wheel_installs_like_the_dockerfile(tmp_path: Path, built_wheel: Path) -> None:
+    """Install the wheel into a fresh venv with pip, as addon/Dockerfile does.
+
+    The build (``built_wheel``) runs on a copy of the sources, with
+    ``--no-build-isolation`` when this venv's setuptools can build the wheel, otherwise
+    in pip's isolated build environment (which gets setuptools from the configured
+    package index). The fresh venv gets the wheel alone (``--no-deps --no-index``): to
+    stay offline and fast, its dependencies come from this project's .venv through
+    ``PYTHONPATH`` (PYTHONPATH does not process .pth files, so the editable install
+    there is not seen; the import of ``wyoming_kokoro`` is checked to come from the
+    fresh venv). Every step runs under one budget of ``WHEEL_TEST_BUDGET_S`` seconds,
+    so a hung step fails the test.
     """
     deadline = time.monotonic() + WHEEL_TEST_BUDGET_S
 
@@ -185,20 +222,7 @@ def test_wheel_installs_like_the_dockerfile(tmp_path: Path) -> None:
         assert result.returncode == 0, f"{argv}:\n{result.stdout}\n{result.stderr}"
         return result
 
-    source = tmp_path / "src"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, source / name)
-    shutil.copytree(
-        ROOT / "wyoming_kokoro",
-        source / "wyoming_kokoro",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    isolation = ["--no-build-isolation"] if can_build_without_isolation() else []
-    out = tmp_path / "dist"
-    run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-w", str(out), str(source)]
-    )
+    out = built_wheel.parent
     version = importlib.metadata.version("wyoming-kokoro")
     (wheel,) = out.glob("wyoming_kokoro-*.whl")
     assert wheel.name.startswith(f"wyoming_kokoro-{version}-")
