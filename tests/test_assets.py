@@ -272,3 +272,27 @@ def test_fp16_and_fp32_in_a_data_dir_are_verified(
     shutil.copy(model, impostor)
     monkeypatch.setitem(assets.MODEL_SPECS, variant, spec_for(model.read_bytes(), spec.filename))
     assert resolve_model(settings) == (impostor, "data-dir")
+
+
+def test_assets_cli_shows_each_step_and_is_quiet_when_all_is_done(
+    tmp_path: Path,
+    real_assets: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``python -m wyoming_kokoro.assets --quiet`` (as script/setup runs it)."""
+    _, voices = real_assets
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / voices.name).symlink_to(voices)  # the voices are there, the model is not
+    argv = ["--quiet", "--no-npm", "--download-dir", str(tmp_path / "dl"), "--no-download"]
+    argv += ["--data-dir", str(data)]
+    caplog.set_level("INFO", logger="wyoming_kokoro.assets")
+    assert assets.main(argv) == 0
+    steps = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("Assembling") for m in steps), steps
+    assert [m for m in steps if "part " in m][-1].endswith("part 4 of 4")
+    caplog.clear()
+    assert assets.main(argv) == 0  # everything in place: not a word
+    assert caplog.records == []
+    assert capsys.readouterr().out == ""

