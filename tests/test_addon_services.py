@@ -177,6 +177,7 @@ def test_run_script_turns_every_option_into_the_servers_setting(tmp_path: Path) 
         "stats_file": False,
         "debug_logging": True,
     }
+    assert set(options) == set(addon_config()["schema"])  # every option, none at its default
     args, custom_voices = run_with_fake_python(tmp_path, options)
     assert flag_values(args, "--uri") == ["tcp://0.0.0.0:" + ADDON_PORT]
     assert flag_values(args, "--data-dir") == ["/data", "/share/kokoro", "/usr/share/kokoro"]
