@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install the server into the add-on's virtualenv: usage install.sh VENV VERSION WHEELS_DIR
 #
-# A wheel of exactly this version in WHEELS_DIR (put there by script/addon-wheel, for a
-# local build before the version is on PyPI) is installed with the [bundle] extra;
-# otherwise wyoming-kokoro[bundle]==VERSION comes from PyPI. Runs at image build time
-# (addon/Dockerfile) and in tests/test_addon.py.
+# The wheel of exactly this version in WHEELS_DIR (addon/wheels/, committed and kept
+# current by script/addon-wheel) is installed with the [bundle] extra; without one,
+# wyoming-kokoro[bundle]==VERSION comes from PyPI (see addon/wheels/README.md). Runs at
+# image build time (addon/Dockerfile) and in tests/test_addon.py.
 set -euo pipefail
 
 venv="$1"

