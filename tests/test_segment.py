@@ -150,3 +150,9 @@ def test_each_sentence_says_what_ended_it() -> None:
         ("the house is ready. All set.", Ending.PARAGRAPH),  # never joined across a paragraph
         ("Bye.", Ending.SENTENCE),
     ]
+
+
+def test_the_first_sentence_is_a_segment_of_its_own_even_without_a_clause_cut() -> None:
+    planner = SegmentPlanner("en")
+    segments = planner.plan_sentences(split_text("Wait. Done."))
+    assert segments == [("Wait.", Ending.SENTENCE), ("Done.", Ending.SENTENCE)]

@@ -335,12 +335,12 @@ class SegmentPlanner:
         segments: list[Sentence] = []
         if queue and self._split_first:
             self._split_first = False
-            first = queue.pop(0)
-            *head, rest = split_first_clause(first.text, self.language)
-            queue.insert(0, Sentence(rest, first.ending))
-            if head:
-                segments.append(Sentence(head[0], Ending.CLAUSE))
-                self._sent_chars += len(head[0])
+            sentence = queue.pop(0)
+            first, *rest = split_first_clause(sentence.text, self.language)
+            # The first clause (or the whole first sentence) is a segment of its own.
+            segments.append(Sentence(first, Ending.CLAUSE if rest else sentence.ending))
+            self._sent_chars += len(first)
+            queue = [Sentence(r, sentence.ending) for r in rest] + queue
         group: Sentence | None = None
         for sentence in queue:
             clauses = split_clauses(sentence.text, self.ceiling)
