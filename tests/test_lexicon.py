@@ -146,6 +146,16 @@ def test_builtin_lexicon_loads_and_user_entries_win(tmp_path: Path) -> None:
     assert TextNormalizer(LexiconFiles([user], builtin=False))("2FA", "a") == "2FA"
 
 
+def test_a_user_entry_beats_a_case_sensitive_builtin(tmp_path: Path) -> None:
+    """The built-in ``Matter`` and ``Thread`` only match those spellings; a user's
+    case-insensitive entry for the same word replaces them in every spelling."""
+    assert any(e.key == "Matter" and e.case_sensitive for e in builtin_entries()["a"].values())
+    user = tmp_path / "lexicon.yaml"
+    user.write_text("en:\n  matter: mattah\n", encoding="utf-8")
+    normalizer = TextNormalizer(LexiconFiles([user]))
+    assert normalizer("Matter devices; no matter.", "a") == "mattah devices; no mattah."
+
+
 # --------------------------------------------------------------------------- reload
 
 

@@ -69,6 +69,20 @@ def test_stream_buffer_matches_one_shot_split_for_any_cut() -> None:
         assert got == expected, size
 
 
+def test_stream_buffer_endings_match_one_shot_split_for_any_cut() -> None:
+    """A paragraph break split across pieces is still a paragraph break."""
+    text = "Hello there.\n\nThe lights are on\nand the door is shut.\n \nBye now. Done"
+    expected = [(s.text, s.ending) for s in split_text(text)]
+    assert Ending.PARAGRAPH in [ending for _, ending in expected]
+    for size in range(1, 9):
+        buffer = SentenceBuffer()
+        got = []
+        for start in range(0, len(text), size):
+            got += [(s.text, s.ending) for s in buffer.take(text[start : start + size])]
+        got += [(s.text, s.ending) for s in buffer.finish()]
+        assert got == expected, size
+
+
 @pytest.mark.parametrize("length", [1, 509, 510])
 def test_phonemes_up_to_the_limit_stay_one_chunk(length: int) -> None:
     phonemes = ("ab " * length)[:length].strip() or "a"

@@ -213,6 +213,9 @@ def test_a_run_of_pieces_is_normalized_as_one(phonemizer: Phonemizer) -> None:
         (["<", "speak>Hello", ' <break time="1s"/>', " world.</speak>"], True),
         (['<?xml version="1.0"?>', "\n<speak>Hi</speak>"], True),
         (["  ", "<sp", "eak>x</speak>"], True),
+        (["\n" * 200, " \t" * 200, "<speak>x</speak>"], True),  # over 300 blanks first
+        (["\n" * 400 + "<speak>x</speak>"], True),
+        (["\n" * 400, "Hello", " there"], False),
         (["<", "3 you."], False),
         (["Hi"], False),
     ],

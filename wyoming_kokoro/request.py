@@ -203,11 +203,15 @@ class SpeechRequest:
                     planned += await self._timed(speaker, preparer.feed, text)
                 for item in planned:
                     await self._put_segments(speaker, preparer, item)
-            self.stats.phonemes, self.stats.text_format = preparer.phonemes, preparer.text_format
+            self._note_text(preparer)
         except Exception as err:  # G2P failed (a language not installed, …)
             self._failure = err
-        self.stats.lexicon_entries = len(preparer.lexicon_used)
         await self._segments.put(None)
+
+    def _note_text(self, preparer: TextPreparer) -> None:
+        """Kept current: the record may be written at any time (a hang-up, a limit)."""
+        self.stats.phonemes, self.stats.text_format = preparer.phonemes, preparer.text_format
+        self.stats.lexicon_entries = len(preparer.lexicon_used)
 
     async def _put_segments(
         self, speaker: Speaker, preparer: TextPreparer, item: Sentence | Segment
@@ -215,8 +219,7 @@ class SpeechRequest:
         segments = [item] if isinstance(item, Segment) else None
         if segments is None:
             segments = await self._timed(speaker, preparer.segments, item)
-        # kept current: the record may be written at any time (a hang-up)
-        self.stats.phonemes, self.stats.text_format = preparer.phonemes, preparer.text_format
+        self._note_text(preparer)
         for segment in segments:
             await self._segments.put(segment)  # waits while SEGMENTS_AHEAD are ready
 

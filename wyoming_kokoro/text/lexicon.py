@@ -266,10 +266,18 @@ def _count(entries: Entries) -> int:
 
 
 def merge(*sources: Entries) -> Entries:
+    """Later sources win; a later case-insensitive entry also replaces an earlier
+    case-sensitive one for the same word (a user's ``matter:`` beats the built-in ``Matter``)."""
     merged: Entries = {}
     for source in sources:
         for letter, by_key in source.items():
-            merged.setdefault(letter, {}).update(by_key)
+            into = merged.setdefault(letter, {})
+            for entry in by_key.values():
+                if not entry.case_sensitive:
+                    folded = entry.key.lower()
+                    for old in [k for k, e in into.items() if e.key.lower() == folded]:
+                        del into[old]
+                into[entry.identity] = entry
     return merged
 
 

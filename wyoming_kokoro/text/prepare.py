@@ -103,8 +103,10 @@ class TextPreparer:
     def _decide(self, text: str) -> str:
         """Whether the text is SSML, once its start shows it; returns the text to go on with."""
         assert self._undecided is not None
-        self._undecided += text
-        head = self._undecided[:300].lstrip("\ufeff \t\r\n").lower()
+        # Leading white space says nothing; dropping it as it comes keeps the test below
+        # on the text's real start, however much of it arrives first.
+        self._undecided = (self._undecided + text).lstrip("\ufeff \t\r\n")
+        head = self._undecided[:300].lower()
         if len(head) < 6 and any(start.startswith(head) for start in _SSML_STARTS):
             return ""  # could still become "<speak"
         if head.startswith("<?xml") and "<speak" not in head and len(head) < 200:

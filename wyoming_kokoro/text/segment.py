@@ -105,9 +105,13 @@ class SentenceBuffer:
         self._text += piece
         sentences: list[Sentence] = []
         start = 0
+        waiting: int | None = None  # where a line break at the end of the text begins
         for match in _BOUNDARY.finditer(self._text, self._scan_from):
             end = match.start() + len(match.group(1) or "")  # closing quotes stay
             breaks = match.group(0).count("\n")
+            if breaks == 1 and match.end() == len(self._text):
+                waiting = match.start()  # the next piece may make it a paragraph break
+                break
             if not breaks and (
                 is_abbreviation(self._text[max(start, end - 40) : end])
                 or _LIST_NUMBER.fullmatch(self._text, start, end)
@@ -117,14 +121,16 @@ class SentenceBuffer:
             sentences += bounded(Sentence(self._text[start:end], ending), self.MAX_PENDING)
             start = match.end()
         self._text = self._text[start:]
+        rescan = max(0, len(self._text) - 16) if waiting is None else waiting - start
         while len(self._text) > self.MAX_PENDING:  # as often as needed: never one huge piece
+            rescan = 0
             cut = _cut_point(self._text, self.MAX_PENDING)
             head, self._text = self._text[:cut].strip(), self._text[cut:]
             if head:
                 sentences.append(Sentence(head, Ending.CUT))
         if self._text.isspace():
             self._text = ""  # nothing to wait for in whitespace alone
-        self._scan_from = max(0, len(self._text) - 16)
+        self._scan_from = min(rescan, len(self._text))
         return sentences
 
     def finish(self) -> list[Sentence]:
