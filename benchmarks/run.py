@@ -1,10 +1,14 @@
-"""script/benchmark: the real server against kokoro-onnx, in the same run, on one model file.
+"""script/benchmark: the real server against its peers, in the same run, on one model file.
 
 Measures with the wyoming client: (a) a short command, (b) a three-sentence weather
-paragraph, (c) a Home-Assistant-style stream of small LLM chunks; then a cache hit, 8
-concurrent clients, start-up and memory. The peer (kokoro-onnx `create` and
-`create_stream`) runs afterwards in .venv-peer on the same model, voices and texts.
-Prints a table with our/peer ratios and writes everything to a JSON file.
+paragraph, (c) a two-sentence LLM reply streamed the way Home Assistant passes it on
+(4 characters every 30 ms); each as time to first audio and to first speech (see
+benchmarks/client.py). Every other Wyoming TTS server named with ``--peer-uri HOST:PORT``
+gets the same requests, with the same voice and texts, interleaved round by round. Then a
+cache hit, 8 concurrent clients, start-up and memory of ours. kokoro-onnx (``create`` and
+``create_stream``) runs afterwards in .venv-peer on the same model, voice and texts. Every
+text is fresh (benchmarks/corpus.json), so no cache answers except in the cache-hit line.
+Prints a table with ratios and writes everything to a JSON file.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,81 +26,22 @@ from pathlib import Path
 from typing import Any
 
 import onnxruntime
-from wyoming.client import AsyncTcpClient
-from wyoming.tts import (
-    Synthesize,
-    SynthesizeChunk,
-    SynthesizeStart,
-    SynthesizeStop,
-    SynthesizeVoice,
-)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.client import (  # noqa: E402
+    Target,
+    Texts,
+    one_shot,
+    streamed,
+    supports_streaming,
+)
+from benchmarks.report import report  # noqa: E402
 from tests.server import RunningServer, describe, spawn_server  # noqa: E402
 from wyoming_kokoro.assets import resolve_assets  # noqa: E402
 from wyoming_kokoro.config import Settings  # noqa: E402
 from wyoming_kokoro.engine.session import hardware_name  # noqa: E402
-from wyoming_kokoro.tables import text_table  # noqa: E402
-
-BYTES_PER_SECOND = 24000 * 2
-
-
-def p(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(share * (len(ordered) - 1))))]
-
-
-async def timed_audio(client: AsyncTcpClient, started: float, last: str) -> dict[str, float]:
-    """Read until ``last``: first-audio time, total time and audio seconds since ``started``."""
-    first = None
-    audio = 0
-    while True:
-        event = await client.read_event()
-        if event is None:
-            raise RuntimeError("connection closed")
-        if event.type == "error":
-            raise RuntimeError(event.data.get("text"))
-        if event.type == "audio-chunk":
-            if first is None:
-                first = time.perf_counter() - started
-            audio += len(event.payload or b"")
-        if event.type == last:
-            total = time.perf_counter() - started
-            return {
-                "first_audio_s": first or total,
-                "total_s": total,
-                "audio_s": audio / BYTES_PER_SECOND,
-            }
-
-
-async def one_shot(port: int, text: str, voice: str) -> dict[str, float]:
-    async with AsyncTcpClient("127.0.0.1", port) as client:
-        started = time.perf_counter()
-        await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name=voice)).event())
-        return await timed_audio(client, started, "audio-stop")
-
-
-async def streamed(
-    port: int, text: str, voice: str, chunk_chars: int = 6, delay_s: float = 0.02
-) -> dict[str, float]:
-    """Text arrives as an LLM writes it: small chunks, split anywhere, a little apart."""
-    async with AsyncTcpClient("127.0.0.1", port) as client:
-        await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name=voice)).event())
-        started = time.perf_counter()
-
-        async def send() -> None:
-            for i in range(0, len(text), chunk_chars):
-                await client.write_event(SynthesizeChunk(text=text[i : i + chunk_chars]).event())
-                await asyncio.sleep(delay_s)
-            await client.write_event(Synthesize(text=text).event())  # HA's compatibility copy
-            await client.write_event(SynthesizeStop().event())
-
-        sender = asyncio.create_task(send())
-        result = await timed_audio(client, started, "synthesize-stopped")
-        await sender
-        return result
 
 
 def start(tmp: Path, model: Path, voices: Path) -> tuple[RunningServer, float, float]:
@@ -132,7 +76,7 @@ def memory_mb(pid: int) -> dict[str, float]:
 
 
 async def concurrent(
-    port: int, corpus: dict[str, list[str]], voice: str, clients: int, rounds: int
+    target: Target, texts: Texts, voice: str, clients: int, rounds: int
 ) -> dict[str, Any]:
     """Half the clients read paragraphs, half send short commands, all at once."""
     short_first: list[float] = []
@@ -142,13 +86,11 @@ async def concurrent(
         for r in range(rounds):
             try:
                 if index % 2:
-                    text = corpus["short"][(index * rounds + r) % len(corpus["short"])]
-                    text = text.replace(".", f" for room {index}{r}.")  # never a cache hit
-                    short_first.append((await one_shot(port, text, voice))["first_audio_s"])
+                    text = texts.get("short", index * rounds + r)
+                    short_first.append((await one_shot(target, text, voice))["first_audio_s"])
                     await asyncio.sleep(0.3)
                 else:
-                    text = corpus["paragraph"][(index + r) % len(corpus["paragraph"])]
-                    await one_shot(port, text + f" Report {index}{r}.", voice)
+                    await one_shot(target, texts.get("paragraph", index + r), voice)
             except Exception as err:  # counted, not raised: every failure is reported
                 errors.append(repr(err))
 
@@ -156,9 +98,42 @@ async def concurrent(
     return {"short_first_audio_s": short_first, "errors": errors}
 
 
-def summary(runs: list[dict[str, float]], key: str) -> dict[str, float]:
-    values = [r[key] for r in runs]
-    return {"median": statistics.median(values), "p95": p(values, 0.95)}
+def interleaved(
+    targets: list[Target], texts: Texts, voice: str, rounds: int
+) -> tuple[dict[str, dict[str, list[dict[str, float]]]], dict[str, list[str]]]:
+    """Each round: every kind of request, to every target in turn, with the same fresh text."""
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {t.name: {} for t in targets}
+    used: dict[str, list[str]] = {}
+    for i in range(rounds):
+        for kind in ("short", "paragraph", "stream"):
+            text = texts.get(kind, i)
+            used.setdefault(kind, []).append(text)
+            for target in targets:
+                request = streamed if kind == "stream" else one_shot
+                result = asyncio.run(request(target, text, voice))
+                runs[target.name].setdefault(kind, []).append(result)
+    return runs, used
+
+
+def cache_hits(target: Target, voice: str, rounds: int) -> list[dict[str, Any]]:
+    text = "Your coffee is ready."
+    asyncio.run(one_shot(target, text, voice))
+    return [asyncio.run(one_shot(target, text, voice)) for _ in range(rounds)]
+
+
+def run_kokoro_onnx(args: argparse.Namespace, paths: Any, used: dict[str, list[str]]) -> Any:
+    print("Running kokoro-onnx on the same model, voice and texts…", flush=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(used, handle)
+    try:
+        peer = subprocess.run(
+            [args.peer_python, str(ROOT / "benchmarks" / "peer.py"), str(paths.model),
+             str(paths.voices), args.voice, handle.name],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    finally:
+        os.unlink(handle.name)
+    return json.loads(peer.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
@@ -166,6 +141,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--voice", default="af_heart")
     parser.add_argument("--peer-python", default=str(ROOT / ".venv-peer" / "bin" / "python"))
+    parser.add_argument(
+        "--peer-uri",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="another Wyoming TTS server to measure in the same run (repeatable)",
+    )
+    parser.add_argument("--no-kokoro-onnx", action="store_true", help="skip kokoro-onnx")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
     parser.add_argument(
         "--stats-out",
@@ -174,9 +157,8 @@ def main() -> int:
         help="keep the server's stats file here (python -m wyoming_kokoro.stats reads it)",
     )
     args = parser.parse_args()
-    corpus = json.loads((ROOT / "benchmarks" / "corpus.json").read_text())
+    texts = Texts(json.loads((ROOT / "benchmarks" / "corpus.json").read_text()))
     paths = resolve_assets(Settings(download=False))
-    n = args.rounds
     results: dict[str, Any] = {
         "machine": {
             "cpu": hardware_name(),
@@ -186,154 +168,34 @@ def main() -> int:
         },
         "model": paths.model.name,
         "voice": args.voice,
-        "rounds": n,
+        "rounds": args.rounds,
     }
+    peers = []
+    for uri in args.peer_uri:
+        peer = Target.parse(uri)
+        peers.append(Target(peer.name, peer.host, peer.port, asyncio.run(supports_streaming(peer))))
     with tempfile.TemporaryDirectory() as tmp:
         server, describe_s, ready_s = start(Path(tmp), paths.model, paths.voices)
         try:
-            port = server.port
+            ours = Target("ours", "127.0.0.1", server.port)
             results["startup"] = {"describe_s": describe_s, "ready_s": ready_s}
-            ours: dict[str, Any] = {}
-            ours["short"] = [
-                asyncio.run(one_shot(port, corpus["short"][i % 8], args.voice)) for i in range(n)
-            ]
-            ours["paragraph"] = [
-                asyncio.run(one_shot(port, corpus["paragraph"][i % 6], args.voice))
-                for i in range(n)
-            ]
-            ours["stream"] = [
-                asyncio.run(streamed(port, corpus["stream"][i % 5], args.voice)) for i in range(n)
-            ]
-            hit_text = "Your coffee is ready."
-            asyncio.run(one_shot(port, hit_text, args.voice))
-            ours["cache_hit"] = [
-                asyncio.run(one_shot(port, hit_text, args.voice)) for _ in range(n)
-            ]
-            ours["concurrent"] = asyncio.run(concurrent(port, corpus, args.voice, 8, 3))
+            runs, used = interleaved([ours, *peers], texts, args.voice, args.rounds)
+            for target in (ours, *peers):
+                runs[target.name]["cache_hit"] = cache_hits(target, args.voice, args.rounds)
+            loaded = asyncio.run(concurrent(ours, texts, args.voice, 8, 3))
             results["memory"] = memory_mb(server.process.pid)
-            results["ours"] = ours
+            results["ours"] = {**runs.pop("ours"), "concurrent": loaded}
+            results["peers"] = {p.name: {"streaming": p.streaming, **runs[p.name]} for p in peers}
         finally:
             server.stop()
             if server.stats_path.exists():
                 args.stats_out.write_bytes(server.stats_path.read_bytes())
-    print("Running the peer (kokoro-onnx) on the same model, voices and texts…", flush=True)
-    peer = subprocess.run(
-        [
-            args.peer_python,
-            str(ROOT / "benchmarks" / "peer.py"),
-            str(paths.model),
-            str(paths.voices),
-            args.voice,
-            str(ROOT / "benchmarks" / "corpus.json"),
-            str(n),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    results["peer"] = json.loads(peer.stdout.strip().splitlines()[-1])
+    if not args.no_kokoro_onnx:
+        results["peer"] = run_kokoro_onnx(args, paths, used)
     report(results)
     args.out.write_text(json.dumps(results, indent=1))
     print(f"\nresults written to {args.out}")
     return 0
-
-
-def report(results: dict[str, Any]) -> None:
-    ours, peer = results["ours"], results["peer"]
-    short = summary(ours["short"], "first_audio_s")
-    paragraph = summary(ours["paragraph"], "first_audio_s")
-    stream = summary(ours["stream"], "first_audio_s")
-    hit = summary(ours["cache_hit"], "first_audio_s")
-    peer_short = statistics.median(r["create_s"] for r in peer["short_create"])
-    peer_paragraph = statistics.median(r["create_s"] for r in peer["paragraph_create"])
-    peer_first_yield = statistics.median(r["first_yield_s"] for r in peer["paragraph_stream"])
-    our_rtf = statistics.median(r["total_s"] / r["audio_s"] for r in ours["paragraph"])
-    peer_rtf = statistics.median(r["create_s"] / r["audio_s"] for r in peer["paragraph_create"])
-    idle_short_p95 = short["p95"]
-    loaded = ours["concurrent"]["short_first_audio_s"]
-    loaded_p95 = p(loaded, 0.95) if loaded else float("nan")
-    rows = [
-        (
-            "short command: first audio (median / p95)",
-            f"{short['median'] * 1000:.0f} / {short['p95'] * 1000:.0f} ms",
-            f"create {peer_short * 1000:.0f} ms",
-            f"{short['median'] / peer_short:.2f}",
-            "<= 1.05",
-        ),
-        (
-            "paragraph: first audio (median / p95)",
-            f"{paragraph['median'] * 1000:.0f} / {paragraph['p95'] * 1000:.0f} ms",
-            f"create {peer_paragraph * 1000:.0f} ms",
-            f"{paragraph['median'] / peer_paragraph:.3f}",
-            "<= 0.08",
-        ),
-        (
-            "paragraph: first audio vs create_stream",
-            "",
-            f"first yield {peer_first_yield * 1000:.0f} ms",
-            f"{paragraph['median'] / peer_first_yield:.2f}",
-            "",
-        ),
-        (
-            "paragraph: total (median)",
-            f"{statistics.median(r['total_s'] for r in ours['paragraph']):.2f} s",
-            f"{peer_paragraph:.2f} s",
-            "",
-            "",
-        ),
-        (
-            "steady RTF (paragraph, median)",
-            f"{our_rtf:.3f}",
-            f"{peer_rtf:.3f}",
-            f"{our_rtf / peer_rtf:.2f}",
-            "<= 0.9",
-        ),
-        (
-            "LLM stream: first audio after first chunk (median / p95)",
-            f"{stream['median'] * 1000:.0f} / {stream['p95'] * 1000:.0f} ms",
-            "",
-            "",
-            "",
-        ),
-        (
-            "cache hit: first audio (median / p95)",
-            f"{hit['median'] * 1000:.1f} / {hit['p95'] * 1000:.1f} ms",
-            "",
-            "",
-            "<= 15 ms",
-        ),
-        (
-            "8 clients: short first audio p95 / idle p95",
-            f"{loaded_p95 * 1000:.0f} / {idle_short_p95 * 1000:.0f} ms",
-            "",
-            f"{loaded_p95 / idle_short_p95:.2f}",
-            "<= 2.5",
-        ),
-        ("8 clients: errors", str(len(ours["concurrent"]["errors"])), "", "", "0"),
-        (
-            "Describe answered after start",
-            f"{results['startup']['describe_s']:.2f} s",
-            "",
-            "",
-            "<= 1 s",
-        ),
-        ("model ready after start", f"{results['startup']['ready_s']:.2f} s", "", "", "<= 3 s"),
-        (
-            "resident memory (end / peak)",
-            f"{results['memory']['rss_mb']:.0f} / {results['memory']['peak_rss_mb']:.0f} MB",
-            "",
-            "",
-            "<= 500 MB",
-        ),
-    ]
-    header = ("measure", "wyoming-kokoro", "kokoro-onnx", "ratio", "target")
-    print()
-    print(text_table(header, rows))
-    m = results["machine"]
-    print(
-        f"\n{m['cpu']}, {m['cores']} cores, onnxruntime {m['onnxruntime']}, "
-        f"{results['model']}, voice {results['voice']}, {results['rounds']} rounds"
-    )
 
 
 if __name__ == "__main__":

@@ -21,10 +21,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.run import memory_mb, one_shot, p, streamed  # noqa: E402
+from benchmarks.client import Target, one_shot, streamed  # noqa: E402
+from benchmarks.report import p  # noqa: E402
+from benchmarks.run import memory_mb  # noqa: E402
 from tests.server import start_server  # noqa: E402
 
-CORPUS = json.loads((ROOT / "benchmarks" / "corpus.json").read_text())
+# the benchmark's templates, their number slots filled with a fixed one (the soak tags
+# each request itself)
+CORPUS = {
+    kind: [text.replace("{}", "12") for text in texts]
+    for kind, texts in json.loads((ROOT / "benchmarks" / "corpus.json").read_text()).items()
+    if isinstance(texts, list)
+}
 BAD_FRAMES = [
     b"{not json}\n",
     b'{"type": "synthesize", "payload_length": 9000000000}\n' + b"\0" * 200_000,
@@ -64,6 +72,7 @@ async def client(
     index: int, port: int, requests: int, deadline: float, out: dict[str, Any]
 ) -> None:
     rng = random.Random(index)
+    target = Target("soak", "127.0.0.1", port)
     for number in range(requests):
         if time.monotonic() > deadline:
             out["skipped"] += requests - number
@@ -73,12 +82,12 @@ async def client(
         try:
             if kind == "oneshot":
                 text = tag + rng.choice(CORPUS["short"] + CORPUS["paragraph"][:2])
-                result = await asyncio.wait_for(one_shot(port, text, "af_heart"), 180)
+                result = await asyncio.wait_for(one_shot(target, text, "af_heart"), 180)
                 out["first_audio"].append(result["first_audio_s"])
                 assert result["audio_s"] > 0.5, "no audio"
             elif kind == "stream":
                 text = tag + rng.choice(CORPUS["stream"])
-                result = await asyncio.wait_for(streamed(port, text, "af_heart"), 180)
+                result = await asyncio.wait_for(streamed(target, text, "af_heart"), 180)
                 out["first_audio"].append(result["first_audio_s"])
                 assert result["audio_s"] > 0.5, "no audio"
             elif kind == "hangup":
@@ -100,8 +109,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(Path(tmp))
         try:
-            warm = [asyncio.run(one_shot(server.port, t, "af_heart")) for t in CORPUS["short"][:2]]
-            asyncio.run(streamed(server.port, CORPUS["stream"][0], "af_heart"))
+            warm = [
+                asyncio.run(one_shot(Target("soak", "127.0.0.1", server.port), t, "af_heart"))
+                for t in CORPUS["short"][:2]
+            ]
+            asyncio.run(
+                streamed(Target("soak", "127.0.0.1", server.port), CORPUS["stream"][0], "af_heart")
+            )
             del warm
             start_memory = memory_mb(server.process.pid)
             started = time.monotonic()

@@ -35,6 +35,7 @@ from wyoming_kokoro.engine.synthesizer import load_vocab
 from wyoming_kokoro.engine.voices import STYLE_DIM, STYLE_ROWS, VoiceCatalogue
 from wyoming_kokoro.handler import KokoroConnection
 from wyoming_kokoro.info import build_info
+from wyoming_kokoro.postprocess import AudioSettings
 from wyoming_kokoro.protocol import Limits
 from wyoming_kokoro.server import KokoroServer
 from wyoming_kokoro.speech import Speaker, SpeakerHandle
@@ -55,6 +56,7 @@ HA_PIECES = [
     "ght breeze from the west.",
 ]
 SAMPLES_PER_PHONEME = 240  # 10 ms of audio per phoneme symbol
+UNTOUCHED = AudioSettings.untouched()
 VOICES = ("af_heart", "am_adam", "bf_emma", "ef_dora", "jf_alpha", "ff_siwis", "im_nicola")
 
 
@@ -225,15 +227,19 @@ async def stub_server(
     loaded: bool = True,
     samples_per_chunk: int = 1024,
     samples_per_phoneme: int = SAMPLES_PER_PHONEME,
+    audio: AudioSettings = UNTOUCHED,
 ) -> AsyncIterator[StubServer]:
     """A server on a free loopback port; ``loaded=False`` leaves the model 'loading'.
+
+    The audio leaves as the stub made it (no pauses, loudness or tail: ``UNTOUCHED``)
+    unless ``audio`` says otherwise, so that byte counts follow from the phonemes.
 
     On the way out it checks that no connection died of an unexpected exception."""
     catalogue = stub_catalogue()
     handle = SpeakerHandle(catalogue, "af_heart")
     model = StubModel(delay, samples_per_phoneme)
     phonemizer = StubPhonemizer()
-    speaker = Speaker(model, catalogue, phonemizer, "af_heart")
+    speaker = Speaker(model, catalogue, phonemizer, "af_heart", audio=audio)
     if loaded:
         handle.set(speaker)
     stats = RecordingWriter()

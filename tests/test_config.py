@@ -88,6 +88,12 @@ def test_every_option_follows_the_rule(tmp_path: Path) -> None:
         "first_clause": (False, "true", False),
         "lexicon": (["/l1.yaml"], "/l2.yaml", "/l3.yaml"),
         "default_lexicon": (False, "true", False),
+        "sentence_silence": (0.4, "auto", 0.6),
+        "clause_silence": ("auto", "0.2", 0.25),
+        "paragraph_silence": (1.0, "auto", 0.9),
+        "loudness_lufs": (-23, "off", -16),
+        "volume": (0.5, "6dB", "-3 dB"),
+        "tail_silence": (0, "0.3", 0.5),
         "max_header_bytes": (2048, "4096", 8192),
         "max_data_bytes": (2048, "4096", 8192),
         "max_payload_bytes": (0, "10", 20),
@@ -138,6 +144,21 @@ def test_lexicon_paths_default_to_the_download_and_data_dirs(tmp_path: Path) -> 
         "/c.yaml",
         "/d.yaml",
     ]
+
+
+def test_volume_in_decibels_or_as_a_factor_and_loudness_off() -> None:
+    settings = load_settings(["--volume", "6dB", "--loudness-lufs", "off"], {}).settings
+    assert settings.volume == pytest.approx(1.995, abs=1e-3)
+    assert settings.audio().loudness_lufs is None
+    assert load_settings(["--volume", "0.5"], {}).settings.volume == 0.5
+    assert load_settings([], {"KOKORO_VOLUME": "-6 dB"}).settings.volume == pytest.approx(
+        0.501, abs=1e-3
+    )
+    audio = load_settings(["--sentence-silence", "auto", "--clause-silence", "0.1"], {}).settings
+    assert (audio.sentence_silence, audio.clause_silence) == (None, 0.1)
+    for bad in (["--volume", "loud"], ["--volume", "40dB"], ["--loudness-lufs", "3"]):
+        with pytest.raises(ConfigError):
+            load_settings(bad, {})
 
 
 def test_data_dir_flag_repeats_and_env_uses_path_separator(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from wyoming_kokoro.text.segment import (
     MAX_PHONEMES,
     Ending,
     SegmentPlanner,
+    Sentence,
     SentenceBuffer,
     chunk_phonemes,
     split_sentences,
@@ -170,3 +171,25 @@ def test_the_first_sentence_is_a_segment_of_its_own_even_without_a_clause_cut() 
     planner = SegmentPlanner("en")
     segments = planner.plan_sentences(split_text("Wait. Done."))
     assert segments == [("Wait.", Ending.SENTENCE), ("Done.", Ending.SENTENCE)]
+
+
+def test_a_streams_first_clause_goes_once_it_is_complete() -> None:
+    buffer = SentenceBuffer()
+    buffer.take("The living room is at twenty one degrees,")
+    assert buffer.early_clause("en") is None  # the comma's space has not arrived
+    buffer.take(" and the humid")
+    assert buffer.early_clause("en") is None  # 12 characters after the comma, first
+    buffer.take("ity is")
+    assert buffer.early_clause("en") == Sentence(
+        "The living room is at twenty one degrees,", Ending.CLAUSE
+    )
+    assert buffer.take(" high. Next.") == [Sentence("and the humidity is high.")]
+    # a conjunction, once whole, settles the cut too: no pause of its own there
+    buffer = SentenceBuffer()
+    buffer.take("Your next meeting starts soon and it is in the small room")
+    assert buffer.early_clause("en") == Sentence("Your next meeting starts soon", Ending.CUT)
+    # too little after the boundary (the sentence may be about to end), or a decimal comma
+    for text in ("The lights are on in here, ok", "La temperatura es 21,5 grados y "):
+        buffer = SentenceBuffer()
+        buffer.take(text)
+        assert buffer.early_clause("es") is None, text

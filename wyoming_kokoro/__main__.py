@@ -92,6 +92,7 @@ def _load_speaker(settings: Settings, catalogue: VoiceCatalogue) -> Speaker:
         cache_bytes=settings.phrase_cache_mb * 1024 * 1024,
         first_clause=settings.first_clause,
         lexicon=LexiconFiles(settings.lexicon_paths, builtin=settings.default_lexicon),
+        audio=settings.audio(),
     )
     speaker.warm_up()
     _benchmark(settings, model, catalogue, table=False)

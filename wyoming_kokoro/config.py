@@ -19,6 +19,7 @@ import yaml
 
 from .engine.providers import PROVIDER_KEYS, ProviderSwitches
 from .engine.voices import CustomVoice
+from .postprocess import AudioSettings
 from .protocol import Limits
 
 ENV_PREFIX = "KOKORO_"
@@ -72,6 +73,13 @@ class Settings:
     first_clause: bool = True
     lexicon: list[str] = field(default_factory=list)
     default_lexicon: bool = True
+    # output audio (postprocess.AudioSettings)
+    sentence_silence: float | None = None
+    clause_silence: float | None = None
+    paragraph_silence: float | None = None
+    loudness_lufs: float | None = AudioSettings.loudness_lufs
+    volume: float = 1.0
+    tail_silence: float = AudioSettings.tail_silence
     # protocol limits: the defaults live in protocol.Limits
     max_header_bytes: int = Limits.max_header_bytes
     max_data_bytes: int = Limits.max_data_bytes
@@ -90,6 +98,16 @@ class Settings:
 
     def limits(self) -> Limits:
         return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})
+
+    def audio(self) -> AudioSettings:
+        return AudioSettings(
+            sentence_silence=self.sentence_silence,
+            clause_silence=self.clause_silence,
+            paragraph_silence=self.paragraph_silence,
+            loudness_lufs=self.loudness_lufs,
+            volume=self.volume,
+            tail_silence=self.tail_silence,
+        )
 
     def switches(self, key: str) -> ProviderSwitches:
         return self.provider_switches.get(key, ProviderSwitches())
@@ -259,6 +277,28 @@ def _custom_voices(value: Any) -> dict[str, CustomVoice]:
     return voices
 
 
+def _off_or(parse: Callable[[Any], Any], *off: str) -> Callable[[Any], Any]:
+    """``parse``, except that null and the words in ``off`` mean None."""
+
+    def parse_or_none(value: Any) -> Any:
+        if value is None or value is False:
+            return None
+        if isinstance(value, str) and value.strip().lower() in ("", *off):
+            return None
+        return parse(value)
+
+    return parse_or_none
+
+
+def _volume(value: Any) -> float:
+    """A linear factor (``1.5``), or decibels (``6dB``, ``-3 dB``); stored as the factor."""
+    if isinstance(value, str) and value.strip().lower().endswith("db"):
+        decibels: float = _number(float, -60.0, 20.0)(value.strip()[:-2].strip())
+        return float(10.0 ** (decibels / 20.0))
+    factor: float = _number(float, 0.0, 10.0)(value)
+    return factor
+
+
 def _path_list(value: Any) -> list[str]:
     if value is None:
         return []
@@ -372,6 +412,32 @@ OPTIONS: tuple[Option, ...] = (
         True,
     ),
     Option("default_lexicon", _bool, "the built-in smart-home lexicon (your entries win)"),
+    Option(
+        "sentence_silence",
+        _off_or(_number(float, 0.0, 10.0), "auto"),
+        "seconds of silence after a sentence (auto: Kokoro's own pause for the language)",
+    ),
+    Option(
+        "clause_silence",
+        _off_or(_number(float, 0.0, 10.0), "auto"),
+        "seconds of silence after a clause's comma, semicolon, colon or dash (auto: Kokoro's)",
+    ),
+    Option(
+        "paragraph_silence",
+        _off_or(_number(float, 0.0, 10.0), "auto"),
+        "seconds of silence after a paragraph (auto: the sentence pause + 0.3 s)",
+    ),
+    Option(
+        "loudness_lufs",
+        _off_or(_number(float, -50.0, -5.0), "off", "none", "false", "no"),
+        "bring every request to this integrated loudness (LUFS; off: as the voice makes it)",
+    ),
+    Option("volume", _volume, "volume on top: a factor (1.5) or decibels (6dB, -3dB)"),
+    Option(
+        "tail_silence",
+        _number(float, 0.0, 10.0),
+        "seconds of silence after a request's last audio (for players that cut the end)",
+    ),
     Option("max_header_bytes", _number(int, 1024, 16 * 2**20), "longest event header line"),
     Option("max_data_bytes", _number(int, 1024, 64 * 2**20), "largest data_length accepted"),
     Option("max_payload_bytes", _number(int, 0, 256 * 2**20), "largest payload_length accepted"),

@@ -36,6 +36,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from .postprocess import RequestAudio
 from .speech import Job, Speaker, SpeakerHandle, VoiceChoice
 from .stats import RequestStats, StatsWriter
 from .text.prepare import Segment, TextPreparer
@@ -62,7 +63,7 @@ class SpeechAudio:
 
     samples: np.ndarray
     ending: Ending
-    segment: Segment
+    segment: Segment | None  # None: the request's tail silence
 
 
 class SpeechRequest:
@@ -166,23 +167,35 @@ class SpeechRequest:
             asyncio.create_task(self._text_stage(speaker)),
             asyncio.create_task(self._inference_stage(speaker)),
         ]
+        shaper = speaker.shaper(self.voice)
         job: Job | None = None
         try:
             while (job := await self._jobs.get()) is not None:
                 samples = await speaker.finish(job, self.stats)
-                yield self._audio_out(job.segment, samples)
+                yield await self._audio_out(speaker, shaper, job.segment, samples)
                 job = None
             if self._failure is not None:
                 raise self._failure
+            tail = await speaker.run_audio(shaper.finish)
+            if len(tail):
+                yield SpeechAudio(tail, Ending.SENTENCE, None)
         finally:
             if job is not None:
                 job.cancel()
             self._stop()
 
-    def _audio_out(self, segment: Segment, samples: np.ndarray) -> SpeechAudio:
-        """Per-segment post-processing (trimming, pauses by ``segment.ending``, loudness)
-        belongs here: every segment's audio passes through this one place."""
-        return SpeechAudio(samples, segment.ending, segment)
+    async def _audio_out(
+        self, speaker: Speaker, shaper: RequestAudio, segment: Segment, samples: np.ndarray
+    ) -> SpeechAudio:
+        """Every segment's audio passes through here, on the audio thread: trimmed, after
+        the pause its predecessor's ending calls for, at the loudness target (see
+        postprocess.py). An SSML break is owed to the next speech, at its exact length.
+        What inference made (and the phrase cache keeps) is never changed in place."""
+        if not segment.phonemes:
+            shaper.pause(segment.silence)
+            return SpeechAudio(samples[:0], segment.ending, segment)
+        shaped = await speaker.run_audio(shaper.segment, samples, segment.ending)
+        return SpeechAudio(shaped, segment.ending, segment)
 
     # ------------------------------------------------------------------ stages
 

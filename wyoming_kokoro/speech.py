@@ -21,6 +21,8 @@ from .engine.cache import PhraseCache, PhraseKey
 from .engine.router import Router, SegmentResult
 from .engine.scheduler import FIRST_SEGMENT, LATER_SEGMENT, InferenceScheduler
 from .engine.voices import VoiceCatalogue, language_code
+from .loudness import LoudnessMeter
+from .postprocess import AudioSettings, RequestAudio, VoiceLevels
 from .stats import RequestStats
 from .text.lexicon import LexiconFiles
 from .text.normalize import TextNormalizer
@@ -146,6 +148,7 @@ class Speaker:
         cache_bytes: int = 32 * 1024 * 1024,
         first_clause: bool = True,
         lexicon: LexiconFiles | None = None,
+        audio: AudioSettings | None = None,
     ) -> None:
         if default_voice not in catalogue:
             raise ValueError(f"default voice {default_voice!r} is not in the voices file")
@@ -158,6 +161,10 @@ class Speaker:
         self.normalizer = TextNormalizer(lexicon)
         self._text_executor = ThreadPoolExecutor(1, thread_name_prefix="g2p")
         self.scheduler = InferenceScheduler()
+        self.audio_settings = audio or AudioSettings()
+        self.loudness_meter = LoudnessMeter()
+        self.voice_levels = VoiceLevels()
+        self._audio_executor = ThreadPoolExecutor(1, thread_name_prefix="audio")
 
     @property
     def provider(self) -> str:
@@ -178,6 +185,18 @@ class Speaker:
         """Run text work (splitting, normalization, SSML, G2P) on the text thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._text_executor, function, *args)
+
+    def shaper(self, voice: VoiceChoice) -> RequestAudio:
+        """The way out for one request's audio: trimming, pauses, loudness, tail."""
+        return RequestAudio(
+            self.audio_settings, voice.lang_code, voice.name, self.loudness_meter,
+            self.voice_levels,
+        )  # fmt: skip
+
+    async def run_audio(self, function: Callable[..., _T], *args: object) -> _T:
+        """Run audio work (trimming, loudness, limiting) on the audio thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._audio_executor, function, *args)
 
     def start(self, segment: Segment, voice: VoiceChoice, speed: float, first: bool) -> Job:
         """Begin making a segment's audio: from the cache, or queued for inference."""
@@ -237,4 +256,5 @@ class Speaker:
 
     def close(self) -> None:
         self._text_executor.shutdown(wait=False, cancel_futures=True)
+        self._audio_executor.shutdown(wait=False, cancel_futures=True)
         self.scheduler.close()

@@ -72,14 +72,22 @@ class TextPreparer:
         self._undecided: str | None = None if ssml else ""
 
     def feed(self, pieces: list[str]) -> list[Sentence]:
-        """Add text; return the segments (not yet phonemized) that are now complete."""
+        """Add text (more will come); return the segments (not yet phonemized) that are now
+        complete. The first clause goes as soon as it is complete, without waiting for the
+        end of its sentence (a stream's; the last text goes to ``finish``)."""
         text = "".join(pieces)
         if self._undecided is not None:
             text = self._decide(text)
         if self.text_format == "ssml":
             self._document.append(text)
             return []
-        return self._plan(self._buffer.take(text))
+        planned = self._plan(self._buffer.take(text))
+        if not planned and self._planner.splits_first:
+            early = self._buffer.early_clause(self._planner.language)
+            if early is not None:
+                text = self._normalizer(early.text, self.lang_code, self.lexicon_used)
+                planned = self._planner.first_clause(Sentence(text, early.ending))
+        return planned
 
     def finish(self, pieces: list[str]) -> list[Sentence | Segment]:
         """The last text: what is left, planned together (or the SSML document, rendered)."""

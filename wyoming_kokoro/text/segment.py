@@ -133,6 +133,34 @@ class SentenceBuffer:
         self._scan_from = min(rescan, len(self._text))
         return sentences
 
+    def early_clause(self, language: str) -> Sentence | None:
+        """The unfinished sentence's first clause, as soon as it is complete (streams).
+
+        Only whole words count (the text up to its last space or CJK punctuation), the
+        cut is the one :func:`split_first_clause` makes, and it is taken only where more
+        text cannot move it: at clause punctuation, before a conjunction, or once the text
+        is longer than a first clause may be. ``split_first_clause`` also wants some text
+        after the cut, so a short sentence that is about to end is not cut.
+        """
+        last = max(self._text.rfind(c) for c in _WORD_ENDS)
+        if last < 0:
+            return None
+        complete = self._text[: last + 1]
+        parts = split_first_clause(complete, language)
+        if len(parts) != 2:
+            return None
+        head, rest = parts
+        settled = (
+            clause_ending(head) is Ending.CLAUSE
+            or rest.split(maxsplit=1)[0].lower() in CONJUNCTIONS.get(language, ())
+            or len(complete) > FIRST_CLAUSE_MAX + FIRST_CLAUSE_MIN_REST
+        )
+        if not settled:
+            return None
+        self._text = self._text[len(complete.rstrip()) - len(rest) :]
+        self._scan_from = 0
+        return Sentence(head, clause_ending(head))
+
     def finish(self) -> list[Sentence]:
         """Whatever text is left, as the final sentence."""
         rest, self._text = self._text.strip(), ""
@@ -241,12 +269,24 @@ def _cut(sentence: str, at: int, resume: int, min_rest: int) -> list[str] | None
     return [head, rest] if len(rest) >= min_rest else None
 
 
+FIRST_CLAUSE_MIN_REST = 12
+FIRST_CLAUSE_MAX = 48
+_CLAUSE_MARKS = ",;:，、；："
+_WORD_ENDS = " \t\n\u3000，、；：。！？"
+
+
+def clause_ending(head: str) -> Ending:
+    """A first clause's ending: a clause if punctuation ends it, else a cut (a cut before a
+    conjunction or a phrase word, where Kokoro would not pause)."""
+    return Ending.CLAUSE if head.rstrip().endswith(tuple(_CLAUSE_MARKS)) else Ending.CUT
+
+
 def split_first_clause(
     sentence: str,
     language: str = "en",
     min_chars: int = 12,
-    min_rest: int = 12,
-    max_chars: int = 48,
+    min_rest: int = FIRST_CLAUSE_MIN_REST,
+    max_chars: int = FIRST_CLAUSE_MAX,
 ) -> list[str]:
     """Cut a sentence after its first clause so that the first audio is short.
 
@@ -327,6 +367,17 @@ class SegmentPlanner:
         self._split_first = split_first
         self._sent_chars = 0
 
+    @property
+    def splits_first(self) -> bool:
+        """Whether the first clause is still to be cut off (nothing planned yet)."""
+        return self._split_first
+
+    def first_clause(self, clause: Sentence) -> list[Sentence]:
+        """A first clause already cut off (a stream's, see ``early_clause``): one segment."""
+        self._split_first = False
+        self._sent_chars += len(clause.text)
+        return [clause]
+
     def _budget(self) -> int:
         return int(min(self.ceiling, max(self.floor, self.growth * self._sent_chars)))
 
@@ -344,7 +395,7 @@ class SegmentPlanner:
             sentence = queue.pop(0)
             first, *rest = split_first_clause(sentence.text, self.language)
             # The first clause (or the whole first sentence) is a segment of its own.
-            segments.append(Sentence(first, Ending.CLAUSE if rest else sentence.ending))
+            segments.append(Sentence(first, clause_ending(first) if rest else sentence.ending))
             self._sent_chars += len(first)
             queue = [Sentence(r, sentence.ending) for r in rest] + queue
         group: Sentence | None = None

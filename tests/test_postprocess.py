@@ -1,0 +1,138 @@
+"""A request's audio on the way out: pauses by rule, SSML breaks, loudness, volume, tail."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.test_audio import noise, tone
+from wyoming_kokoro.audio import (
+    LEAD_MARGIN_S,
+    SAMPLE_RATE,
+    find_gaps,
+    leading_silence_s,
+    trim_silence,
+)
+from wyoming_kokoro.loudness import LoudnessMeter, true_peak
+from wyoming_kokoro.postprocess import (
+    KOKORO_PAUSES,
+    TRUE_PEAK_DBTP,
+    AudioSettings,
+    RequestAudio,
+    VoiceLevels,
+)
+from wyoming_kokoro.text.segment import Ending
+
+METER = LoudnessMeter()
+
+
+def kokoro_like(speech_s: float, level: float = 0.1, seed: int = 0) -> np.ndarray:
+    """0.3 s of near silence, speech-like noise, 0.4 s of near silence (as Kokoro makes)."""
+    body = tone(speech_s, level, 180.0) + noise(speech_s, level / 3, seed)
+    return np.concatenate((noise(0.3, 1e-5, 7), body, noise(0.4, 1e-5, 8))).astype(np.float32)
+
+
+def request(settings: AudioSettings | None = None, levels: VoiceLevels | None = None,
+            lang: str = "a") -> RequestAudio:  # fmt: skip
+    return RequestAudio(settings or AudioSettings(), lang, "af_heart", METER,
+                        levels or VoiceLevels())  # fmt: skip
+
+
+def speak(shaper: RequestAudio, *parts: tuple[np.ndarray, Ending] | float) -> np.ndarray:
+    out = []
+    for part in parts:
+        if isinstance(part, float):
+            shaper.pause(part)
+        else:
+            out.append(shaper.segment(*part))
+    out.append(shaper.finish())
+    return np.concatenate(out)
+
+
+def test_pauses_follow_the_rule_and_the_language() -> None:
+    settings = AudioSettings(loudness_lufs=None, tail_silence=0.0)
+    out = speak(request(settings), (kokoro_like(1.0), Ending.CLAUSE),
+                (kokoro_like(1.0, seed=1), Ending.SENTENCE), (kokoro_like(0.8, seed=2),
+                Ending.SENTENCE))  # fmt: skip
+    gaps = [g.length_s for g in find_gaps(out, 0.1)]
+    clause, sentence = KOKORO_PAUSES["a"]
+    assert gaps == [pytest.approx(clause, abs=0.011), pytest.approx(sentence, abs=0.011)]
+    assert leading_silence_s(out) <= LEAD_MARGIN_S + 0.006
+    # set by the user, the same for every language
+    settings = AudioSettings(sentence_silence=0.7, clause_silence=0.1, loudness_lufs=None,
+                             tail_silence=0.0)  # fmt: skip
+    out = speak(request(settings, lang="f"), (kokoro_like(1.0), Ending.CLAUSE),
+                (kokoro_like(1.0, seed=1), Ending.SENTENCE), (kokoro_like(0.8, seed=2),
+                Ending.CUT))  # fmt: skip
+    gaps = [g.length_s for g in find_gaps(out, 0.05)]
+    assert gaps == [pytest.approx(0.1, abs=0.011), pytest.approx(0.7, abs=0.011)]
+
+
+def test_a_break_keeps_its_exact_length_and_replaces_the_punctuation_pause() -> None:
+    settings = AudioSettings(loudness_lufs=None, tail_silence=0.0)
+    out = speak(request(settings), 0.25, (kokoro_like(1.0), Ending.SENTENCE), 1.5,
+                (kokoro_like(1.0, seed=1), Ending.SENTENCE), 0.5, 0.25)  # fmt: skip
+    assert [g.length_s for g in find_gaps(out, 0.1)] == [pytest.approx(1.5, abs=0.011)]
+    assert leading_silence_s(out) == pytest.approx(0.25, abs=0.006)
+    # breaks at the end are owed in full (no tail here)
+    assert leading_silence_s(out[::-1]) == pytest.approx(0.75, abs=0.006)
+    only_breaks = request(settings)
+    only_breaks.pause(0.4)
+    assert len(only_breaks.finish()) == round(0.4 * SAMPLE_RATE)
+
+
+def test_tail_silence_follows_the_last_audio_only() -> None:
+    settings = AudioSettings(loudness_lufs=None, tail_silence=0.2)
+    shaper = request(settings)
+    first = shaper.segment(kokoro_like(1.0), Ending.SENTENCE)
+    tail = shaper.finish()
+    assert len(tail) == round(0.2 * SAMPLE_RATE) and not tail.any()
+    assert leading_silence_s(first[::-1]) <= 0.056  # the trailing margin, no tail yet
+    assert len(request(settings).finish()) == 0  # nothing spoken: nothing to pad
+
+
+@pytest.mark.parametrize("level", [0.01, 0.05, 0.3])
+def test_every_level_comes_out_at_the_target(level: float) -> None:
+    out = speak(request(), (kokoro_like(2.0, level), Ending.SENTENCE),
+                (kokoro_like(2.5, level, seed=1), Ending.SENTENCE))  # fmt: skip
+    assert METER.integrated(out) == pytest.approx(-20.0, abs=0.5)
+    assert true_peak(out) <= 10 ** (TRUE_PEAK_DBTP / 20) + 1e-6
+
+
+def test_loudness_off_and_volume() -> None:
+    raw = kokoro_like(2.0, 0.05)
+    plain = speak(request(AudioSettings(loudness_lufs=None, tail_silence=0.0)),
+                  (raw, Ending.SENTENCE))  # fmt: skip
+    louder = speak(request(AudioSettings(loudness_lufs=None, volume=2.0, tail_silence=0.0)),
+                   (raw, Ending.SENTENCE))  # fmt: skip
+    np.testing.assert_array_equal(plain, trim_silence(raw))  # trimmed, nothing else
+    assert METER.integrated(louder) - METER.integrated(plain) == pytest.approx(6.02, abs=0.1)
+    normalized = speak(request(AudioSettings(volume=0.5)), (raw, Ending.SENTENCE))
+    assert METER.integrated(normalized) == pytest.approx(-26.0, abs=0.5)
+    # more volume than the ceiling allows is limited, never clipped
+    hot = speak(request(AudioSettings(volume=8.0)), (raw, Ending.SENTENCE))
+    assert true_peak(hot) <= 10 ** (TRUE_PEAK_DBTP / 20) + 1e-6
+
+
+def test_a_voices_level_carries_over_so_a_short_first_word_is_not_pumped() -> None:
+    levels = VoiceLevels()
+    speak(request(levels=levels), (kokoro_like(4.0, 0.05), Ending.SENTENCE))
+    measured = METER.integrated(trim_silence(kokoro_like(4.0, 0.05)))
+    assert levels.get("af_heart") == pytest.approx(measured, abs=0.01)
+    # the next request starts with a quiet "Sure!": the voice's level keeps its gain near
+    # the voice's, where measured alone it would be pushed up to the target
+    shaper = request(levels=levels)
+    quiet_word = kokoro_like(0.3, 0.02)
+    shaper.segment(quiet_word, Ending.SENTENCE)
+    alone = -20.0 - METER.integrated(quiet_word)
+    voice_gain = -20.0 - measured
+    assert abs(shaper.gains_db[0] - voice_gain) < abs(alone - voice_gain) / 2
+
+
+def test_voice_levels_are_bounded() -> None:
+    levels = VoiceLevels(capacity=2)
+    for name in ("a", "b", "c"):
+        levels.update(name, -20.0)
+    assert levels.get("a") is None and levels.get("c") == -20.0
+    levels.update("c", -24.0)
+    assert levels.get("c") == pytest.approx(-22.0)

@@ -1,0 +1,77 @@
+"""Timing through the real server and pipeline with a stub model (in-process): the first
+clause of a stream goes before its sentence ends; pauses, loudness and tail on the wire."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+from wyoming.event import Event
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
+
+from tests.stub import stub_server
+from wyoming_kokoro.audio import SAMPLE_RATE
+from wyoming_kokoro.postprocess import KOKORO_PAUSES, AudioSettings
+
+# Two sentences, the first long and its first clause complete early: Home Assistant passes
+# an LLM's reply on 4 characters every 30 ms.
+REPLY = (
+    "The living room is at twenty one degrees, and the humidity there is forty five "
+    "percent, which is comfortable for this time of year and should stay that way until "
+    "late in the evening. Shall I close it?"
+)
+
+
+def pcm(events: list[Event]) -> np.ndarray:
+    data = b"".join(e.payload or b"" for e in events if e.type == "audio-chunk")
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32767.0
+
+
+async def test_a_streamed_first_clause_is_spoken_before_the_sentence_ends() -> None:
+    # Each inference takes 0.3 s: waiting for the first sentence's end (character 181 of
+    # 200) would put the first audio after the last chunk (at ~1.5 s).
+    async with stub_server(delay=0.3) as server:
+        client = await server.connect()
+        await client.send(SynthesizeStart().event())
+        pieces = [REPLY[i : i + 4] for i in range(0, len(REPLY), 4)]
+        sent = 0
+
+        async def send() -> None:
+            nonlocal sent
+            for piece in pieces:
+                await client.send(SynthesizeChunk(text=piece).event())
+                sent += 1
+                await asyncio.sleep(0.03)
+            await client.send(Synthesize(text=REPLY).event(), SynthesizeStop().event())
+
+        sender = asyncio.create_task(send())
+        while (event := await client.read()) is not None and event.type != "audio-chunk":
+            pass
+        chunks_before_audio = sent
+        events = await client.read_until("synthesize-stopped")
+        await sender
+        assert chunks_before_audio < len(pieces), "the first audio waited for the whole text"
+        record = await server.record(mode="stream")
+        assert record.outcome == "ok" and record.segments >= 3
+        # the whole reply was still spoken, once: "the living room is at twenty one degrees,"
+        # then the rest of the sentence, then the question
+        assert record.characters == len(REPLY)
+        assert len(events) > 2
+
+
+async def test_pauses_loudness_and_tail_on_the_wire() -> None:
+    settings = AudioSettings()  # the defaults: Kokoro's pauses, -20 LUFS, 0.2 s tail
+    async with stub_server(audio=settings) as server:
+        client = await server.connect()
+        await client.send(Synthesize(text="The lights are on, the door is locked.").event())
+        audio = pcm(await client.read_until("audio-stop"))
+    tail = round(settings.tail_silence * SAMPLE_RATE)
+    assert not audio[-tail:].any() and audio[-tail - 1] != 0  # the tail, after the speech
+    silent = np.flatnonzero(audio == 0)
+    runs = np.split(silent, np.flatnonzero(np.diff(silent) > 1) + 1)
+    inner = [len(r) / SAMPLE_RATE for r in runs if len(r) and r[-1] < len(audio) - tail - 1]
+    clause = KOKORO_PAUSES["a"][0]
+    # the first clause was cut at the comma: the clause pause between the two segments
+    # (less the trimming margins, which are part of it in real audio)
+    assert len(inner) == 1 and 0.2 < inner[0] <= clause
+    assert np.max(np.abs(audio)) > 0.25  # brought up from the stub's level to the target

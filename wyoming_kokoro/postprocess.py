@@ -1,0 +1,194 @@
+"""A request's audio on the way out: trimmed segments, pauses by rule, even loudness.
+
+Each segment's audio (as inference made it; the phrase cache holds it that way too) is
+trimmed to its speech plus a small margin, preceded by the pause that the previous
+segment's ending calls for (clause punctuation, sentence end, an SSML break's exact
+length), brought to the loudness target and held under the true-peak ceiling. The last
+audio of a request is followed by ``tail_silence``.
+
+Loudness, while streaming: audio leaves segment by segment, so the whole request cannot
+be measured before its first words are heard. Each segment gets the gain that brings the
+request *so far* (itself included) to the target, with the voice's loudness from earlier
+requests counted as ``PRIOR_S`` seconds of audio. So the first segment of a familiar voice
+is already at the voice's level, a short first word ("Sure!") does not set the gain on its
+own, and later segments move only as far as the request's own measurement moves: gain
+changes fall in the pauses and stay small (Kokoro keeps a voice's level within a dB or two
+from sentence to sentence).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from .audio import LEAD_MARGIN_S, TRAIL_MARGIN_S, pause_after, silence, trim_silence
+from .loudness import HOP_S, LoudnessMeter, gated_loudness, limit, lufs_power
+from .text.segment import Ending
+
+TRUE_PEAK_DBTP = -1.0
+PRIOR_S = 3.0
+MAX_GAIN_DB = 24.0
+
+
+# Kokoro's own pauses in whole-passage renderings (seconds of silence between speech),
+# per language letter: (after a clause, after a sentence); the medians of the pauses that
+# benchmarks/pauses.py found (see the README). Italian's commas were not matched there;
+# its clause pause is the median of the unmatched pauses. Hindi was not measured.
+KOKORO_PAUSES: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {
+        "a": (0.31, 0.58),
+        "b": (0.34, 0.53),
+        "e": (0.18, 0.51),
+        "f": (0.17, 0.29),
+        "i": (0.19, 0.21),
+        "p": (0.18, 0.46),
+        "j": (0.46, 0.66),
+        "z": (0.26, 0.32),
+    }
+)
+DEFAULT_PAUSES = (0.26, 0.46)  # the medians over all the languages measured
+PARAGRAPH_EXTRA_S = 0.3  # auto paragraph pause: the sentence pause and this much more
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    """How output audio is shaped (see the README's configuration table)."""
+
+    sentence_silence: float | None = None  # None: Kokoro's own pause for the language
+    clause_silence: float | None = None
+    paragraph_silence: float | None = None  # None: the sentence pause + PARAGRAPH_EXTRA_S
+    loudness_lufs: float | None = -20.0  # None: no normalization
+    volume: float = 1.0  # linear factor on top
+    tail_silence: float = 0.2
+
+    def pause(self, ending: Ending, lang_code: str) -> float:
+        """Seconds between the speech of a segment that ended so and the next one's.
+
+        A cut inside a clause (a long one split for the model) gets no pause of its own:
+        only the trimming margins, about as long as Kokoro's own joins between words.
+        """
+        clause, sentence = KOKORO_PAUSES.get(lang_code, DEFAULT_PAUSES)
+        if self.sentence_silence is not None:
+            sentence = self.sentence_silence
+        if ending is Ending.SENTENCE:
+            return sentence
+        if ending is Ending.PARAGRAPH:
+            if self.paragraph_silence is not None:
+                return self.paragraph_silence
+            return sentence + PARAGRAPH_EXTRA_S
+        if ending is Ending.CLAUSE:
+            return clause if self.clause_silence is None else self.clause_silence
+        return 0.0
+
+    @classmethod
+    def untouched(cls) -> AudioSettings:
+        """No pauses, no loudness change, no tail: only the trimming (for tests)."""
+        return cls(0.0, 0.0, 0.0, None, 1.0, 0.0)
+
+
+class VoiceLevels:
+    """Each voice's loudness (LUFS) as measured in its recent requests; bounded, thread-safe."""
+
+    def __init__(self, capacity: int = 128) -> None:
+        self.capacity = capacity
+        self._levels: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, voice: str) -> float | None:
+        with self._lock:
+            return self._levels.get(voice)
+
+    def update(self, voice: str, lufs: float) -> None:
+        if not math.isfinite(lufs):
+            return
+        with self._lock:
+            old = self._levels.pop(voice, None)
+            self._levels[voice] = lufs if old is None else 0.5 * old + 0.5 * lufs
+            while len(self._levels) > self.capacity:
+                self._levels.popitem(last=False)
+
+
+class RequestAudio:
+    """Shapes one request's segments in order. Not thread-safe: one request, one caller."""
+
+    def __init__(
+        self,
+        settings: AudioSettings,
+        lang_code: str,
+        voice: str,
+        meter: LoudnessMeter,
+        levels: VoiceLevels,
+    ) -> None:
+        self.settings = settings
+        self.lang_code = lang_code
+        self.voice = voice
+        self.meter = meter
+        self.levels = levels
+        self._powers: list[float] = []
+        self._pending = 0.0  # silence owed before the next speech (seconds between speech)
+        self._pending_is_rule = True  # punctuation's pause (a break replaces it)
+        self._spoken = False
+        prior = levels.get(voice) if settings.loudness_lufs is not None else None
+        self._prior = [] if prior is None else [lufs_power(prior)] * round(PRIOR_S / HOP_S)
+        self.gains_db: list[float] = []
+
+    def segment(self, audio: np.ndarray, ending: Ending) -> np.ndarray:
+        """The segment ready to send: pause before it, trimmed, at the target loudness."""
+        speech = trim_silence(audio)
+        if len(speech) == 0:
+            return speech
+        gain = self.settings.volume * self._loudness_gain(speech)
+        if gain != 1.0:
+            speech = speech * np.float32(gain)
+        speech = limit(speech, 10 ** (TRUE_PEAK_DBTP / 20))
+        before = self._pause_before()
+        self._pending = self.settings.pause(ending, self.lang_code)
+        self._spoken = True
+        return np.concatenate((before, speech)) if len(before) else speech
+
+    def pause(self, seconds: float) -> None:
+        """An SSML break: exactly ``seconds`` between the speech around it (it replaces the
+        pause the punctuation would have made; breaks in a row add up)."""
+        if self._pending_is_rule:
+            self._pending = 0.0
+        self._pending += seconds
+        self._pending_is_rule = False
+
+    def _pause_before(self) -> np.ndarray:
+        if not self._spoken:
+            seconds = max(0.0, self._pending - LEAD_MARGIN_S) if self._pending else 0.0
+        else:
+            seconds = pause_after(self._pending)
+        self._pending = 0.0
+        self._pending_is_rule = True
+        return silence(seconds)
+
+    def _loudness_gain(self, speech: np.ndarray) -> float:
+        target = self.settings.loudness_lufs
+        if target is None:
+            return 1.0
+        self._powers.extend(self.meter.block_powers(speech).tolist())
+        loudness = gated_loudness(self._prior + self._powers)
+        if not math.isfinite(loudness):
+            return 1.0
+        gain_db = min(MAX_GAIN_DB, max(-MAX_GAIN_DB, target - loudness))
+        self.gains_db.append(gain_db)
+        return float(10 ** (gain_db / 20))
+
+    def finish(self) -> np.ndarray:
+        """The end of the request: its tail silence (and an SSML break still owed).
+
+        Records the request's measured loudness as the voice's level for the next ones.
+        """
+        if self._powers:
+            self.levels.update(self.voice, gated_loudness(self._powers))
+        owed = 0.0 if self._pending_is_rule else self._pending
+        if self._spoken:
+            return silence(max(0.0, owed - TRAIL_MARGIN_S) + self.settings.tail_silence)
+        return silence(owed)  # only breaks: exactly their length
