@@ -177,6 +177,8 @@ def test_run_script_turns_every_option_into_the_servers_setting(tmp_path: Path) 
         "stats_file": False,
         "debug_logging": True,
         "lexicon": "/share/kokoro/my-words.yaml",
+        "volume": 1.5,
+        "tail_silence": 0.5,
     }
     assert set(options) == set(addon_config()["schema"])  # every option, none at its default
     args, custom_voices = run_with_fake_python(tmp_path, options)
@@ -190,6 +192,7 @@ def test_run_script_turns_every_option_into_the_servers_setting(tmp_path: Path) 
     assert settings.provider == ["openvino"]
     assert settings.stats_path is None and settings.debug
     assert settings.lexicon == ["/share/kokoro/my-words.yaml"]
+    assert (settings.volume, settings.tail_silence) == (1.5, 0.5)
     cozy, duo = settings.custom_voices["cozy"], settings.custom_voices["duo"]
     assert (cozy.weights, cozy.speed) == ({"af_heart": 70.0, "af_bella": 30.0}, 1.1)
     assert (duo.weights, duo.description) == ({"am_adam": 1.0, "bm_george": 1.0}, "Two men")
@@ -202,6 +205,7 @@ def test_run_script_defaults(tmp_path: Path) -> None:
     assert settings.provider == ["auto"] and settings.custom_voices == {}
     assert settings.stats_path is not None and settings.stats_path.name == "stats.jsonl"
     assert not settings.debug
+    assert (settings.volume, settings.tail_silence) == (1.0, 0.2)
 
 
 def test_run_script_stops_on_an_unreadable_blend(tmp_path: Path) -> None:
