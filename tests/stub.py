@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -113,6 +113,50 @@ class StubModel:
     def _freed(self) -> None:
         with self._lock:
             self.live -= 1
+
+
+class PartsStubModel(StubModel):
+    """The stub with ``infer_parts``, as a split model (engine/split.py) has it: the first
+    quarter of a segment's audio goes to ``on_part``, the second once ``rest_gate`` is
+    open, then the rest comes with the result. ``completed`` counts runs that got there.
+
+    Its audio rises across each segment (a ramp), so order and losses show in the bytes.
+    ``fail_after_head`` fails the run once the head is out.
+    """
+
+    MIN_PHONEMES = 8  # shorter segments are made whole
+
+    def __init__(self, delay: float = 0.0, samples_per_phoneme: int = SAMPLES_PER_PHONEME) -> None:
+        super().__init__(delay, samples_per_phoneme)
+        self.rest_gate = threading.Event()
+        self.rest_gate.set()
+        self.head_sent = threading.Event()
+        self.fail_after_head = False
+        self.deadlines: list[float | None] = []  # heard_until() at each run
+        self.completed = 0
+
+    def infer_parts(
+        self,
+        phonemes: str,
+        style: np.ndarray,
+        speed: float,
+        on_part: Callable[[np.ndarray], None],
+        heard_until: Callable[[], float | None] = lambda: None,
+        release_memory: bool = False,
+    ) -> SegmentResult:
+        result = self.infer(phonemes, style, speed, release_memory)
+        result.audio *= np.linspace(1.0, 2.0, len(result.audio), dtype=np.float32)
+        self.deadlines.append(heard_until())
+        if len(phonemes) >= self.MIN_PHONEMES:
+            quarter = len(result.audio) // 4
+            on_part(result.audio[:quarter])
+            self.head_sent.set()
+            self.rest_gate.wait(30)
+            on_part(result.audio[quarter : 2 * quarter])  # raises once nobody waits
+            if self.fail_after_head:
+                raise RuntimeError("stub vocoder failed after the head")
+        self.completed += 1
+        return result
 
 
 class StubPhonemizer:
@@ -228,16 +272,18 @@ async def stub_server(
     samples_per_chunk: int = 1024,
     samples_per_phoneme: int = SAMPLES_PER_PHONEME,
     audio: AudioSettings = UNTOUCHED,
+    parts: bool = False,
 ) -> AsyncIterator[StubServer]:
     """A server on a free loopback port; ``loaded=False`` leaves the model 'loading'.
 
     The audio leaves as the stub made it (no pauses, loudness or tail: ``UNTOUCHED``)
     unless ``audio`` says otherwise, so that byte counts follow from the phonemes.
+    ``parts=True``: the model makes segments in two parts (:class:`PartsStubModel`).
 
     On the way out it checks that no connection died of an unexpected exception."""
     catalogue = stub_catalogue()
     handle = SpeakerHandle(catalogue, "af_heart")
-    model = StubModel(delay, samples_per_phoneme)
+    model = (PartsStubModel if parts else StubModel)(delay, samples_per_phoneme)
     phonemizer = StubPhonemizer()
     speaker = Speaker(model, catalogue, phonemizer, "af_heart", audio=audio)
     if loaded:

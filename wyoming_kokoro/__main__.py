@@ -83,6 +83,7 @@ def _load_speaker(settings: Settings, catalogue: VoiceCatalogue) -> Speaker:
         model_digest=file_digest(model_path),
         short_threshold=settings.short_segment_phonemes,
         cooldown=settings.provider_cooldown,
+        split=settings.vocoder_split,
     )
     speaker = Speaker(
         model,

@@ -92,18 +92,26 @@ def _fade(audio: np.ndarray, head: bool, tail: bool) -> np.ndarray:
 
 
 def trim_silence(
-    audio: np.ndarray, lead_margin_s: float = LEAD_MARGIN_S, trail_margin_s: float = TRAIL_MARGIN_S
+    audio: np.ndarray,
+    lead_margin_s: float = LEAD_MARGIN_S,
+    trail_margin_s: float = TRAIL_MARGIN_S,
+    *,
+    lead: bool = True,
+    trail: bool = True,
 ) -> np.ndarray:
     """The audio from shortly before its first speech to shortly after its last.
 
-    Audio with no speech in it trims to nothing. A cut end gets a 5-ms fade.
+    Audio with no speech in it trims to nothing. A cut end gets a 5-ms fade. ``lead`` or
+    ``trail`` False keeps that end as it is (the inner ends of a segment made in parts).
     """
     samples = np.asarray(audio, dtype=np.float32).reshape(-1)
     bounds = speech_bounds(samples)
     if bounds is None:
         return samples[:0]
-    start = max(0, bounds[0] - round(lead_margin_s * SAMPLE_RATE))
-    end = min(len(samples), bounds[1] + round(trail_margin_s * SAMPLE_RATE))
+    start = max(0, bounds[0] - round(lead_margin_s * SAMPLE_RATE)) if lead else 0
+    end = len(samples)
+    if trail:
+        end = min(end, bounds[1] + round(trail_margin_s * SAMPLE_RATE))
     return _fade(samples[start:end], head=start > 0, tail=end < len(samples))
 
 

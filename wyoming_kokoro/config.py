@@ -71,6 +71,7 @@ class Settings:
     provider_cooldown: float = 60.0
     phrase_cache_mb: int = 32
     first_clause: bool = True
+    vocoder_split: bool = True
     lexicon: list[str] = field(default_factory=list)
     default_lexicon: bool = True
     # output audio (postprocess.AudioSettings)
@@ -404,6 +405,11 @@ OPTIONS: tuple[Option, ...] = (
         "phrase_cache_mb", _number(int, 0, 65536), "memory for repeated phrases' audio (0: off)"
     ),
     Option("first_clause", _bool, "speak the first clause on its own for the fastest first audio"),
+    Option(
+        "vocoder_split",
+        _bool,
+        "render a request's first segment in two parts: its opening is sent while the rest renders",
+    ),
     Option(
         "lexicon",
         _path_list,

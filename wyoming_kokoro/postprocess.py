@@ -137,20 +137,55 @@ class RequestAudio:
         prior = levels.get(voice) if settings.loudness_lufs is not None else None
         self._prior = [] if prior is None else [lufs_power(prior)] * round(PRIOR_S / HOP_S)
         self.gains_db: list[float] = []
+        self._held_gain: float | None = None  # a segment's gain between head and rest
 
     def segment(self, audio: np.ndarray, ending: Ending) -> np.ndarray:
         """The segment ready to send: pause before it, trimmed, at the target loudness."""
+        self._held_gain = None
         speech = trim_silence(audio)
         if len(speech) == 0:
             return speech
-        gain = self.settings.volume * self._loudness_gain(speech)
-        if gain != 1.0:
-            speech = speech * np.float32(gain)
-        speech = limit(speech, 10 ** (TRUE_PEAK_DBTP / 20))
+        speech = self._shape(speech, self.settings.volume * self._loudness_gain(speech))
         before = self._pause_before()
         self._pending = self.settings.pause(ending, self.lang_code)
         self._spoken = True
         return np.concatenate((before, speech)) if len(before) else speech
+
+    def part(self, audio: np.ndarray) -> np.ndarray:
+        """A part of a segment made in parts (see engine/split.py), not its last: the
+        first is trimmed at its start only, after the pause before it; its gain is kept
+        for the other parts and the rest (:meth:`rest`), so the level does not step
+        inside a word."""
+        if self._held_gain is not None:  # a middle part: nothing to trim
+            if self.settings.loudness_lufs is not None and len(audio):
+                self._powers.extend(self.meter.block_powers(audio).tolist())
+            return self._shape(np.asarray(audio, dtype=np.float32), self._held_gain)
+        speech = trim_silence(audio, trail=False)
+        if len(speech) == 0:
+            self._held_gain = None  # no speech yet: the rest is shaped as a whole segment
+            return speech
+        self._held_gain = self.settings.volume * self._loudness_gain(speech)
+        speech = self._shape(speech, self._held_gain)
+        before = self._pause_before()
+        self._spoken = True
+        return np.concatenate((before, speech)) if len(before) else speech
+
+    def rest(self, audio: np.ndarray, ending: Ending) -> np.ndarray:
+        """The rest of a segment whose parts went out: trimmed at its end, at their gain."""
+        gain, self._held_gain = self._held_gain, None
+        if gain is None:
+            return self.segment(audio, ending)
+        speech = trim_silence(audio, lead=False)
+        if self.settings.loudness_lufs is not None and len(speech):
+            self._powers.extend(self.meter.block_powers(speech).tolist())
+        self._pending = self.settings.pause(ending, self.lang_code)
+        return self._shape(speech, gain) if len(speech) else speech
+
+    @staticmethod
+    def _shape(speech: np.ndarray, gain: float) -> np.ndarray:
+        if gain != 1.0:
+            speech = speech * np.float32(gain)
+        return limit(speech, 10 ** (TRUE_PEAK_DBTP / 20))
 
     def pause(self, seconds: float) -> None:
         """An SSML break: exactly ``seconds`` between the speech around it (it replaces the

@@ -37,7 +37,7 @@ from typing import TypeVar
 import numpy as np
 
 from .postprocess import RequestAudio
-from .speech import Job, Speaker, SpeakerHandle, VoiceChoice
+from .speech import WHOLE_TRIM_S, Job, Playout, Speaker, SpeakerHandle, VoiceChoice
 from .stats import RequestStats, StatsWriter
 from .text.prepare import Segment, TextPreparer
 from .text.segment import Ending, Sentence
@@ -92,6 +92,9 @@ class SpeechRequest:
         self._segments: asyncio.Queue[Segment | None] = asyncio.Queue(SEGMENTS_AHEAD)
         self._jobs: asyncio.Queue[Job | None] = asyncio.Queue(LOOKAHEAD)
         self._stages: list[asyncio.Task[None]] = []
+        # When the audio made so far has played out: later segments are vocoded in parts
+        # when that is near (see speech.Playout).
+        self.playout = Playout()
 
     @classmethod
     def refusal(
@@ -171,8 +174,21 @@ class SpeechRequest:
         job: Job | None = None
         try:
             while (job := await self._jobs.get()) is not None:
+                handed = 0
+                while (part := await speaker.next_part(job)) is not None:
+                    # A part of the segment, made before the rest (see engine/split.py).
+                    shaped = await speaker.run_audio(shaper.part, part)
+                    yield SpeechAudio(shaped, Ending.CUT, job.segment)
+                    handed += len(part)
                 samples = await speaker.finish(job, self.stats)
-                yield await self._audio_out(speaker, shaper, job.segment, samples)
+                if handed:
+                    rest = samples[handed:]
+                    shaped = await speaker.run_audio(shaper.rest, rest, job.segment.ending)
+                    yield SpeechAudio(shaped, job.segment.ending, job.segment)
+                else:
+                    if job.future is None:  # a cache hit or a break: made just now
+                        self.playout.made(len(samples), WHOLE_TRIM_S if job.key else 0.0)
+                    yield await self._audio_out(speaker, shaper, job.segment, samples)
                 job = None
             if self._failure is not None:
                 raise self._failure
@@ -248,7 +264,7 @@ class SpeechRequest:
         first = True
         try:
             while (segment := await self._segments.get()) is not None:
-                job = speaker.start(segment, self.voice, self.speed, first)
+                job = speaker.start(segment, self.voice, self.speed, first, self.playout)
                 first = first and not segment.phonemes  # silences keep the turn
                 try:
                     await self._jobs.put(job)  # waits while LOOKAHEAD jobs are queued

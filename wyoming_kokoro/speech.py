@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -130,10 +132,49 @@ class Job:
     audio: np.ndarray | None = None  # known at once: a silence or a cache hit
     future: asyncio.Future[SegmentResult] | None = None
     key: PhraseKey | None = None  # the phrase cache's key (none for a silence)
+    # Parts of the audio made before the whole (see engine/split.py), in order.
+    parts: asyncio.Queue[np.ndarray] | None = None
 
     def cancel(self) -> None:
         if self.future is not None:
             self.future.cancel()  # a job nobody will wait for frees the engine
+
+
+# Silence trimmed off a segment's audio, about (Kokoro's leading pad is ~0.35 s, its
+# trailing silence ~0.2-0.3 s; see audio.trim_silence): for the playing-out estimate.
+HEAD_TRIM_S = 0.33
+REST_TRIM_S = 0.25
+WHOLE_TRIM_S = HEAD_TRIM_S + REST_TRIM_S
+
+
+class Playout:
+    """When one request's audio made so far will have played out (time.monotonic), if the
+    client plays it from its arrival; None before any. Updated where audio is made (the
+    inference thread, so that the next segment's run sees it at once), read there too.
+
+    An estimate on the low side: the silence trimming will take is taken off, the pauses
+    that will be added are not counted."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until: float | None = None
+
+    def made(self, samples: int, trimmed_s: float) -> None:
+        seconds = samples / SAMPLE_RATE - trimmed_s
+        if seconds <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = now if self._until is None else max(now, self._until)
+            self._until = start + seconds
+
+    def until(self) -> float | None:
+        with self._lock:
+            return self._until
+
+
+class Abandoned(Exception):
+    """Raised between a segment's parts when nobody waits for them any more."""
 
 
 class Speaker:
@@ -198,7 +239,14 @@ class Speaker:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._audio_executor, function, *args)
 
-    def start(self, segment: Segment, voice: VoiceChoice, speed: float, first: bool) -> Job:
+    def start(
+        self,
+        segment: Segment,
+        voice: VoiceChoice,
+        speed: float,
+        first: bool,
+        playout: Playout | None = None,
+    ) -> Job:
         """Begin making a segment's audio: from the cache, or queued for inference."""
         if not segment.phonemes:  # an SSML break
             return Job(segment, np.zeros(round(segment.silence * SAMPLE_RATE), dtype=np.float32))
@@ -211,13 +259,56 @@ class Speaker:
         style = self.catalogue.style(voice.name, len(segment.phonemes))
         phonemes = segment.phonemes
 
+        # A model that can vocode a segment in parts (engine/split.py) makes them in turn
+        # when the audio made before would play out before the whole was made;
+        # ``playout`` tells when that is, and learns of the audio made here.
+        infer_parts = getattr(self.model, "infer_parts", None)
+        playing = playout or Playout()
+        parts: asyncio.Queue[np.ndarray] | None = None
+        handed = [0]  # samples handed out as parts
+        if infer_parts is not None:
+            loop = asyncio.get_running_loop()
+            parts = asyncio.Queue()
+            queue = parts
+
+            def on_part(audio: np.ndarray) -> None:  # on the inference thread
+                if future.cancelled():  # the client went: free the engine now
+                    raise Abandoned
+                playing.made(len(audio), 0.0 if handed[0] else HEAD_TRIM_S)
+                handed[0] += len(audio)
+                loop.call_soon_threadsafe(queue.put_nowait, audio)
+
         def run() -> SegmentResult:
             # Runs on the inference thread: when nothing else waits, the engine goes idle
             # after this run and can hand its arena memory back.
-            return self.model.infer(phonemes, style, speed, self.scheduler.pending() == 0)
+            idle = self.scheduler.pending() == 0
+            if infer_parts is None:
+                result = self.model.infer(phonemes, style, speed, idle)
+            else:
+                result = infer_parts(phonemes, style, speed, on_part, playing.until, idle)
+            rest = len(result.audio) - handed[0]
+            playing.made(rest, REST_TRIM_S if handed[0] else WHOLE_TRIM_S)
+            return result
 
         future = self.scheduler.submit(FIRST_SEGMENT if first else LATER_SEGMENT, run)
-        return Job(segment, future=future, key=key)
+        return Job(segment, future=future, key=key, parts=parts)
+
+    async def next_part(self, job: Job) -> np.ndarray | None:
+        """The next part of the job's audio made before the whole; None when the rest
+        comes with the whole (from :meth:`finish`)."""
+        if job.parts is None or job.future is None:
+            return None
+        if job.parts.empty() and not job.future.done():
+            getting = asyncio.ensure_future(job.parts.get())
+            try:
+                waiting: set[asyncio.Future[object]] = {getting, job.future}  # type: ignore[arg-type]
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                getting.cancel()
+            if getting.done() and not getting.cancelled():
+                return getting.result()
+        # Parts are queued before the whole is done: what is queued still comes first.
+        return None if job.parts.empty() else job.parts.get_nowait()
 
     async def finish(self, job: Job, stats: RequestStats) -> np.ndarray:
         """The job's audio, accounted in ``stats`` (and kept in the phrase cache)."""

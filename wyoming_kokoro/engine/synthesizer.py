@@ -18,6 +18,7 @@ import numpy as np
 from .providers import CPU, ProviderSpec, ProviderSwitches, plan_providers
 from .router import ProviderSession, Router, SegmentResult
 from .session import OpenedSession, SessionConfig, create_session, ort
+from .split import SplitSession, SplitUnavailable, open_split
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -60,8 +61,10 @@ class KokoroModel:
         cooldown: float = 60.0,
         available: Sequence[str] | None = None,
         session_factory: SessionFactory = create_session,
+        split: bool = False,
     ) -> None:
         self.path = path
+        self.split = split  # CPU runs the model as two sessions (see split.py)
         self.vocab = load_vocab()
         self.config = config or SessionConfig()
         self.model_digest = model_digest
@@ -94,9 +97,23 @@ class KokoroModel:
             how = "cached optimized model" if session.from_cache else "model"
             _LOGGER.info("Session %s ready in %.2f s (%s)", session.label, session.startup_s, how)
 
-    def _open(self, spec: ProviderSpec) -> ProviderSession:
+    def _open_split(self) -> OpenedSession | None:
         try:
-            opened = self._factory(self.path, spec, self.config, self.model_digest)
+            split = open_split(self.path, self.config, self.model_digest)
+        except SplitUnavailable as err:
+            _LOGGER.info("Vocoder split off: %s; the first audio waits for whole segments", err)
+            return None
+        except Exception as err:  # never worse than the whole model
+            _LOGGER.warning("Vocoder split failed (%s); using the whole model", err)
+            return None
+        _LOGGER.info("Vocoder split on: a request's first audio comes from its first words")
+        return OpenedSession(split, split.startup_s, split.from_cache)
+
+    def _open(self, spec: ProviderSpec) -> ProviderSession:
+        opened = self._open_split() if self.split and spec.key == "cpu" else None
+        try:
+            if opened is None:
+                opened = self._factory(self.path, spec, self.config, self.model_digest)
         except Exception as err:
             if spec.key == "cpu":
                 raise ModelLoadError(
@@ -186,6 +203,33 @@ class KokoroModel:
                     "Provider %s failed its warm-up run (%s); resting it", session.label, err
                 )
                 session.unhealthy_until = time.monotonic() + self.router.cooldown
+
+    def infer_parts(
+        self,
+        phonemes: str,
+        style: np.ndarray,
+        speed: float,
+        on_part: Callable[[np.ndarray], None],
+        heard_until: Callable[[], float | None] = lambda: None,
+        release_memory: bool = False,
+    ) -> SegmentResult:
+        """:meth:`infer`, handing the audio to ``on_part`` part by part as it is made
+        (on a split CPU session, when the audio made before would play out before the
+        whole is made, and parts pay; see split.py). ``heard_until`` says when that audio
+        plays out (time.monotonic; None: nothing made yet). The result's audio starts with
+        exactly what ``on_part`` got, in order; the last part is only in the result."""
+        if not phonemes:
+            return self.infer(phonemes, style, speed, release_memory)
+        feeds = self.feeds(phonemes, style, speed)
+        kept = self.filter_phonemes(phonemes)
+        word_ends = [i + 1 for i, symbol in enumerate(kept) if symbol == " "]
+
+        def run(session: Any) -> np.ndarray:
+            if isinstance(session, SplitSession):
+                return session.run_parts(feeds, word_ends, on_part, heard_until)
+            return self.run_on(session, feeds, release_memory)
+
+        return self.router.run(len(phonemes), run)
 
     def infer(
         self, phonemes: str, style: np.ndarray, speed: float, release_memory: bool = False

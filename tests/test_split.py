@@ -1,0 +1,303 @@
+"""The vocoder split (engine/split.py): a segment's opening is sent while its rest renders.
+
+Two layers, as everywhere: the request path with a stub model that makes segments in two
+parts (order, nothing lost, hang-ups and failures between the parts, the playing-out time
+handed to later segments), and the real model cut in two (the same audio as the whole
+model; the audio made in parts stays close to it; no cut when the audio already sent lasts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from wyoming.event import Event
+from wyoming.tts import Synthesize
+
+from tests.stub import PARAGRAPH, PartsStubModel, audio_bytes, stub_server, types
+from wyoming_kokoro.audio import SAMPLE_RATE, float_to_pcm16
+from wyoming_kokoro.engine.session import SessionConfig
+from wyoming_kokoro.engine.split import (
+    FRAME_S,
+    LEFT_CONTEXT,
+    RIGHT_CONTEXT,
+    SAFETY,
+    SplitSession,
+    open_split,
+    plan_parts,
+)
+from wyoming_kokoro.engine.synthesizer import KokoroModel
+from wyoming_kokoro.engine.voices import read_voices_file
+from wyoming_kokoro.loudness import LoudnessMeter
+from wyoming_kokoro.postprocess import AudioSettings, RequestAudio, VoiceLevels
+from wyoming_kokoro.text.segment import Ending
+
+ANSWER = 2.0
+SENTENCE = "Lights are now switched off everywhere."  # one segment (no clause to cut)
+
+
+def pcm(events: list[Event]) -> np.ndarray:
+    data = b"".join(e.payload or b"" for e in events if e.type == "audio-chunk")
+    return np.frombuffer(data, dtype="<i2")
+
+
+# ---------------------------------------------------------------- the request path (stub)
+
+
+async def test_a_segments_head_is_sent_before_its_rest_is_made() -> None:
+    async with stub_server(parts=True) as server:
+        model = server.model
+        assert isinstance(model, PartsStubModel)
+        model.rest_gate.clear()  # the rest is "still rendering"
+        client = await server.connect()
+        await client.send(Synthesize(text=SENTENCE).event())
+        events: list[Event] = []
+        while True:  # everything sent while the rest is held
+            try:
+                event = await client.read(0.3 if events else ANSWER)
+            except TimeoutError:
+                break
+            assert event is not None
+            events.append(event)
+        assert types(events)[:2] == ["audio-start", "audio-chunk"]
+        assert types(events)[-1] == "audio-chunk"
+        head_bytes = audio_bytes(events)
+        model.rest_gate.set()
+        events += await client.read_until("audio-stop", timeout=ANSWER)
+        samples = audio_bytes(events) // 2
+        assert head_bytes == samples // 4 * 2  # the first part, all of it, before the rest
+        # Nothing lost, nothing doubled, in order: the ramp the stub made, as PCM.
+        expected = np.frombuffer(
+            float_to_pcm16(0.25 * np.linspace(1.0, 2.0, samples, dtype=np.float32)), "<i2"
+        )
+        assert np.array_equal(pcm(events), expected)
+        record = await server.record(outcome="ok")
+        assert record.segments == 1 and record.first_audio_ms is not None
+
+
+async def test_hang_up_or_failure_between_head_and_rest() -> None:
+    async with stub_server(parts=True) as server:
+        model = server.model
+        assert isinstance(model, PartsStubModel)
+        model.rest_gate.clear()
+        client = await server.connect()
+        await client.send(Synthesize(text=SENTENCE).event())
+        assert types(await client.read_until("audio-chunk", timeout=ANSWER)) == [
+            "audio-start",
+            "audio-chunk",
+        ]
+        client.close()  # gone while the rest renders
+        await asyncio.sleep(0.1)
+        model.rest_gate.set()
+        assert (await server.record()).outcome == "cancelled"
+        await asyncio.sleep(0.1)
+        assert model.completed == 0  # abandoned at its next part: the engine is free
+
+        model.fail_after_head = True
+        client = await server.connect()
+        await client.send(Synthesize(text=SENTENCE).event())
+        events = await client.read_until("audio-stop", timeout=ANSWER)
+        assert types(events)[:2] == ["audio-start", "audio-chunk"]
+        assert types(events)[-2:] == ["error", "audio-stop"]
+        assert len(server.records(outcome="error")) == 1
+
+        model.fail_after_head = False  # the connection and the engine go on
+        await client.send(Synthesize(text=SENTENCE).event())
+        events = await client.read_until("audio-stop", timeout=ANSWER)
+        assert "error" not in types(events)
+        assert audio_bytes(events) > 0
+
+
+async def test_later_segments_know_when_the_audio_made_plays_out() -> None:
+    # 100 ms of audio per phoneme: more than the silence trimming is expected to take.
+    async with stub_server(parts=True, delay=0.01, samples_per_phoneme=2400) as server:
+        model = server.model
+        assert isinstance(model, PartsStubModel)
+        client = await server.connect()
+        started = time.monotonic()
+        await client.send(Synthesize(text=PARAGRAPH).event())
+        events = await client.read_until("audio-stop", timeout=ANSWER)
+        assert audio_bytes(events) > 0
+        first, *later = model.deadlines
+        assert first is None  # nothing sent yet: the opening comes first
+        known = [d for d in later if d is not None]
+        assert later and len(known) == len(later) and all(d > started for d in known)
+        # The playing-out time grows with the audio sent (never backwards).
+        assert all(b >= a for a, b in zip(known, known[1:], strict=False))
+
+
+def test_head_and_rest_are_shaped_as_one_segment() -> None:
+    """Trimmed at the outer ends only, one gain for both parts, the same pause after."""
+    rate = SAMPLE_RATE
+    t = np.arange(rate) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    quiet = np.zeros(rate // 4, dtype=np.float32)
+    audio = np.concatenate((quiet, tone, quiet))
+    settings = AudioSettings()
+
+    def shaper() -> RequestAudio:
+        return RequestAudio(settings, "a", "af_heart", LoudnessMeter(), VoiceLevels())
+
+    whole = shaper()
+    one = whole.segment(audio, Ending.SENTENCE)
+    parts = shaper()
+    cut = len(quiet) + 67 * 120  # heads end on the 5-ms frames (600 k - 120 samples)
+    two = np.concatenate((parts.part(audio[:cut]), parts.rest(audio[cut:], Ending.SENTENCE)))
+    assert len(two) == len(one)
+    # One gain across the seam (set when the head went out, from what was known then):
+    # the parts differ from the whole segment by one constant factor, under 0.5 dB.
+    loud = np.abs(one) > 0.02
+    ratio = two[loud] / one[loud]
+    assert np.ptp(ratio) < 1e-3 * np.mean(ratio)
+    assert abs(20 * np.log10(np.mean(ratio))) < 0.5
+    assert len(whole.finish()) == len(parts.finish())  # the same tail after it
+
+
+# ---------------------------------------------------------------- the real model
+
+
+def mel_db(audio: np.ndarray, bands: int = 40) -> np.ndarray:
+    """Log energies in mel bands, 10-ms hops (what a listener's ear resolves, roughly)."""
+    size, hop = 1024, 240
+    frames = np.lib.stride_tricks.sliding_window_view(audio, size)[::hop] * np.hanning(size)
+    power = np.abs(np.fft.rfft(frames)) ** 2
+    mel = 2595 * np.log10(1 + np.fft.rfftfreq(size, 1 / SAMPLE_RATE) / 700)
+    edges = np.linspace(mel[1], mel[-1], bands + 1)
+    energy = [
+        power[:, (mel >= lo) & (mel < hi)].sum(1) for lo, hi in zip(edges, edges[1:], strict=False)
+    ]
+    return 10 * np.log10(np.stack(energy, 1) + 1e-8)
+
+
+def mel_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference in dB over the frames where ``a`` has speech."""
+    x, y = mel_db(a), mel_db(b)
+    speech = x.max(1) > x.max() - 50
+    return float(np.abs(x - y)[speech].mean())
+
+
+@pytest.fixture(scope="module")
+def split_model(real_assets: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    model_path, voices_path = real_assets
+    cache = tmp_path_factory.mktemp("split-cache")
+    config = SessionConfig(cache_dir=cache)
+    split = open_split(model_path, config, model_digest="test")
+    whole = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    model = KokoroModel(model_path, config, ["cpu"], model_digest="test", split=True)
+    voices = read_voices_file(voices_path)
+    return {"split": split, "whole": whole, "model": model, "voices": voices, "config": config,
+            "path": model_path}  # fmt: skip
+
+
+def feeds_for(
+    model: KokoroModel, voices: dict[str, np.ndarray], phonemes: str
+) -> dict[str, np.ndarray]:
+    style = voices["af_heart"][len(phonemes)]
+    return model.feeds(phonemes, style, 1.0)
+
+
+PHONEMES = (
+    "ðə lˈIvɪŋ ɹˈum lˈIts ɑɹ ˈɔn, ænd ðə fɹˈʌnt dˈɔɹ ɪz lˈɑkt. "
+    "təmˈɑɹO lˈʊks sˈʌni wɪð ɐ lˈIt bɹˈiz fɹʌm ðə wˈɛst."
+)
+
+
+def test_the_two_sessions_make_the_whole_models_audio(split_model: dict) -> None:
+    model: KokoroModel = split_model["model"]
+    feeds = feeds_for(model, split_model["voices"], PHONEMES)
+    whole = split_model["whole"].run(None, feeds)[0].reshape(-1)
+    parts = split_model["split"].run(None, feeds)[0]
+    assert len(parts) == len(whole)
+    assert float(np.max(np.abs(parts - whole))) < 1e-3
+    # The model the server builds uses them on CPU, and a second start reads them cached.
+    assert isinstance(model.router.cpu().session, SplitSession)
+    again = open_split(split_model["path"], split_model["config"], model_digest="test")
+    assert again.from_cache
+    assert float(np.max(np.abs(again.run(None, feeds)[0] - whole))) < 1e-3
+
+
+def test_a_segment_in_two_parts_stays_close_to_the_whole(split_model: dict) -> None:
+    split: SplitSession = split_model["split"]
+    model: KokoroModel = split_model["model"]
+    feeds = feeds_for(model, split_model["voices"], PHONEMES)
+    whole = split.run(None, feeds)[0]  # also measures the vocoder's speed
+    assert split.seconds_per_frame is not None
+    heads: list[np.ndarray] = []
+    word_ends = [i + 1 for i, s in enumerate(PHONEMES) if s == " "]
+    audio = split.run_parts(feeds, word_ends, heads.append)
+    assert len(heads) >= 1
+    head = np.concatenate(heads)
+    # It starts KEEP_LEAD frames before the speech: part of the leading pad is not made.
+    skipped = len(whole) - len(audio)
+    assert skipped % 600 == 0 and 0 <= skipped <= 8 * 600
+    whole = whole[skipped:]
+    assert np.array_equal(audio[: len(head)], head)  # the parts are the audio's opening
+    assert len(heads[0]) < 0.5 * len(whole)
+    # Each part sees only its own frames, so the audio is not bit-exact; it stays close
+    # to the whole rendering everywhere, the join included (measured: about 2 dB; the
+    # rest placed 100 ms off gives about 11 dB).
+    assert mel_difference(whole, audio) < 4.0
+    join = slice(max(0, len(head) - SAMPLE_RATE // 4), len(head) + SAMPLE_RATE // 4)
+    assert mel_difference(whole[join], audio[join]) < 5.0
+
+
+def test_no_parts_when_the_audio_sent_lasts(split_model: dict) -> None:
+    split: SplitSession = split_model["split"]
+    model: KokoroModel = split_model["model"]
+    feeds = feeds_for(model, split_model["voices"], PHONEMES)
+    whole = split.run(None, feeds)[0]
+    heads: list[np.ndarray] = []
+    word_ends = [i + 1 for i, s in enumerate(PHONEMES) if s == " "]
+    audio = split.run_parts(feeds, word_ends, heads.append, lambda: time.monotonic() + 60)
+    assert heads == [] and np.array_equal(audio, whole)
+    # Through the model, as the server calls it: a short segment is made whole.
+    result = model.infer_parts("hˈI.", split_model["voices"]["af_heart"][4], 1.0, heads.append)
+    assert heads == [] and len(result.audio) > 0
+
+
+def simulate(
+    durations: np.ndarray, cuts: list[int], real: float, available: float | None, skip: int
+) -> tuple[float, float]:
+    """Render the plan at ``real`` seconds per frame: the first audio's wait and the
+    longest stall after it (the listener's view)."""
+    total, lead = int(durations.sum()), int(durations[0])
+    clock, plays, first, stall = 0.0, available, None, 0.0
+    begin = skip
+    for index, end in enumerate([*cuts, total]):
+        left = LEFT_CONTEXT if index else 0
+        right = RIGHT_CONTEXT if end < total else 0
+        clock += real * (end - begin + left + right)
+        if first is None and plays is None:
+            first, plays = clock, clock
+        assert plays is not None
+        stall = max(stall, clock - plays)
+        spoken = end - (max(begin, lead) if index == 0 else begin)
+        plays = max(plays, clock) + spoken * FRAME_S
+        begin = end
+    return first or 0.0, stall
+
+
+def test_plan_parts_keeps_the_audio_flowing() -> None:
+    durations = np.array([14] + [2] * 140 + [6, 1])  # pads, phonemes, final punctuation
+    word_ends = list(range(4, 141, 4))
+    ends = {int(e) for e in np.cumsum(durations)[word_ends]}
+    per_frame = 0.009
+    # Nothing playing: the first part is short, no stall after it.
+    cuts = plan_parts(durations, word_ends, per_frame, None, skip=6)
+    assert len(cuts) >= 2 and set(cuts) <= ends and cuts == sorted(cuts)
+    planned = SAFETY * per_frame  # the speed the plan allows for (slower than measured)
+    first, stall = simulate(durations, cuts, planned, None, 6)
+    assert first < 0.4 * planned * int(durations.sum()) and stall == 0.0
+    assert simulate(durations, cuts, per_frame, None, 6)[1] == 0.0
+    # Audio playing for 1 s: parts only as needed, still no stall.
+    cuts = plan_parts(durations, word_ends, per_frame, 1.0)
+    assert cuts and simulate(durations, cuts, planned, 1.0, 0)[1] == 0.0
+    # Enough audio playing, a short segment, or a machine too slow for parts: one part.
+    assert plan_parts(durations, word_ends, per_frame, 10.0) == []
+    assert plan_parts(np.array([14, 2, 2, 2, 6, 1]), [2], per_frame) == []
+    assert plan_parts(durations, word_ends, 0.02) == []
+    assert plan_parts(durations, [1], per_frame) == []

@@ -1,0 +1,320 @@
+"""Kokoro split in two: the text side (durations, pitch, energy) and the vocoder.
+
+The model's vocoder costs about 95 % of a run and its cost grows with the audio's length;
+the text side before it costs the rest. With the graph cut between the two, a segment's
+text side runs once on the whole segment (so durations and intonation are those of the
+whole sentence), and the vocoder can render the segment's opening first and the rest
+after it: the first audio of a request arrives after the vocoder has made only its head.
+
+Cut this way the two sessions produce exactly the audio of the whole model (same nodes,
+same order). Rendering in two parts is not exact: each part sees its own frames only.
+The parts overlap (``LEFT_CONTEXT`` and ``RIGHT_CONTEXT`` frames, dropped afterwards, so
+neither part's edge effects are heard) and are cross-faded at a word boundary.
+
+Needs the ``onnx`` package to cut the graph (once; the two halves are kept optimized in
+the cache folder). Without it, or with an export whose graph has other names, the whole
+model is used as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .providers import CPU
+from .session import SessionConfig, cache_key, ort, session_options
+
+_LOGGER = logging.getLogger(__name__)
+
+SPLIT_VERSION = "split-1"
+SAMPLES_PER_FRAME = 600  # one duration unit of Kokoro at 24 kHz (25 ms)
+FRAME_S = SAMPLES_PER_FRAME / 24000
+
+# Where the graph of kokoro-v1.0 (the kokoro-onnx exports) is cut: the aligned text
+# features, the predicted pitch and energy; and the per-token durations.
+DECODER_INPUTS = (
+    "/encoder/MatMul_1_output_0",
+    "/encoder/Reshape_output_0",
+    "/encoder/Reshape_1_output_0",
+)
+DURATIONS = "/encoder/Gather_output_0"
+
+KEEP_LEAD = 8  # frames of the leading pad a head keeps: its start sees silence, as whole
+LEFT_CONTEXT = 12  # frames the second part starts early (its start is not heard)
+RIGHT_CONTEXT = 12  # frames the head goes on past its end (its end is not heard)
+CROSSFADE = 240  # samples (10 ms)
+SAFETY = 1.4  # the rest must be ready with this margin on the measured vocoder speed
+MARGIN_S = 0.1  # and this much earlier than the head runs out
+MIN_GAIN = 0.15  # split only when the first part saves at least this share of the frames
+MAX_PARTS = 6
+
+
+class SplitUnavailable(RuntimeError):
+    """The graph cannot be cut here (no ``onnx`` package, or other tensor names)."""
+
+
+def plan_parts(
+    durations: np.ndarray,
+    word_ends: list[int],
+    seconds_per_frame: float,
+    available_s: float | None = None,
+    skip: int = 0,
+) -> list[int]:
+    """Where to cut a segment's frames into parts vocoded in turn; [] for one part.
+
+    ``durations`` are the frames of each token (the pads included); ``word_ends`` the
+    indices of tokens after which a word ends: every cut falls on such a boundary.
+    ``available_s``: how long the audio made before this segment still plays (None:
+    nothing is playing, the listener waits for this segment's first part). ``skip``:
+    leading frames not vocoded at all.
+
+    Each part is planned on the measured vocoder speed (times ``SAFETY``) so that it is
+    made before the audio before it runs out: the first part as short as lets the parts
+    after it keep up (each part's playing time pays for the next part's rendering and its
+    overlap), a later one as long as is still in time. No cut at all when the whole is in
+    time, when it is too short to gain, or on a machine too slow for parts to keep up.
+    """
+    total = int(durations.sum())
+    lead = int(durations[0]) if len(durations) else 0
+    per_frame = SAFETY * seconds_per_frame
+    if total <= 0 or per_frame <= 0:
+        return []
+    overlap = LEFT_CONTEXT + RIGHT_CONTEXT
+    rate = FRAME_S / per_frame  # frames played per frame rendered
+    if rate <= 1.2:
+        return []  # parts could not keep up: their overlaps would cost more than they gain
+    if available_s is not None and per_frame * (total - skip) + MARGIN_S <= available_s:
+        return []
+    # The smallest part whose playing time pays for a next part larger than itself.
+    smallest = math.ceil((overlap + MARGIN_S / per_frame) / (rate - 1)) + 2
+    ends = sorted({int(e) for e in np.cumsum(durations)[word_ends]} - {0, total})
+    cuts: list[int] = []
+    clock = 0.0  # rendering time spent so far
+    plays_until = available_s  # when the audio made so far has played (None: not begun)
+    pos = skip
+    while True:
+        left = 0 if not cuts else LEFT_CONTEXT
+        spoken_from = max(pos, lead) if not cuts else pos  # the leading pad is not heard
+        finish = clock + per_frame * (total - pos + left)
+        if plays_until is not None and finish + MARGIN_S <= plays_until:
+            break  # the rest is in time as one part
+        candidates = [e for e in ends if e - spoken_from >= smallest and total - e >= smallest]
+        if not candidates or len(cuts) >= MAX_PARTS - 1:
+            break
+        if plays_until is None:
+            cut = candidates[0]  # the listener waits: the first part as short as can be
+        else:
+            budget = plays_until - MARGIN_S - clock
+            fits = [e for e in candidates if per_frame * (e - pos + left + RIGHT_CONTEXT) <= budget]
+            cut = fits[-1] if fits else candidates[0]  # late anyway: be late by the least
+        clock += per_frame * (cut - pos + left + RIGHT_CONTEXT)
+        start = clock if plays_until is None else max(clock, plays_until)
+        plays_until = start + (cut - spoken_from) * FRAME_S
+        cuts.append(cut)
+        pos = cut
+    if cuts and cuts[0] + RIGHT_CONTEXT > (total - skip) * (1 - MIN_GAIN) + skip:
+        return []  # the first part would be nearly all of it
+    return cuts
+
+
+class SplitSession:
+    """The model as two onnxruntime sessions; ``run`` is the whole model's ``run``."""
+
+    def __init__(self, front: Any, decoder: Any, startup_s: float, from_cache: bool) -> None:
+        self.front = front
+        self.decoder = decoder
+        self.startup_s = startup_s
+        self.from_cache = from_cache
+        self._front_outputs = [o.name for o in front.get_outputs()]
+        self._decoder_inputs = [i.name for i in decoder.get_inputs()]
+        self._style = next(n for n in self._decoder_inputs if n not in self._front_outputs)
+        self._lock = threading.Lock()
+        self._per_frame: float | None = None  # measured vocoder seconds per frame
+
+    # The parts of InferenceSession that the rest of the engine uses.
+    def get_inputs(self) -> Any:
+        return self.front.get_inputs()
+
+    def get_outputs(self) -> Any:
+        return self.decoder.get_outputs()
+
+    def get_providers(self) -> list[str]:
+        return list(self.decoder.get_providers())
+
+    def _front(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        outputs = self.front.run(self._front_outputs, feeds)
+        return dict(zip(self._front_outputs, outputs, strict=True))
+
+    def _decode(
+        self, front: dict[str, np.ndarray], style: np.ndarray, start: int, end: int,
+        run_options: Any = None,
+    ) -> np.ndarray:  # fmt: skip
+        feeds: dict[str, np.ndarray] = {self._style: style}
+        for name in self._decoder_inputs:
+            if name == self._style:
+                continue
+            value = front[name]
+            scale = value.shape[-1] // int(front[DECODER_INPUTS[0]].shape[-1])
+            feeds[name] = value[..., start * scale : end * scale]
+        started = time.perf_counter()
+        audio = self.decoder.run(None, feeds, run_options)[0]
+        self._measured(end - start, time.perf_counter() - started)
+        return np.asarray(audio, dtype=np.float32).reshape(-1)
+
+    def _measured(self, frames: int, seconds: float) -> None:
+        if frames < 20:
+            return
+        per_frame = seconds / frames
+        with self._lock:
+            old = self._per_frame
+            self._per_frame = per_frame if old is None else 0.7 * old + 0.3 * per_frame
+
+    @property
+    def seconds_per_frame(self) -> float | None:
+        return self._per_frame
+
+    def run(
+        self, output_names: Any, feeds: dict[str, np.ndarray], run_options: Any = None
+    ) -> list[np.ndarray]:
+        front = self._front(feeds)
+        style = feeds[self._style]
+        frames = int(front[DECODER_INPUTS[0]].shape[-1])
+        return [self._decode(front, style, 0, frames, run_options)]
+
+    def run_parts(
+        self,
+        feeds: dict[str, np.ndarray],
+        word_ends: list[int],
+        on_part: Callable[[np.ndarray], None],
+        heard_until: Callable[[], float | None] = lambda: None,
+        run_options: Any = None,
+    ) -> np.ndarray:
+        """The whole audio, handing each part but the last to ``on_part`` once it is made.
+
+        Parts are made when the audio before (``heard_until()``: when it has played out,
+        None for nothing) would run out before the whole was made (see
+        :func:`plan_parts`). The returned audio starts with exactly the samples handed
+        out, in order. Made in parts, it starts ``KEEP_LEAD`` frames before the first
+        speech (the whole model's leading silence is longer; it is trimmed anyway).
+        """
+        front = self._front(feeds)
+        style = feeds[self._style]
+        frames = int(front[DECODER_INPUTS[0]].shape[-1])
+        until = heard_until()
+        if DURATIONS not in front or self._per_frame is None:
+            return self._decode(front, style, 0, frames, run_options)
+        durations = np.asarray(front[DURATIONS]).reshape(-1)
+        # Only a segment that opens a request (nothing playing) skips leading pad frames:
+        # later ones are made whole or from their start, the same audio either way.
+        skip = max(0, int(durations[0]) - KEEP_LEAD) if until is None else 0
+        available = None if until is None else until - time.monotonic()
+        cuts = plan_parts(durations, word_ends, self._per_frame, available, skip)
+        if not cuts:
+            return self._decode(front, style, 0, frames, run_options)
+        _LOGGER.debug(
+            "Vocoding %d frames in %d parts, cut at %s (audio before plays for %s)",
+            frames,
+            len(cuts) + 1,
+            cuts,
+            "-" if available is None else f"{available:.2f} s",
+        )
+        fade = np.linspace(0.0, 1.0, CROSSFADE, dtype=np.float32)
+        half = CROSSFADE // 2
+        pieces: list[np.ndarray] = []
+        previous: np.ndarray | None = None
+        previous_start = begin = skip
+        for end in [*cuts, frames]:
+            last = end == frames
+            start = begin if previous is None else begin - LEFT_CONTEXT
+            audio = self._decode(
+                front, style, start, frames if last else min(frames, end + RIGHT_CONTEXT),
+                run_options if last else None,
+            )  # fmt: skip
+            stop = len(audio) if last else (end - start) * SAMPLES_PER_FRAME - half
+            if previous is None:
+                piece = audio[:stop]
+            else:
+                mine = (begin - start) * SAMPLES_PER_FRAME - half
+                theirs = (begin - previous_start) * SAMPLES_PER_FRAME - half
+                joined = previous[theirs : theirs + CROSSFADE] * (1 - fade) + (
+                    audio[mine : mine + CROSSFADE] * fade
+                )
+                piece = np.concatenate((joined, audio[mine + CROSSFADE : stop]))
+            pieces.append(piece)
+            if not last:
+                on_part(piece)
+            previous, previous_start, begin = audio, start, end
+        return np.concatenate(pieces)
+
+
+def _cut_graph(model_path: Path) -> tuple[bytes, bytes]:
+    """The front and decoder halves of the model file, serialized."""
+    try:
+        import onnx
+        from onnx.utils import Extractor
+    except ImportError as err:
+        raise SplitUnavailable("the onnx package is not installed") from err
+    model = onnx.load(str(model_path))
+    names = {o for node in model.graph.node for o in node.output}
+    missing = [n for n in (*DECODER_INPUTS, DURATIONS) if n not in names]
+    if missing:
+        raise SplitUnavailable(f"this export has no tensor {missing[0]}")
+    inputs = [i.name for i in model.graph.input]
+    style = next((n for n in inputs if "style" in n.lower()), None)
+    if style is None:
+        raise SplitUnavailable("no style input")
+    extractor = Extractor(model)
+    outputs = [o.name for o in model.graph.output]
+    decoder = extractor.extract_model([*DECODER_INPUTS, style], outputs)
+    front = extractor.extract_model(inputs, [*DECODER_INPUTS, DURATIONS])
+    known = {i.name for i in decoder.graph.initializer} | {i.name for i in decoder.graph.input}
+    made = {o for node in decoder.graph.node for o in node.output}
+    if any(i and i not in known and i not in made for n in decoder.graph.node for i in n.input):
+        raise SplitUnavailable("the vocoder needs more than the cut tensors")
+    return front.SerializeToString(), decoder.SerializeToString()
+
+
+def open_split(model_path: Path, config: SessionConfig, model_digest: str = "") -> SplitSession:
+    """The model on CPU as two sessions, from the optimized cache when it has them."""
+    started = time.perf_counter()
+    providers = [CPU.ort_name]
+    paths: tuple[Path, Path] | None = None
+    if config.optimized_model_cache and config.cache_dir is not None and model_digest:
+        key = f"{cache_key(model_digest, CPU, config)}-{SPLIT_VERSION}"
+        folder = config.cache_dir / "optimized"
+        paths = (folder / f"{key}-front.onnx", folder / f"{key}-vocoder.onnx")
+        if all(p.is_file() for p in paths) and config.graph_opt_level != "disabled":
+            try:
+                plain = session_options(config, "disabled")
+                front = ort.InferenceSession(str(paths[0]), plain, providers=providers)
+                decoder = ort.InferenceSession(str(paths[1]), plain, providers=providers)
+                return SplitSession(front, decoder, time.perf_counter() - started, True)
+            except Exception as err:
+                _LOGGER.warning("Ignoring the cached split model: %s", err)
+                for stale in paths:
+                    stale.unlink(missing_ok=True)
+    front_bytes, decoder_bytes = _cut_graph(model_path)
+    sessions = []
+    targets: tuple[Path | None, Path | None] = paths or (None, None)
+    for data, path in zip((front_bytes, decoder_bytes), targets, strict=True):
+        options = session_options(config)
+        if path is not None and config.graph_opt_level != "disabled":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            options.optimized_model_filepath = str(path)
+        try:
+            sessions.append(ort.InferenceSession(data, options, providers=providers))
+        except Exception:
+            if path is None:
+                raise
+            path.unlink(missing_ok=True)  # e.g. a read-only folder: open without saving
+            sessions.append(
+                ort.InferenceSession(data, session_options(config), providers=providers)
+            )
+    return SplitSession(sessions[0], sessions[1], time.perf_counter() - started, False)
