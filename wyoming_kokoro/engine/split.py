@@ -148,8 +148,10 @@ class SplitSession:
     def get_providers(self) -> list[str]:
         return list(self.decoder.get_providers())
 
-    def _front(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        outputs = self.front.run(self._front_outputs, feeds)
+    def _front(
+        self, feeds: dict[str, np.ndarray], run_options: Any = None
+    ) -> dict[str, np.ndarray]:
+        outputs = self.front.run(self._front_outputs, feeds, run_options)
         return dict(zip(self._front_outputs, outputs, strict=True))
 
     def _decode(
@@ -183,7 +185,7 @@ class SplitSession:
     def run(
         self, output_names: Any, feeds: dict[str, np.ndarray], run_options: Any = None
     ) -> list[np.ndarray]:
-        front = self._front(feeds)
+        front = self._front(feeds, run_options)
         style = feeds[self._style]
         frames = int(front[DECODER_INPUTS[0]].shape[-1])
         return [self._decode(front, style, 0, frames, run_options)]
@@ -204,7 +206,7 @@ class SplitSession:
         out, in order. Made in parts, it starts ``KEEP_LEAD`` frames before the first
         speech (the whole model's leading silence is longer; it is trimmed anyway).
         """
-        front = self._front(feeds)
+        front = self._front(feeds, run_options)
         style = feeds[self._style]
         frames = int(front[DECODER_INPUTS[0]].shape[-1])
         until = heard_until()

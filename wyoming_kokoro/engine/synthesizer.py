@@ -180,15 +180,19 @@ class KokoroModel:
         self, session: Any, feeds: dict[str, np.ndarray], release_memory: bool = False
     ) -> np.ndarray:
         """One run; ``release_memory`` hands the CPU arena's free memory back afterwards."""
+        audio = session.run([self._output], feeds, self._run_options(feeds, release_memory))[0]
+        return np.asarray(audio, dtype=np.float32).reshape(-1)
+
+    def _run_options(self, feeds: dict[str, np.ndarray], release_memory: bool) -> Any:
+        """The run's options: arena shrinkage when the engine goes idle after it."""
         # Small runs stay within the arena's first block: only hand memory back once a
         # large run has grown it, so short requests do not pay to grow it again.
         size = int(feeds[self._inputs["tokens"][0]].shape[-1])
         self._arena_grown = self._arena_grown or size > self.LARGE_RUN_TOKENS
-        release = release_memory and self.config.arena_shrink and self._arena_grown
-        audio = session.run([self._output], feeds, self._release_options if release else None)[0]
-        if release:
-            self._arena_grown = False
-        return np.asarray(audio, dtype=np.float32).reshape(-1)
+        if not (release_memory and self.config.arena_shrink and self._arena_grown):
+            return None
+        self._arena_grown = False
+        return self._release_options
 
     def warm_up(self, phonemes: str, style: np.ndarray) -> None:
         """One run on every provider; a provider that fails it rests (CPU must not fail)."""
@@ -226,7 +230,8 @@ class KokoroModel:
 
         def run(session: Any) -> np.ndarray:
             if isinstance(session, SplitSession):
-                return session.run_parts(feeds, word_ends, on_part, heard_until)
+                options = self._run_options(feeds, release_memory)
+                return session.run_parts(feeds, word_ends, on_part, heard_until, options)
             return self.run_on(session, feeds, release_memory)
 
         return self.router.run(len(phonemes), run)
