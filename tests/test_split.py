@@ -293,6 +293,10 @@ def test_plan_parts_keeps_the_audio_flowing() -> None:
     first, stall = simulate(durations, cuts, planned, None, 6)
     assert first < 0.4 * planned * int(durations.sum()) and stall == 0.0
     assert simulate(durations, cuts, per_frame, None, 6)[1] == 0.0
+    # A short command (2 s): two parts, the second made while the first plays.
+    command = np.array([14] + [2] * 30 + [6, 1])
+    cuts = plan_parts(command, list(range(4, 31, 4)), per_frame, None, skip=6)
+    assert len(cuts) == 1 and simulate(command, cuts, planned, None, 6)[1] == 0.0
     # Audio playing for 1 s: parts only as needed, still no stall.
     cuts = plan_parts(durations, word_ends, per_frame, 1.0)
     assert cuts and simulate(durations, cuts, planned, 1.0, 0)[1] == 0.0

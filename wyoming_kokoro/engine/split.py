@@ -105,11 +105,22 @@ def plan_parts(
         finish = clock + per_frame * (total - pos + left)
         if plays_until is not None and finish + MARGIN_S <= plays_until:
             break  # the rest is in time as one part
-        candidates = [e for e in ends if e - spoken_from >= smallest and total - e >= smallest]
+        candidates = [e for e in ends if e > spoken_from and total - e >= LEFT_CONTEXT]
         if not candidates or len(cuts) >= MAX_PARTS - 1:
             break
         if plays_until is None:
-            cut = candidates[0]  # the listener waits: the first part as short as can be
+            # The listener waits: the first part as short as can be, yet long enough to
+            # pay for the rest as one part, or for a next part larger than itself.
+            cut = 0
+            for end in candidates:
+                made = clock + per_frame * (end - pos + left + RIGHT_CONTEXT)
+                heard = made + (end - spoken_from) * FRAME_S
+                rest = made + per_frame * (total - end + LEFT_CONTEXT)
+                if end - spoken_from >= smallest or rest + MARGIN_S <= heard:
+                    cut = end
+                    break
+            if not cut:
+                break
         else:
             budget = plays_until - MARGIN_S - clock
             fits = [e for e in candidates if per_frame * (e - pos + left + RIGHT_CONTEXT) <= budget]
