@@ -155,7 +155,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     paths = resolve_assets(Settings(download=False))
-    model = KokoroModel(paths.model)
+    model = KokoroModel(paths.model, split=True)  # as the server makes it (vocoder in parts)
     catalogue = VoiceCatalogue.from_file(paths.voices)
     phonemizer = Phonemizer()
     normalizer = TextNormalizer()

@@ -24,6 +24,7 @@ from wyoming_kokoro.engine.session import SessionConfig
 from wyoming_kokoro.engine.split import (
     FRAME_S,
     LEFT_CONTEXT,
+    MIN_FIRST,
     RIGHT_CONTEXT,
     SAFETY,
     SplitSession,
@@ -293,10 +294,14 @@ def test_plan_parts_keeps_the_audio_flowing() -> None:
     first, stall = simulate(durations, cuts, planned, None, 6)
     assert first < 0.4 * planned * int(durations.sum()) and stall == 0.0
     assert simulate(durations, cuts, per_frame, None, 6)[1] == 0.0
-    # A short command (2 s): two parts, the second made while the first plays.
-    command = np.array([14] + [2] * 30 + [6, 1])
-    cuts = plan_parts(command, list(range(4, 31, 4)), per_frame, None, skip=6)
+    # A short command (2.8 s): two parts, the second made while the first plays; the
+    # first renders at least MIN_FIRST frames (shorter ones were heard worse).
+    command = np.array([14] + [2] * 45 + [6, 1])
+    cuts = plan_parts(command, list(range(4, 46, 4)), per_frame, None, skip=6)
     assert len(cuts) == 1 and simulate(command, cuts, planned, None, 6)[1] == 0.0
+    assert cuts[0] - 6 + RIGHT_CONTEXT >= MIN_FIRST
+    shorter = np.array([14] + [2] * 30 + [6, 1])  # 2 s: a first part could not be shorter
+    assert plan_parts(shorter, list(range(4, 31, 4)), per_frame, None, skip=6) == []
     # Audio playing for 1 s: parts only as needed, still no stall.
     cuts = plan_parts(durations, word_ends, per_frame, 1.0)
     assert cuts and simulate(durations, cuts, planned, 1.0, 0)[1] == 0.0

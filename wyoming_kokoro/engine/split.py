@@ -54,6 +54,11 @@ SAFETY = 1.4  # the rest must be ready with this margin on the measured vocoder 
 MARGIN_S = 0.1  # and this much earlier than the head runs out
 MIN_GAIN = 0.15  # split only when the first part saves at least this share of the frames
 MAX_PARTS = 6
+# A first part renders at least this many frames (1.6 s, its context included): the
+# vocoder normalizes over the frames it gets, and shorter first parts were heard worse
+# (speech recognition on the say-it-right sentences: 1.8 % word errors, 0.3 % with this
+# floor, as with whole segments).
+MIN_FIRST = 64
 
 
 class SplitUnavailable(RuntimeError):
@@ -116,6 +121,8 @@ def plan_parts(
                 made = clock + per_frame * (end - pos + left + RIGHT_CONTEXT)
                 heard = made + (end - spoken_from) * FRAME_S
                 rest = made + per_frame * (total - end + LEFT_CONTEXT)
+                if end - pos + RIGHT_CONTEXT < MIN_FIRST:
+                    continue
                 if end - spoken_from >= smallest or rest + MARGIN_S <= heard:
                     cut = end
                     break
