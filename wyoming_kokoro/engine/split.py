@@ -54,10 +54,11 @@ SAFETY = 1.4  # the rest must be ready with this margin on the measured vocoder 
 MARGIN_S = 0.1  # and this much earlier than the head runs out
 MIN_GAIN = 0.15  # split only when the first part saves at least this share of the frames
 MAX_PARTS = 6
-# A first part renders at least this many frames (1.6 s, its context included): the
-# vocoder normalizes over the frames it gets, and shorter first parts were heard worse
-# (speech recognition on the say-it-right sentences: 1.8 % word errors, 0.3 % with this
-# floor, as with whole segments).
+# A segment's first part renders at least this many frames (1.6 s, its overlap
+# included): the vocoder normalizes over the frames it gets, and a short first part is
+# much of it the leading pad's silence. Shorter first parts were heard worse (speech
+# recognition on the say-it-right sentences: 1.8 % word errors, 0.3 % with this floor,
+# as with whole segments; the later parts, without a floor, did not add errors).
 MIN_FIRST = 64
 
 
@@ -110,7 +111,13 @@ def plan_parts(
         finish = clock + per_frame * (total - pos + left)
         if plays_until is not None and finish + MARGIN_S <= plays_until:
             break  # the rest is in time as one part
-        candidates = [e for e in ends if e > spoken_from and total - e >= LEFT_CONTEXT]
+        candidates = [
+            e
+            for e in ends
+            if e > spoken_from
+            and total - e >= LEFT_CONTEXT
+            and (cuts or e - pos + RIGHT_CONTEXT >= MIN_FIRST)
+        ]
         if not candidates or len(cuts) >= MAX_PARTS - 1:
             break
         if plays_until is None:
@@ -121,8 +128,6 @@ def plan_parts(
                 made = clock + per_frame * (end - pos + left + RIGHT_CONTEXT)
                 heard = made + (end - spoken_from) * FRAME_S
                 rest = made + per_frame * (total - end + LEFT_CONTEXT)
-                if end - pos + RIGHT_CONTEXT < MIN_FIRST:
-                    continue
                 if end - spoken_from >= smallest or rest + MARGIN_S <= heard:
                     cut = end
                     break
