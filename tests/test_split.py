@@ -254,7 +254,12 @@ def test_no_parts_when_the_audio_sent_lasts(split_model: dict) -> None:
     heads: list[np.ndarray] = []
     word_ends = [i + 1 for i, s in enumerate(PHONEMES) if s == " "]
     audio = split.run_parts(feeds, word_ends, heads.append, lambda: time.monotonic() + 60)
-    assert heads == [] and np.array_equal(audio, whole)
+    assert heads == []
+    # One part, from KEEP_LEAD frames before the speech (the rest of the leading pad's
+    # silence would be trimmed): close to the whole rendering, which is longer by that.
+    skipped = len(whole) - len(audio)
+    assert skipped % 600 == 0 and 0 < skipped <= 16 * 600
+    assert mel_difference(whole[skipped:], audio) < 2.0
     # Through the model, as the server calls it: a short segment is made whole.
     result = model.infer_parts("hˈI.", split_model["voices"]["af_heart"][4], 1.0, heads.append)
     assert heads == [] and len(result.audio) > 0

@@ -22,6 +22,7 @@ from .audio import SAMPLE_RATE
 from .engine.cache import PhraseCache, PhraseKey
 from .engine.router import Router, SegmentResult
 from .engine.scheduler import FIRST_SEGMENT, LATER_SEGMENT, InferenceScheduler
+from .engine.split import FRAME_S, KEEP_LEAD
 from .engine.voices import VoiceCatalogue, language_code
 from .loudness import LoudnessMeter
 from .postprocess import AudioSettings, RequestAudio, VoiceLevels
@@ -140,9 +141,10 @@ class Job:
             self.future.cancel()  # a job nobody will wait for frees the engine
 
 
-# Silence trimmed off a segment's audio, about (Kokoro's leading pad is ~0.35 s, its
-# trailing silence ~0.2-0.3 s; see audio.trim_silence): for the playing-out estimate.
-HEAD_TRIM_S = 0.33
+# Silence trimmed off a segment's audio, at most (a model that vocodes in parts makes
+# KEEP_LEAD frames of the leading pad, 0.2 s; the trailing silence is ~0.2-0.3 s; see
+# audio.trim_silence): for the playing-out estimate, which stays on the low side.
+HEAD_TRIM_S = KEEP_LEAD * FRAME_S
 REST_TRIM_S = 0.25
 WHOLE_TRIM_S = HEAD_TRIM_S + REST_TRIM_S
 

@@ -46,7 +46,7 @@ DECODER_INPUTS = (
 )
 DURATIONS = "/encoder/Gather_output_0"
 
-KEEP_LEAD = 8  # frames of the leading pad a head keeps: its start sees silence, as whole
+KEEP_LEAD = 8  # frames of the leading pad made: the speech starts after silence, as whole
 LEFT_CONTEXT = 12  # frames the second part starts early (its start is not heard)
 RIGHT_CONTEXT = 12  # frames the head goes on past its end (its end is not heard)
 CROSSFADE = 240  # samples (10 ms)
@@ -226,23 +226,25 @@ class SplitSession:
         Parts are made when the audio before (``heard_until()``: when it has played out,
         None for nothing) would run out before the whole was made (see
         :func:`plan_parts`). The returned audio starts with exactly the samples handed
-        out, in order. Made in parts, it starts ``KEEP_LEAD`` frames before the first
-        speech (the whole model's leading silence is longer; it is trimmed anyway).
+        out, in order. It starts ``KEEP_LEAD`` frames before the first speech (the whole
+        model's leading silence is longer; it is trimmed anyway).
         """
         front = self._front(feeds, run_options)
         style = feeds[self._style]
         frames = int(front[DECODER_INPUTS[0]].shape[-1])
         until = heard_until()
-        if DURATIONS not in front or self._per_frame is None:
+        if DURATIONS not in front:
             return self._decode(front, style, 0, frames, run_options)
         durations = np.asarray(front[DURATIONS]).reshape(-1)
-        # Only a segment that opens a request (nothing playing) skips leading pad frames:
-        # later ones are made whole or from their start, the same audio either way.
-        skip = max(0, int(durations[0]) - KEEP_LEAD) if until is None else 0
+        # The leading pad's silence is trimmed on the way out anyway: only its last
+        # KEEP_LEAD frames are made, so that the speech starts as it does in the whole.
+        skip = max(0, int(durations[0]) - KEEP_LEAD)
+        if self._per_frame is None:
+            return self._decode(front, style, skip, frames, run_options)
         available = None if until is None else until - time.monotonic()
         cuts = plan_parts(durations, word_ends, self._per_frame, available, skip)
         if not cuts:
-            return self._decode(front, style, 0, frames, run_options)
+            return self._decode(front, style, skip, frames, run_options)
         _LOGGER.debug(
             "Vocoding %d frames in %d parts, cut at %s (audio before plays for %s)",
             frames,
