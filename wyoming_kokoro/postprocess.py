@@ -157,8 +157,7 @@ class RequestAudio:
         for the other parts and the rest (:meth:`rest`), so the level does not step
         inside a word."""
         if self._held_gain is not None:  # a middle part: nothing to trim
-            if self.settings.loudness_lufs is not None and len(audio):
-                self._powers.extend(self.meter.block_powers(audio).tolist())
+            self._measure(audio)
             return self._shape(np.asarray(audio, dtype=np.float32), self._held_gain)
         speech = trim_silence(audio, trail=False)
         if len(speech) == 0:
@@ -176,8 +175,7 @@ class RequestAudio:
         if gain is None:
             return self.segment(audio, ending)
         speech = trim_silence(audio, lead=False)
-        if self.settings.loudness_lufs is not None and len(speech):
-            self._powers.extend(self.meter.block_powers(speech).tolist())
+        self._measure(speech)
         self._pending = self.settings.pause(ending, self.lang_code)
         return self._shape(speech, gain) if len(speech) else speech
 
@@ -204,11 +202,16 @@ class RequestAudio:
         self._pending_is_rule = True
         return silence(seconds)
 
+    def _measure(self, speech: np.ndarray) -> None:
+        """Count the audio in the request's loudness (when it is normalized)."""
+        if self.settings.loudness_lufs is not None and len(speech):
+            self._powers.extend(self.meter.block_powers(speech).tolist())
+
     def _loudness_gain(self, speech: np.ndarray) -> float:
         target = self.settings.loudness_lufs
         if target is None:
             return 1.0
-        self._powers.extend(self.meter.block_powers(speech).tolist())
+        self._measure(speech)
         loudness = gated_loudness(self._prior + self._powers)
         if not math.isfinite(loudness):
             return 1.0
