@@ -28,12 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from .int8 import rewrite_convolutions
 from .providers import CPU
 from .session import SessionConfig, cache_key, ort, session_options
 
 _LOGGER = logging.getLogger(__name__)
 
-SPLIT_VERSION = "split-1"
+SPLIT_VERSION = "split-2"
 SAMPLES_PER_FRAME = 600  # one duration unit of Kokoro at 24 kHz (25 ms)
 FRAME_S = SAMPLES_PER_FRAME / 24000
 
@@ -281,8 +282,9 @@ class SplitSession:
         return np.concatenate(pieces)
 
 
-def _cut_graph(model_path: Path) -> tuple[bytes, bytes]:
-    """The front and decoder halves of the model file, serialized."""
+def _cut_graph(model_path: Path) -> list[tuple[str, bytes, bytes]]:
+    """The front and decoder halves of the model file, serialized: with their convolutions
+    on the fast integer kernels (engine/int8.py), when it has any, then as exported."""
     try:
         import onnx
         from onnx.utils import Extractor
@@ -305,13 +307,24 @@ def _cut_graph(model_path: Path) -> tuple[bytes, bytes]:
     made = {o for node in decoder.graph.node for o in node.output}
     if any(i and i not in known and i not in made for n in decoder.graph.node for i in n.input):
         raise SplitUnavailable("the vocoder needs more than the cut tensors")
-    return front.SerializeToString(), decoder.SerializeToString()
+    variants = [("as exported", front.SerializeToString(), decoder.SerializeToString())]
+    try:
+        if rewrite_convolutions(decoder):
+            rewrite_convolutions(front)
+            fast = (front.SerializeToString(), decoder.SerializeToString())
+            variants.insert(0, ("int8 kernels", *fast))
+    except Exception as err:  # never worse than as exported
+        _LOGGER.warning("Could not rewrite the model's convolutions: %s", err)
+    return variants
 
 
 def open_split(model_path: Path, config: SessionConfig, model_digest: str = "") -> SplitSession:
-    """The model on CPU as two sessions, from the optimized cache when it has them."""
+    """The model on CPU as two sessions, from the optimized cache when it has them.
+
+    Built afresh, the model comes in two versions, as exported and with its convolutions
+    on the fast integer kernels (engine/int8.py): their vocoders are timed once on this
+    machine and the faster version is kept (and cached). Both make the same audio."""
     started = time.perf_counter()
-    providers = [CPU.ort_name]
     paths: tuple[Path, Path] | None = None
     if config.optimized_model_cache and config.cache_dir is not None and model_digest:
         key = f"{cache_key(model_digest, CPU, config)}-{SPLIT_VERSION}"
@@ -320,28 +333,114 @@ def open_split(model_path: Path, config: SessionConfig, model_digest: str = "") 
         if all(p.is_file() for p in paths) and config.graph_opt_level != "disabled":
             try:
                 plain = session_options(config, "disabled")
-                front = ort.InferenceSession(str(paths[0]), plain, providers=providers)
-                decoder = ort.InferenceSession(str(paths[1]), plain, providers=providers)
+                front, decoder = (
+                    ort.InferenceSession(str(p), plain, providers=[CPU.ort_name]) for p in paths
+                )
                 return SplitSession(front, decoder, time.perf_counter() - started, True)
             except Exception as err:
                 _LOGGER.warning("Ignoring the cached split model: %s", err)
                 for stale in paths:
                     stale.unlink(missing_ok=True)
-    front_bytes, decoder_bytes = _cut_graph(model_path)
-    sessions = []
-    targets: tuple[Path | None, Path | None] = paths or (None, None)
-    for data, path in zip((front_bytes, decoder_bytes), targets, strict=True):
-        options = session_options(config)
-        if path is not None and config.graph_opt_level != "disabled":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            options.optimized_model_filepath = str(path)
-        try:
-            sessions.append(ort.InferenceSession(data, options, providers=providers))
-        except Exception:
-            if path is None:
-                raise
-            path.unlink(missing_ok=True)  # e.g. a read-only folder: open without saving
-            sessions.append(
-                ort.InferenceSession(data, session_options(config), providers=providers)
-            )
-    return SplitSession(sessions[0], sessions[1], time.perf_counter() - started, False)
+        _remove_other_versions(folder)
+    if config.graph_opt_level == "disabled":
+        paths = None  # nothing optimized to keep
+    variants = _cut_graph(model_path)
+    built: list[tuple[str, Any, Any, tuple[Path, Path] | None]] = []
+    written: list[Path] = []  # each version's optimized halves, until the chosen is renamed
+    try:
+        for index, (name, front_bytes, decoder_bytes) in enumerate(variants):
+            temp = None
+            if paths is not None:
+                temp = (
+                    paths[0].with_suffix(f".{index}.tmp"),
+                    paths[1].with_suffix(f".{index}.tmp"),
+                )
+                written.extend(temp)
+            try:
+                front = _session(front_bytes, config, temp[0] if temp else None)
+                decoder = _session(decoder_bytes, config, temp[1] if temp else None)
+            except Exception as err:
+                if index == len(variants) - 1 and not built:
+                    raise
+                _LOGGER.warning("The model %s does not load here (%s)", name, err)
+                continue
+            built.append((name, front, decoder, temp))
+        chosen = built[-1]
+        if len(built) > 1:
+            try:
+                timings = _time_decoders(built[0][1], [b[2] for b in built])
+                _LOGGER.info(
+                    "Vocoder speed here: %s",
+                    ", ".join(
+                        f"{b[0]} {t * 1000:.2f} ms/frame"
+                        for b, t in zip(built, timings, strict=True)
+                    ),
+                )
+                chosen = built[int(np.argmin(timings))]
+            except Exception as err:
+                _LOGGER.warning("Keeping the model as exported: %s", err)
+        if paths is not None and chosen[3] is not None:
+            for made, final in zip(chosen[3], paths, strict=True):
+                if made.is_file():
+                    made.replace(final)
+    finally:
+        for leftover in written:
+            leftover.unlink(missing_ok=True)
+    _LOGGER.debug("Split model: %s", chosen[0])
+    return SplitSession(chosen[1], chosen[2], time.perf_counter() - started, False)
+
+
+def _session(data: bytes, config: SessionConfig, save_to: Path | None) -> Any:
+    """A CPU session on a serialized model, its optimized graph saved to ``save_to``."""
+    options = session_options(config)
+    if save_to is not None:
+        save_to.parent.mkdir(parents=True, exist_ok=True)
+        options.optimized_model_filepath = str(save_to)
+    try:
+        return ort.InferenceSession(data, options, providers=[CPU.ort_name])
+    except Exception:
+        if save_to is None:
+            raise
+        save_to.unlink(missing_ok=True)  # e.g. a read-only folder: open without saving
+        return ort.InferenceSession(data, session_options(config), providers=[CPU.ort_name])
+
+
+PROBE_TOKENS = [(i * 37) % 150 + 16 for i in range(60)]  # made-up text for timing
+
+
+def _time_decoders(front: Any, decoders: list[Any]) -> list[float]:
+    """Seconds per frame of each decoder on one made-up segment (after a first run); they
+    must agree on its audio."""
+    feeds: dict[str, np.ndarray] = {}
+    for item in front.get_inputs():
+        dtype = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}.get(item.type, np.float32)
+        if len(item.shape) == 2 and dtype is not np.float32:
+            feeds[item.name] = np.array([[0, *PROBE_TOKENS, 0]], dtype=dtype)
+        elif len(item.shape) == 2:
+            width = item.shape[1] if isinstance(item.shape[1], int) else 256
+            feeds[item.name] = np.random.default_rng(0).normal(0, 0.1, (1, width)).astype(dtype)
+        else:
+            feeds[item.name] = np.ones(1, dtype=dtype)
+    sessions = [SplitSession(front, decoder, 0.0, False) for decoder in decoders]
+    made = sessions[0]._front(feeds)
+    frames = int(made[DECODER_INPUTS[0]].shape[-1])
+    style = feeds[sessions[0]._style]
+    outputs = [s._decode(made, style, 0, frames) for s in sessions]
+    if any(float(np.max(np.abs(o - outputs[0]))) > 1e-4 for o in outputs[1:]):
+        raise RuntimeError("the rewritten vocoder's audio differs")
+    best = [math.inf] * len(sessions)
+    for _ in range(2):
+        for index, session in enumerate(sessions):
+            began = time.perf_counter()
+            session._decode(made, style, 0, frames)
+            best[index] = min(best[index], (time.perf_counter() - began) / frames)
+    return best
+
+
+def _remove_other_versions(folder: Path) -> None:
+    """Split models of other versions of this code (and half-written ones) are never read."""
+    if not folder.is_dir():
+        return
+    for path in folder.glob("*-split-*"):
+        if f"-{SPLIT_VERSION}-" not in path.name or path.suffix == ".tmp":
+            path.unlink(missing_ok=True)
