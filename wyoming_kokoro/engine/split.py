@@ -405,7 +405,7 @@ def _session(data: bytes, config: SessionConfig, save_to: Path | None) -> Any:
         return ort.InferenceSession(data, session_options(config), providers=[CPU.ort_name])
 
 
-PROBE_TOKENS = [(i * 37) % 150 + 16 for i in range(60)]  # made-up text for timing
+PROBE_TOKENS = [(i * 37) % 150 + 16 for i in range(30)]  # made-up text for timing
 
 
 def _time_decoders(front: Any, decoders: list[Any]) -> list[float]:
