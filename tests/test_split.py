@@ -28,6 +28,7 @@ from wyoming_kokoro.engine.split import (
     RIGHT_CONTEXT,
     SAFETY,
     SplitSession,
+    _cut_graph,
     open_split,
     plan_parts,
 )
@@ -225,6 +226,21 @@ def test_the_two_sessions_make_the_whole_models_audio(split_model: dict) -> None
     again = open_split(split_model["path"], split_model["config"], model_digest="test")
     assert again.from_cache
     assert float(np.max(np.abs(again.run(None, feeds)[0] - whole))) < 1e-3
+
+
+def test_the_int8_kernel_version_makes_the_same_audio(split_model: dict) -> None:
+    # Whichever version the timing kept here, the rewritten one (engine/int8.py) must be
+    # there for the int8 model and make the exported one's audio, bit for bit.
+    variants = _cut_graph(split_model["path"])
+    assert [name for name, _, _ in variants] == ["int8 kernels", "as exported"]
+    feeds = feeds_for(split_model["model"], split_model["voices"], PHONEMES)
+    audio = []
+    for _, front, decoder in variants:
+        halves = [
+            ort.InferenceSession(h, providers=["CPUExecutionProvider"]) for h in (front, decoder)
+        ]
+        audio.append(SplitSession(halves[0], halves[1], 0.0, False).run(None, feeds)[0])
+    assert np.array_equal(audio[0], audio[1])
 
 
 def test_a_segment_in_two_parts_stays_close_to_the_whole(split_model: dict) -> None:
