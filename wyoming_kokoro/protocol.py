@@ -15,19 +15,22 @@ from typing import Any
 
 from wyoming.event import Event
 
+from .config import default
+
 
 @dataclass(frozen=True)
 class Limits:
     """Protocol and request limits (all configurable, see config.py)."""
 
-    max_header_bytes: int = 64 * 1024
-    max_data_bytes: int = 256 * 1024
-    max_payload_bytes: int = 1024 * 1024
-    max_text_chars: int = 20_000
-    max_stream_chars: int = 100_000
-    max_connections: int = 32
-    idle_timeout: float = 300.0
-    write_timeout: float = 60.0
+    # The defaults are the settings table's (config.py, group "limits"): declared there once.
+    max_header_bytes: int = default("max_header_bytes")
+    max_data_bytes: int = default("max_data_bytes")
+    max_payload_bytes: int = default("max_payload_bytes")
+    max_text_chars: int = default("max_text_chars")
+    max_stream_chars: int = default("max_stream_chars")
+    max_connections: int = default("max_connections")
+    idle_timeout: float = default("idle_timeout")
+    write_timeout: float = default("write_timeout")
 
 
 class ProtocolError(Exception):

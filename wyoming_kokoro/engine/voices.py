@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import CustomVoice as CustomVoice
+
 STYLE_ROWS = 510
 STYLE_DIM = 256
 
@@ -49,15 +51,6 @@ class VoicesFileError(ValueError):
         super().__init__(
             f"{message}; delete it and run `python -m wyoming_kokoro.assets` to fetch it again"
         )
-
-
-@dataclass(frozen=True)
-class CustomVoice:
-    """A named blend from the configuration."""
-
-    weights: dict[str, float]
-    speed: float | None = None
-    description: str | None = None
 
 
 class UnknownVoiceError(ValueError):
