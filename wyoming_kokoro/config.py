@@ -16,6 +16,7 @@ settings object from :meth:`Settings.section`.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import uuid
@@ -201,8 +202,13 @@ def _custom_voices(value: Any) -> dict[str, CustomVoice]:
         description = spec.get("description")
         weights = {k: v for k, v in spec.items() if k not in ("speed", "description")}
         for voice, weight in weights.items():
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
-                raise ValueError(f"{name}: the weight of {voice} must be a number > 0")
+            if (
+                isinstance(weight, bool)
+                or not isinstance(weight, (int, float))
+                or not math.isfinite(weight)
+                or weight <= 0
+            ):
+                raise ValueError(f"{name}: the weight of {voice} must be a finite number > 0")
         if not weights:
             raise ValueError(f"{name}: names no voice to blend")
         voices[str(name)] = CustomVoice(
