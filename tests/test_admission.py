@@ -65,7 +65,13 @@ def test_lone_surrogates_and_control_characters_are_made_safe() -> None:
 
 
 def test_wrong_types_are_the_clients_mistake() -> None:
-    for data in ({"voice": "af_heart"}, {"voice": {"name": 3}}, {"text": 5}, {"text_format": 1}):
+    cases: list[dict[str, object]] = [
+        {"voice": "af_heart"},
+        {"voice": {"name": 3}},
+        {"text": 5},
+        {"text_format": 1},
+    ]
+    for data in cases:
         refused = admit("oneshot", synthesize(data), STATE)
         assert isinstance(refused, Refused) and refused.error.code == ErrorCode.BAD_EVENT
     assert isinstance(admit("oneshot", Event(type="synthesize", data={}), STATE), Refused)
