@@ -112,13 +112,25 @@ class KokoroConnection:
                     return
                 await self._dispatch(event)
             except asyncio.TimeoutError:
-                await self._out.error(KokoroError("event not completed in time", ErrorCode.TIMEOUT))
+                await self._end_all(KokoroError("event not completed in time", ErrorCode.TIMEOUT))
                 return
             except KokoroError as err:  # a broken frame (fatal), or too many requests
-                await self._out.error(err)
+                await self._end_all(err)
                 return
             except (ConnectionError, OSError):
                 return
+
+    async def _end_all(self, error: KokoroError) -> None:
+        """The connection cannot be read on: say why, and end every request it still has
+        on the wire (``error``, ``audio-stop``) before it closes."""
+        await self._out.error(error)
+        self._closing = True
+        self._stream = None
+        for request in list(self._waiting):
+            request.fail(error)
+            request.close()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._answers.join(), self._limits.write_timeout)
 
     @property
     def _busy(self) -> bool:
