@@ -70,9 +70,9 @@ async def test_the_health_check_passes_against_a_server_and_fails_against_a_stra
             for _ in range(100):
                 await asyncio.sleep(0.2)
                 states = await asyncio.to_thread(_server_states, stats_port)
-                if states.get("replica1", ("",))[0] == "UP" and states.get(
-                    "replica2", ("",)
-                )[0].startswith("DOWN"):
+                if states.get("replica1", ("",))[0] == "UP" and states.get("replica2", ("",))[
+                    0
+                ].startswith("DOWN"):
                     break
             assert states["replica1"] == ("UP", "L7OK"), states
             assert states["replica2"][0] == "DOWN", states

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from wyoming_kokoro.config import default_zeroconf_name, load_settings
+from wyoming_kokoro.config import ConfigError, default_zeroconf_name, load_settings
 from wyoming_kokoro.discovery import (
     SERVICE_TYPE,
     ZeroconfAnnouncer,
     ZeroconfUnavailableError,
     announce_target,
+    address_target,
 )
 
 
@@ -80,3 +81,42 @@ def test_the_default_name_is_this_machines_own() -> None:
     name = default_zeroconf_name()
     assert re.fullmatch(r"kokoro-[0-9a-f]{12}", name)
     assert int(name.removeprefix("kokoro-"), 16) == uuid.getnode()
+
+
+async def test_replicas_announce_the_balancers_address() -> None:
+    fake = FakeZeroconf()
+    announcer = ZeroconfAnnouncer(
+        "kokoro", "tcp://0.0.0.0:10200", zeroconf_factory=lambda: fake, address="192.0.2.9:10300"
+    )
+    await announcer.start()
+    [info] = fake.registered
+    assert info.port == 10300 and info.addresses == [socket.inet_aton("192.0.2.9")]
+    assert info.name == "kokoro._wyoming._tcp.local."
+    await announcer.close()
+
+
+def test_a_balancer_name_is_resolved() -> None:
+    assert address_target("localhost:10300") == ("127.0.0.1", 10300)
+    with pytest.raises(ZeroconfUnavailableError, match="cannot resolve"):
+        address_target("no-such-host.invalid:10300")
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        ([], {}, None),
+        (["--zeroconf-address", "192.0.2.9:10300"], {}, "192.0.2.9:10300"),
+        ([], {"KOKORO_ZEROCONF_ADDRESS": "haproxy.lan:10200"}, "haproxy.lan:10200"),
+        ([], {"KOKORO_ZEROCONF_ADDRESS": "off"}, None),
+    ],
+)
+def test_zeroconf_address_setting(
+    argv: list[str], env: dict[str, str], expected: str | None
+) -> None:
+    assert load_settings(argv, env).settings.zeroconf_address == expected
+
+
+@pytest.mark.parametrize("bad", ["192.0.2.9", ":10200", "host:port", "host:0", "host:70000"])
+def test_a_zeroconf_address_needs_host_and_port(bad: str) -> None:
+    with pytest.raises(ConfigError, match="KOKORO_ZEROCONF_ADDRESS: expected HOST:PORT"):
+        load_settings([], {"KOKORO_ZEROCONF_ADDRESS": bad})

@@ -36,14 +36,30 @@ def announce_target(uri: str) -> tuple[str, int]:
     return host, parsed.port
 
 
+def address_target(address: str) -> tuple[str, int]:
+    """Host and port of a ``HOST:PORT`` setting (a balancer's); a name is resolved to IPv4."""
+    host, _, port = address.rpartition(":")
+    try:
+        return socket.gethostbyname(host), int(port)
+    except OSError as err:
+        raise ZeroconfUnavailableError(
+            f"zeroconf_address: cannot resolve {host!r}: {err}"
+        ) from None
+
+
 class ZeroconfAnnouncer:
-    """Registers the service on start and withdraws it on close."""
+    """Registers the service on start and withdraws it on close.
+
+    ``address`` (``HOST:PORT``) is announced instead of ``uri``: replicas behind a load
+    balancer announce the balancer, so Home Assistant finds one service, not each replica.
+    """
 
     def __init__(
         self,
         name: str,
         uri: str,
         zeroconf_factory: Callable[[], Any] | None = None,
+        address: str | None = None,
     ) -> None:
         try:
             from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
@@ -51,7 +67,7 @@ class ZeroconfAnnouncer:
             raise ZeroconfUnavailableError(
                 "zeroconf is not installed: pip install 'wyoming-kokoro[zeroconf]'"
             ) from None
-        host, port = announce_target(uri)
+        host, port = address_target(address) if address else announce_target(uri)
         self.info = AsyncServiceInfo(
             SERVICE_TYPE,
             f"{name}.{SERVICE_TYPE}",
