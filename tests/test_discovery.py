@@ -14,8 +14,8 @@ from wyoming_kokoro.discovery import (
     SERVICE_TYPE,
     ZeroconfAnnouncer,
     ZeroconfUnavailableError,
-    announce_target,
     address_target,
+    announce_target,
 )
 
 
