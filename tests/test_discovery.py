@@ -24,11 +24,13 @@ class FakeZeroconf:
 
     def __init__(self) -> None:
         self.registered: list[Any] = []
+        self.cooperating: list[bool] = []
         self.unregistered: list[Any] = []
         self.closed = False
 
-    async def async_register_service(self, info: Any) -> None:
+    async def async_register_service(self, info: Any, cooperating_responders: bool) -> None:
         self.registered.append(info)
+        self.cooperating.append(cooperating_responders)
 
     async def async_unregister_service(self, info: Any) -> None:
         self.unregistered.append(info)
@@ -46,6 +48,7 @@ async def test_announces_wyoming_service_and_withdraws_it() -> None:
     assert info.name == "kitchen._wyoming._tcp.local."
     assert info.port == 10300
     assert info.addresses == [socket.inet_aton("127.0.0.1")]
+    assert fake.cooperating == [False] and info.server == f"{socket.gethostname()}.local."
     await announcer.close()
     assert fake.unregistered == [info] and fake.closed
 
@@ -92,6 +95,9 @@ async def test_replicas_announce_the_balancers_address() -> None:
     [info] = fake.registered
     assert info.port == 10300 and info.addresses == [socket.inet_aton("192.0.2.9")]
     assert info.name == "kokoro._wyoming._tcp.local."
+    # Every replica announces the same records: no uniqueness probe (the second replica's
+    # would fail), and the host name is the service's, not the replica's.
+    assert fake.cooperating == [True] and info.server == "kokoro.local."
     await announcer.close()
 
 

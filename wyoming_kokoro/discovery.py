@@ -51,7 +51,8 @@ class ZeroconfAnnouncer:
     """Registers the service on start and withdraws it on close.
 
     ``address`` (``HOST:PORT``) is announced instead of ``uri``: replicas behind a load
-    balancer announce the balancer, so Home Assistant finds one service, not each replica.
+    balancer announce the balancer, so Home Assistant finds one service, not each replica;
+    they all send the same records, so the name is not probed for uniqueness.
     """
 
     def __init__(
@@ -73,14 +74,19 @@ class ZeroconfAnnouncer:
             f"{name}.{SERVICE_TYPE}",
             addresses=[socket.inet_aton(host)],
             port=port,
-            server=f"{socket.gethostname()}.local.",
+            # Announcing a balancer, every replica sends the same records (RFC 6762's
+            # cooperating responders): the host name is the service's, not this machine's.
+            server=f"{name}.local." if address else f"{socket.gethostname()}.local.",
         )
+        self._cooperating = address is not None
         self._factory = zeroconf_factory or AsyncZeroconf
         self._zeroconf: Any = None
 
     async def start(self) -> None:
         self._zeroconf = self._factory()
-        await self._zeroconf.async_register_service(self.info)
+        await self._zeroconf.async_register_service(
+            self.info, cooperating_responders=self._cooperating
+        )
         _LOGGER.info("Zeroconf: announced %s on port %s", self.info.name, self.info.port)
 
     async def close(self) -> None:
