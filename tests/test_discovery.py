@@ -126,3 +126,18 @@ def test_zeroconf_address_setting(
 def test_a_zeroconf_address_needs_host_and_port(bad: str) -> None:
     with pytest.raises(ConfigError, match="KOKORO_ZEROCONF_ADDRESS: expected HOST:PORT"):
         load_settings([], {"KOKORO_ZEROCONF_ADDRESS": bad})
+
+
+async def test_a_name_taken_on_the_network_is_a_clear_start_up_error() -> None:
+    from zeroconf import NonUniqueNameException
+
+    class TakenZeroconf(FakeZeroconf):
+        async def async_register_service(self, info: Any, cooperating_responders: bool) -> None:
+            raise NonUniqueNameException
+
+    fake = TakenZeroconf()
+    announcer = ZeroconfAnnouncer("attic", "tcp://127.0.0.1:10300", zeroconf_factory=lambda: fake)
+    with pytest.raises(ZeroconfUnavailableError, match="already announced.*--zeroconf-address"):
+        await announcer.start()
+    assert fake.closed
+    await announcer.close()  # nothing left to withdraw

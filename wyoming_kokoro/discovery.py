@@ -83,10 +83,21 @@ class ZeroconfAnnouncer:
         self._zeroconf: Any = None
 
     async def start(self) -> None:
+        from zeroconf import NonUniqueNameException
+
         self._zeroconf = self._factory()
-        await self._zeroconf.async_register_service(
-            self.info, cooperating_responders=self._cooperating
-        )
+        try:
+            await self._zeroconf.async_register_service(
+                self.info, cooperating_responders=self._cooperating
+            )
+        except NonUniqueNameException:
+            await self._zeroconf.async_close()
+            self._zeroconf = None
+            raise ZeroconfUnavailableError(
+                f"zeroconf: {self.info.name} is already announced on this network; choose "
+                "another name (--zeroconf NAME), or let replicas announce their balancer "
+                "(--zeroconf-address HOST:PORT)"
+            ) from None
         _LOGGER.info("Zeroconf: announced %s on port %s", self.info.name, self.info.port)
 
     async def close(self) -> None:
