@@ -155,6 +155,19 @@ def _zeroconf(value: Any) -> str | None:
     return text
 
 
+def _host_port(value: Any) -> str | None:
+    """``HOST:PORT`` (a balancer's address to announce instead of our own), or off."""
+    if value is None:
+        return None
+    text = _str(value).strip()
+    if text.lower() in ("", "none", "off", "false"):
+        return None
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    return text
+
+
 def _provider_list(value: Any) -> list[str]:
     items = value if isinstance(value, (list, tuple)) else _str(value).split(",")
     keys = [_str(item).strip().lower() for item in items if _str(item).strip()]
@@ -355,6 +368,12 @@ class Settings:
         "announce _wyoming._tcp over mDNS with this name (flag alone: kokoro)",
         "server",
         cli_const="true",
+    )
+    zeroconf_address: str | None = setting(
+        None,
+        _host_port,
+        "announce this HOST:PORT over zeroconf instead of our own (a load balancer's)",
+        "server",
     )
     debug: bool = setting(False, _bool, "log at DEBUG level", "server")
     provider: list[str] = setting(
