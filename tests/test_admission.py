@@ -47,7 +47,13 @@ def test_unknown_voice_with_a_language_gets_that_languages_default() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["af_heart:nan+af_bella:1", "af_heart:inf+am_adam:1", "af_heart:-1+am_adam:1"]
+    "name",
+    [
+        "af_heart:nan+af_bella:1",
+        "af_heart:inf+am_adam:1",
+        "af_heart:-1+am_adam:1",
+        "af_heart:1e308+am_adam:1e308",
+    ],
 )
 def test_blend_weights_must_be_positive_and_finite(name: str) -> None:
     refused = admit("oneshot", synthesize({"voice": {"name": name}}), STATE)

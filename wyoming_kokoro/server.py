@@ -17,6 +17,8 @@ from urllib.parse import urlparse
 from wyoming.error import Error
 from wyoming.event import async_write_event
 
+from .errors import ErrorCode
+
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -64,7 +66,7 @@ class KokoroServer:
             _LOGGER.warning("Refusing a connection: %d connections open", len(self._connections))
             with contextlib.suppress(ConnectionError, OSError):
                 text = f"server busy: {len(self._connections)} connections open, try again later"
-                await async_write_event(Error(text=text, code="busy").event(), writer)
+                await async_write_event(Error(text=text, code=ErrorCode.BUSY.value).event(), writer)
             writer.close()
             return
         connection = self._factory(reader, writer)

@@ -130,6 +130,8 @@ def parse_blend(spec: str) -> dict[str, float] | None:
                 f"voice blend {spec!r}: each part needs a name and a finite weight > 0"
             )
         weights[name.strip()] = weights.get(name.strip(), 0.0) + value
+    if not math.isfinite(sum(weights.values())):  # 1e308 + 1e308: no mean to take
+        raise UnknownVoiceError(f"voice blend {spec!r}: the weights add up to infinity")
     return weights
 
 

@@ -114,6 +114,8 @@ def _voice_fields(voice: object) -> tuple[str | None, str | None]:
     if name is not None and len(name) > MAX_CLIENT_TEXT:
         _LOGGER.info("Voice name of %d characters: none of ours", len(name))
         name = None  # no voice or blend is that long: the language's default speaks
+    if language is not None and len(language) > MAX_CLIENT_TEXT:
+        language = None  # no locale is that long either
     return name, language
 
 

@@ -34,7 +34,7 @@ from wyoming.tts import (
 )
 
 from ..audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, float_to_pcm16, pcm_chunks, pcm_seconds
-from ..errors import ErrorCode, KokoroError
+from ..errors import ErrorCode, KokoroError, safe_text
 from ..request import SpeechRequest
 from ..speech import SpeakerHandle
 from ..stats import RequestStats, StatsWriter
@@ -173,7 +173,7 @@ class KokoroConnection:
             self._stream.close()
             self._stream = None
         else:
-            _LOGGER.debug("Ignoring event %s", event.type)
+            _LOGGER.debug("Ignoring event %s", safe_text(event.type))
 
     def _on_chunk(self, stream: SpeechRequest, event: Event) -> None:
         text = stream_text(event, self._stream_chars, self._limits)
