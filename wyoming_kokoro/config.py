@@ -94,6 +94,9 @@ class Settings:
     stats_max_mb: float = 10.0
     stats_keep: int = 5
     custom_voices: dict[str, CustomVoice] = field(default_factory=dict)
+    # the HTTP front door (wyoming_kokoro/http): OpenAI's speech API and the web page
+    http: str | None = None
+    http_api_key: str | None = None
     # KOKORO_<NAME>_PROVIDER_ENABLED / _BENCHMARK / _PRIORITY, one entry per provider key
     provider_switches: dict[str, ProviderSwitches] = field(default_factory=dict)
 
@@ -300,6 +303,21 @@ def _volume(value: Any) -> float:
     return factor
 
 
+def _http_address(value: Any) -> str | None:
+    """Off (None), or ``HOST:PORT`` to serve HTTP on (``8880`` alone: every interface)."""
+    if value is None or value is False:
+        return None
+    text = _str(value).strip()
+    if text.lower() in ("", "false", "no", "off", "none", "0"):
+        return None
+    host, colon, port = text.rpartition(":")
+    if not colon:
+        host, port = "0.0.0.0", text
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT (e.g. 0.0.0.0:8880), got {value!r}")
+    return f"{host or '0.0.0.0'}:{int(port)}"
+
+
 def _path_list(value: Any) -> list[str]:
     if value is None:
         return []
@@ -465,6 +483,16 @@ OPTIONS: tuple[Option, ...] = (
         "custom_voices",
         _custom_voices,
         "named blends as YAML: {cozy: {af_heart: 0.7, af_bella: 0.3, speed: 1.1}}",
+    ),
+    Option(
+        "http",
+        _http_address,
+        "serve OpenAI's /v1/audio/speech and the web page on HOST:PORT (off by default)",
+    ),
+    Option(
+        "http_api_key",
+        _optional_path,
+        "Bearer token the HTTP API asks for (and that allows writes from outside ingress)",
     ),
 )
 SWITCH_OPTIONS: tuple[Option, ...] = tuple(
