@@ -428,3 +428,20 @@ async def test_lexicon_edits_through_ingress(ingress: Http) -> None:
         assert response.status == 400, bad
     missing = await ingress.session.delete(url, json={"word": "nothing"}, headers=INGRESS)
     assert missing.status == 404
+
+
+def test_the_http_setting() -> None:
+    from wyoming_kokoro.config import ConfigError, load_settings
+
+    assert load_settings([], {}).settings.http is None  # off by default
+    for given, address in [
+        ("8880", "0.0.0.0:8880"),
+        ("127.0.0.1:8880", "127.0.0.1:8880"),
+        (":9000", "0.0.0.0:9000"),
+        ("[::]:8880", "[::]:8880"),
+        ("off", None),
+    ]:
+        assert load_settings(["--http", given], {}).settings.http == address
+    assert load_settings([], {"KOKORO_HTTP": "8880"}).settings.http == "0.0.0.0:8880"
+    with pytest.raises(ConfigError, match="--http"):
+        load_settings(["--http", "localhost:port"], {})
