@@ -343,4 +343,6 @@ _PAGE_HEADERS = {
 
 
 def _read_static(name: str) -> str:
-    return resources.files("wyoming_kokoro.http").joinpath("static").joinpath(name).read_text("utf-8")
+    return (
+        resources.files("wyoming_kokoro.http").joinpath("static").joinpath(name).read_text("utf-8")
+    )
