@@ -39,7 +39,7 @@ def first_byte(url: str, text: str, voice: str, fmt: str) -> dict[str, float]:
     )
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=120) as response:
-        response.read1(1)  # type: ignore[attr-defined]
+        response.read1(1)
         first = time.perf_counter() - started
         response.read()
     return {"first_byte_s": first, "total_s": time.perf_counter() - started}
@@ -92,7 +92,7 @@ def main() -> int:
     print(json.dumps(figures, indent=2))
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     results["http"] = figures
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    args.out.write_text(json.dumps(results, indent=1) + "\n")
     return 0
 
 
