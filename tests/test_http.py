@@ -332,6 +332,7 @@ async def test_the_api_key_guards_the_api(keyed: Http) -> None:
         headers=right,
     )
     assert ok.status == 200
+    assert (await keyed.session.get(f"{keyed.url}/api/state")).status == 401
     assert (await keyed.session.get(f"{keyed.url}/health")).status == 200  # open, for probes
     assert (await keyed.session.get(f"{keyed.url}/")).status == 200
 

@@ -285,6 +285,7 @@ class HttpFrontDoor:
         return web.Response(text=_read_static(name), content_type=kind, headers=_PAGE_HEADERS)
 
     async def _state(self, request: web.Request) -> web.Response:
+        self._access.check_api(request)
         speaker = self._handle.speaker
         return web.json_response(
             {
