@@ -200,6 +200,8 @@ class SpeechEndpoint:
         try:
             async with contextlib.aclosing(request.audio()) as audio:
                 async for pcm in _pcm(audio):
+                    if http.transport is None or http.transport.is_closing():
+                        raise ConnectionResetError("the client closed the connection")
                     request.stats.audio_sent(pcm_seconds(len(pcm)))
                     data = await self._encode(coder, pcm) if coder else pcm
                     if not body.stream:
