@@ -28,6 +28,8 @@ from .handler import KokoroConnection
 from .http.metrics import ObservedStatsWriter
 from .http.store import load_saved_voices
 from .info import build_info
+from .postprocess import AudioSettings
+from .protocol import Limits
 from .server import KokoroServer
 from .speech import Speaker, SpeakerHandle
 from .stats import StatsWriter
@@ -96,7 +98,7 @@ def _load_speaker(settings: Settings, catalogue: VoiceCatalogue) -> Speaker:
         cache_bytes=settings.phrase_cache_mb * 1024 * 1024,
         first_clause=settings.first_clause,
         lexicon=LexiconFiles(settings.lexicon_paths, builtin=settings.default_lexicon),
-        audio=settings.audio(),
+        audio=AudioSettings(**settings.section("audio")),
     )
     speaker.warm_up()
     _benchmark(settings, model, catalogue, table=False)
@@ -205,7 +207,7 @@ async def _listen(
         stats_writer=stats_writer,
         speed=settings.speed,
         samples_per_chunk=settings.samples_per_chunk,
-        limits=settings.limits(),
+        limits=Limits(**settings.section("limits")),
     )
     server = KokoroServer(settings.uri, factory, settings.max_connections)
     try:

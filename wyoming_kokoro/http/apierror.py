@@ -1,19 +1,14 @@
-"""OpenAI-style errors: ``{"error": {"message", "type", "param", "code"}}`` with a status."""
+"""OpenAI-style errors: ``{"error": {"message", "type", "param", "code"}}`` with a status.
+
+Errors of the shared request path (``errors.KokoroError``) keep their code, and their
+status is ``ErrorCode.http_status``; the fields of the HTTP body are checked here first
+(OpenAI's own codes and ``param``)."""
 
 from __future__ import annotations
 
 import json
 
 from aiohttp import web
-
-# The request path's error codes (request.RequestError.code) as HTTP statuses.
-STATUS_BY_CODE = {
-    "text-too-long": 400,
-    "bad-event": 400,
-    "unknown-voice": 400,
-    "busy": 429,
-    "timeout": 408,
-}
 
 
 class ApiError(Exception):

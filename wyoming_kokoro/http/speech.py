@@ -27,10 +27,11 @@ from aiohttp import web
 
 from ..audio import float_to_pcm16, pcm_seconds
 from ..engine.voices import LANGUAGES, UnknownVoiceError, VoiceCatalogue, language_code
-from ..request import RequestError, SpeechAudio, SpeechRequest
+from ..errors import ErrorCode, KokoroError
+from ..request import SpeechAudio, SpeechRequest
 from ..speech import SpeakerHandle, VoiceChoice
 from ..stats import RequestStats, StatsWriter
-from .apierror import STATUS_BY_CODE, ApiError
+from .apierror import ApiError
 from .encode import CONTENT_TYPES, FORMATS, encoder, wav_header
 
 _LOGGER = logging.getLogger(__name__)
@@ -223,10 +224,11 @@ class SpeechEndpoint:
             await response.write_eof()
             outcome = "ok"
             return response
-        except RequestError as err:
+        except KokoroError as err:
             outcome, failure = "error", str(err)
             if response is None:
-                raise ApiError(STATUS_BY_CODE.get(err.code, 400), str(err), None, err.code) from err
+                status = err.code.http_status
+                raise ApiError(status, str(err), None, str(err.code)) from err
             return _cut_short(http, response)
         except (ConnectionError, OSError) as err:
             failure = f"client went away: {err}"
@@ -238,7 +240,7 @@ class SpeechEndpoint:
             _LOGGER.exception("Synthesis failed (voice %s)", request.voice.name)
             outcome, failure = "error", f"synthesis failed: {err}"
             if response is None:
-                raise ApiError(500, failure, None, "synthesis-failed") from err
+                raise ApiError(500, failure, None, str(ErrorCode.SYNTHESIS_FAILED)) from err
             return _cut_short(http, response)
         finally:
             if coder is not None and hasattr(coder, "close"):
