@@ -112,6 +112,8 @@ def test_every_option_follows_the_rule(tmp_path: Path) -> None:
             "{b: {am_adam: 2, bm_george: 1, speed: 1.1}}",
             "{c: {bf_emma: 1, description: Emma}}",
         ),
+        "http": ("0.0.0.0:8880", "8881", "127.0.0.1:8882"),
+        "http_api_key": ("k1", "k2", "k3"),
     }
     for key in PROVIDER_KEYS:
         samples[f"{key}_provider_enabled"] = (False, "true", False)

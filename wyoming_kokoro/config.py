@@ -254,6 +254,21 @@ def _volume(value: Any) -> float:
     return factor
 
 
+def _http_address(value: Any) -> str | None:
+    """Off (None), or ``HOST:PORT`` to serve HTTP on (``8880`` alone: every interface)."""
+    if value is None or value is False:
+        return None
+    text = _str(value).strip()
+    if text.lower() in ("", "false", "no", "off", "none", "0"):
+        return None
+    host, colon, port = text.rpartition(":")
+    if not colon:
+        host, port = "0.0.0.0", text
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT (e.g. 0.0.0.0:8880), got {value!r}")
+    return f"{host or '0.0.0.0'}:{int(port)}"
+
+
 def _path_list(value: Any) -> list[str]:
     if value is None:
         return []
@@ -538,6 +553,19 @@ class Settings:
         _custom_voices,
         "named blends as YAML: {cozy: {af_heart: 0.7, af_bella: 0.3, speed: 1.1}}",
         "speech",
+    )
+    # the HTTP front door (wyoming_kokoro/http): OpenAI's speech API and the web page
+    http: str | None = setting(
+        None,
+        _http_address,
+        "serve OpenAI's /v1/audio/speech and the web page on HOST:PORT (off by default)",
+        "server",
+    )
+    http_api_key: str | None = setting(
+        None,
+        _optional_path,
+        "Bearer token the HTTP API asks for (and that allows writes from outside ingress)",
+        "server",
     )
     # KOKORO_<NAME>_PROVIDER_ENABLED / _BENCHMARK / _PRIORITY, one entry per provider key
     # (derived options: see SWITCH_OPTIONS)
