@@ -389,7 +389,17 @@ def _run_server(settings: Settings, catalogue: VoiceCatalogue, started: float) -
 
 def run() -> None:
     """Console script entry point (``wyoming-kokoro``)."""
-    sys.exit(main())
+    code = main()
+    # An inference the shutdown could not wait for (shutdown_timeout) is still running on
+    # a daemon thread inside onnxruntime; finalizing the interpreter under it aborts the
+    # process ("terminate called without an active exception"). Everything is flushed by
+    # now, so leave without finalizing.
+    if any(t.daemon and t.is_alive() for t in threading.enumerate()):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
