@@ -26,6 +26,7 @@ from .engine.synthesizer import KokoroModel, ModelLoadError
 from .engine.voices import UnknownVoiceError, VoiceCatalogue, VoicesFileError
 from .handler import KokoroConnection
 from .info import build_info
+from .liveness import Liveness
 from .server import KokoroServer
 from .speech import Speaker, SpeakerHandle
 from .stats import StatsWriter
@@ -94,6 +95,7 @@ def _load_speaker(settings: Settings, catalogue: VoiceCatalogue) -> Speaker:
         first_clause=settings.first_clause,
         lexicon=LexiconFiles(settings.lexicon_paths, builtin=settings.default_lexicon),
         audio=settings.audio(),
+        scheduler=settings.scheduler,
     )
     speaker.warm_up()
     _benchmark(settings, model, catalogue, table=False)
@@ -332,7 +334,10 @@ def _run_server(settings: Settings, catalogue: VoiceCatalogue, started: float) -
     )
     if settings.stats_path is not None:
         _LOGGER.info("Stats file: %s", settings.stats_path)
-    handle = SpeakerHandle(catalogue, settings.voice)
+    liveness = Liveness(
+        stall_timeout=settings.stall_timeout, stream_keepalive=settings.stream_keepalive
+    )
+    handle = SpeakerHandle(catalogue, settings.voice, liveness)
     try:
         asyncio.run(_serve(settings, handle, stats_writer, started))
     except KeyboardInterrupt:

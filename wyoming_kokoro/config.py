@@ -92,6 +92,9 @@ class Settings:
     idle_timeout: float = Limits.idle_timeout
     write_timeout: float = Limits.write_timeout
     shutdown_timeout: float = 10.0
+    stall_timeout: float = 30.0
+    stream_keepalive: bool = True
+    scheduler: str = "deadline"
     stats_max_mb: float = 10.0
     stats_keep: int = 5
     custom_voices: dict[str, CustomVoice] = field(default_factory=dict)
@@ -472,6 +475,22 @@ OPTIONS: tuple[Option, ...] = (
     Option("idle_timeout", _number(float, 1.0, 86400.0), "close a connection silent this long (s)"),
     Option(
         "write_timeout", _number(float, 1.0, 86400.0), "drop a client that reads nothing this long"
+    ),
+    Option(
+        "stall_timeout",
+        _number(float, 0.0, 86400.0),
+        "end a request whose own work (model load, G2P, inference) makes no progress this "
+        "long (s; 0: never)",
+    ),
+    Option(
+        "stream_keepalive",
+        _bool,
+        "send silence while a stream waits for text with its audio played out",
+    ),
+    Option(
+        "scheduler",
+        _choice("deadline", "first-segment"),
+        "inference order: by playback deadline, or every first segment first",
     ),
     Option(
         "shutdown_timeout",

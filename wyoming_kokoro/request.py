@@ -30,12 +30,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 
+from .audio import SAMPLE_RATE
+from .liveness import STALLED, StallClock
 from .postprocess import RequestAudio
 from .speech import WHOLE_TRIM_S, Job, Playout, Speaker, SpeakerHandle, VoiceChoice
 from .stats import RequestStats, StatsWriter
@@ -44,6 +46,13 @@ from .text.segment import Ending, Sentence
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
+
+
+class _Keepalive:
+    """No job yet: send silence (a paused stream)."""
+
+
+_KEEPALIVE = _Keepalive()
 
 LOOKAHEAD = 1  # jobs queued between the inference stage and audio()
 SEGMENTS_AHEAD = 4  # prepared segments waiting for the inference stage
@@ -95,6 +104,10 @@ class SpeechRequest:
         # When the audio made so far has played out: later segments are vocoded in parts
         # when that is near (see speech.Playout).
         self.playout = Playout()
+        self.liveness = handle.liveness
+        self._stall = StallClock(self.liveness.stall_timeout)
+        self._waiting_for_text = False  # the text stage waits for the client's next text
+        self._doing = "waiting for the model"  # what the request's own work is, for a stall
 
     @classmethod
     def refusal(
@@ -165,40 +178,113 @@ class SpeechRequest:
         if self._failure is not None:
             raise self._failure
         self.state = "speaking"
-        speaker = await self._handle.get()  # waits while the model is still loading
+        self._stall.progress()
+        speaker = await self._bounded(self._handle.get())  # the model may still be loading
+        self._doing = "G2P"
         self._stages = [
             asyncio.create_task(self._text_stage(speaker)),
             asyncio.create_task(self._inference_stage(speaker)),
         ]
         shaper = speaker.shaper(self.voice)
-        job: Job | None = None
+        job: Job | _Keepalive | None = None
         try:
-            while (job := await self._jobs.get()) is not None:
-                handed = 0
-                while (part := await speaker.next_part(job)) is not None:
+            while (job := await self._next_job()) is not None:
+                if isinstance(job, _Keepalive):
+                    yield self._keepalive()
+                    continue
+                handed, self._doing = 0, "inference"
+                while (part := await self._bounded(speaker.next_part(job))) is not None:
                     # A part of the segment, made before the rest (see engine/split.py).
-                    shaped = await speaker.run_audio(shaper.part, part)
+                    shaped = await self._bounded(speaker.run_audio(shaper.part, part))
                     yield SpeechAudio(shaped, Ending.CUT, job.segment)
+                    self._stall.progress()
                     handed += len(part)
-                samples = await speaker.finish(job, self.stats)
+                samples = await self._bounded(speaker.finish(job, self.stats))
                 if handed:
                     rest = samples[handed:]
-                    shaped = await speaker.run_audio(shaper.rest, rest, job.segment.ending)
-                    yield SpeechAudio(shaped, job.segment.ending, job.segment)
+                    shaping = speaker.run_audio(shaper.rest, rest, job.segment.ending)
+                    yield SpeechAudio(await self._bounded(shaping), job.segment.ending, job.segment)
                 else:
                     if job.future is None:  # a cache hit or a break: made just now
                         self.playout.made(len(samples), WHOLE_TRIM_S if job.key else 0.0)
-                    yield await self._audio_out(speaker, shaper, job.segment, samples)
+                    yield await self._bounded(
+                        self._audio_out(speaker, shaper, job.segment, samples)
+                    )
+                self._stall.progress()
                 job = None
             if self._failure is not None:
                 raise self._failure
-            tail = await speaker.run_audio(shaper.finish)
+            tail = await self._bounded(speaker.run_audio(shaper.finish))
             if len(tail):
                 yield SpeechAudio(tail, Ending.SENTENCE, None)
         finally:
-            if job is not None:
+            if isinstance(job, Job):
                 job.cancel()
             self._stop()
+
+    # ------------------------------------------------------------------ liveness
+
+    async def _bounded(self, work: Awaitable[_T]) -> _T:
+        """Await the request's own work; raise a ``stalled`` error once it has made no
+        progress for ``stall_timeout``."""
+        task = asyncio.ensure_future(work)
+        try:
+            while True:
+                left = self._stall.remaining()
+                if left is not None and left <= 0:
+                    raise self._stalled()
+                await asyncio.wait({task}, timeout=left)
+                if task.done():
+                    return task.result()
+        finally:
+            task.cancel()
+
+    async def _next_job(self) -> Job | _Keepalive | None:
+        """The next job; or ``_KEEPALIVE`` when a paused stream's audio has played out.
+
+        Bounded like :meth:`_bounded`, except while it is the client's turn."""
+        getting = asyncio.ensure_future(self._jobs.get())
+        try:
+            while True:
+                exempt = self._waiting_for_text
+                left = None if exempt else self._stall.remaining()
+                if left is not None and left <= 0:
+                    raise self._stalled()
+                step = self.liveness.keepalive_chunk_s if self._keepalive_on() else 1.0
+                await asyncio.wait({getting}, timeout=step if left is None else min(step, left))
+                if getting.done():
+                    return getting.result()
+                if exempt:
+                    self._stall.progress()
+                if self._keepalive_on():
+                    until = self.playout.until()  # None: too little sent to count
+                    left = 0.0 if until is None else until - time.monotonic()
+                    if left < self.liveness.keepalive_lead_s:
+                        return _KEEPALIVE
+        finally:
+            if not getting.done():
+                getting.cancel()  # nothing taken: the queue keeps its item
+
+    def _keepalive_on(self) -> bool:
+        """A stream that has spoken and now waits for the client's text."""
+        return (
+            self.liveness.stream_keepalive
+            and self.mode == "stream"
+            and self.stats.first_audio_ms is not None
+            and self._waiting_for_text
+            and not self.closed.is_set()
+        )
+
+    def _stalled(self) -> RequestError:
+        return RequestError(f"no progress for {self._stall.timeout:g} s ({self._doing})", STALLED)
+
+    def _keepalive(self) -> SpeechAudio:
+        """A short chunk of silence for a paused stream (counted in the record)."""
+        seconds = self.liveness.keepalive_chunk_s
+        silence = np.zeros(round(seconds * SAMPLE_RATE), dtype=np.float32)
+        self.playout.made(len(silence), 0.0)
+        self.stats.keepalive_s += seconds
+        return SpeechAudio(silence, Ending.CUT, None)
 
     async def _audio_out(
         self, speaker: Speaker, shaper: RequestAudio, segment: Segment, samples: np.ndarray
@@ -220,7 +306,7 @@ class SpeechRequest:
         try:
             finished = False
             while not finished:
-                pieces = [await self._pieces.get()]
+                pieces = [await self._next_piece(speaker, preparer)]
                 while not self._pieces.empty():
                     pieces.append(self._pieces.get_nowait())
                 finished = pieces[-1] is None
@@ -236,6 +322,31 @@ class SpeechRequest:
         except Exception as err:  # G2P failed (a language not installed, …)
             self._failure = err
         await self._segments.put(None)
+
+    async def _next_piece(self, speaker: Speaker, preparer: TextPreparer) -> str | None:
+        """The client's next text. While a stream's text pauses, it is the client's turn
+        (no stall), and after ``settle_s`` the text held is spoken if it ends at a mark."""
+        if not self._pieces.empty():
+            return self._pieces.get_nowait()
+        getting = asyncio.ensure_future(self._pieces.get())
+        try:
+            self._client_turn(True)
+            settle = self.liveness.settle_s if self.mode == "stream" else None
+            if settle:
+                await asyncio.wait({getting}, timeout=settle)
+                if not getting.done():
+                    self._client_turn(False)  # our own work again, while it lasts
+                    for item in await self._timed(speaker, preparer.settle):
+                        await self._put_segments(speaker, preparer, item)
+                    self._client_turn(True)
+            return await getting
+        finally:
+            getting.cancel()
+            self._client_turn(False)
+
+    def _client_turn(self, waiting: bool) -> None:
+        self._waiting_for_text = waiting
+        self._stall.progress()
 
     def _note_text(self, preparer: TextPreparer) -> None:
         """Kept current: the record may be written at any time (a hang-up, a limit)."""
@@ -255,10 +366,12 @@ class SpeechRequest:
     async def _timed(self, speaker: Speaker, function: Callable[..., _T], *args: object) -> _T:
         """Text work on the text thread, its time counted as the request's G2P time."""
         started = time.perf_counter()
+        self._doing = "G2P"
         try:
             return await speaker.run_text(function, *args)
         finally:
             self.stats.g2p_ms += (time.perf_counter() - started) * 1000
+            self._stall.progress()
 
     async def _inference_stage(self, speaker: Speaker) -> None:
         first = True

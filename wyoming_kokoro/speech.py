@@ -24,6 +24,7 @@ from .engine.router import Router, SegmentResult
 from .engine.scheduler import DEADLINE, InferenceScheduler
 from .engine.split import FRAME_S, KEEP_LEAD
 from .engine.voices import VoiceCatalogue, language_code
+from .liveness import Liveness
 from .loudness import LoudnessMeter
 from .postprocess import AudioSettings, RequestAudio, VoiceLevels
 from .stats import RequestStats
@@ -99,9 +100,12 @@ class SpeakerHandle:
     the model loads in the background; synthesis waits here until the Speaker is ready.
     """
 
-    def __init__(self, catalogue: VoiceCatalogue, default_voice: str) -> None:
+    def __init__(
+        self, catalogue: VoiceCatalogue, default_voice: str, liveness: Liveness | None = None
+    ) -> None:
         self.catalogue = catalogue
         self.default_voice = default_voice
+        self.liveness = liveness or Liveness()  # every request's stall bound and keep-alive
         self._speaker: Speaker | None = None
         self._error: BaseException | None = None
         self._ready = asyncio.Event()
