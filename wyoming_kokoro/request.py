@@ -32,7 +32,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -46,13 +46,6 @@ from .text.segment import Ending, Sentence
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
-
-
-class _Keepalive:
-    """No job yet: send silence (a paused stream)."""
-
-
-_KEEPALIVE = _Keepalive()
 
 LOOKAHEAD = 1  # jobs queued between the inference stage and audio()
 SEGMENTS_AHEAD = 4  # prepared segments waiting for the inference stage
@@ -186,20 +179,30 @@ class SpeechRequest:
             asyncio.create_task(self._inference_stage(speaker)),
         ]
         shaper = speaker.shaper(self.voice)
-        job: Job | _Keepalive | None = None
+        job: Job | None = None
         try:
-            while (job := await self._next_job()) is not None:
-                if isinstance(job, _Keepalive):
-                    yield self._keepalive()
-                    continue
+            while True:
+                getting = asyncio.ensure_future(self._jobs.get())
+                async for silence in self._meanwhile(getting, client_turn=True):
+                    yield silence
+                if (job := getting.result()) is None:
+                    break
                 handed, self._doing = 0, "inference"
-                while (part := await self._bounded(speaker.next_part(job))) is not None:
+                while True:
+                    parting = asyncio.ensure_future(speaker.next_part(job))
+                    async for silence in self._meanwhile(parting):
+                        yield silence
+                    if (part := parting.result()) is None:
+                        break
                     # A part of the segment, made before the rest (see engine/split.py).
                     shaped = await self._bounded(speaker.run_audio(shaper.part, part))
                     yield SpeechAudio(shaped, Ending.CUT, job.segment)
                     self._stall.progress()
                     handed += len(part)
-                samples = await self._bounded(speaker.finish(job, self.stats))
+                finishing = asyncio.ensure_future(speaker.finish(job, self.stats))
+                async for silence in self._meanwhile(finishing):
+                    yield silence
+                samples = finishing.result()
                 if handed:
                     rest = samples[handed:]
                     shaping = speaker.run_audio(shaper.rest, rest, job.segment.ending)
@@ -218,7 +221,7 @@ class SpeechRequest:
             if len(tail):
                 yield SpeechAudio(tail, Ending.SENTENCE, None)
         finally:
-            if isinstance(job, Job):
+            if job is not None:
                 job.cancel()
             self._stop()
 
@@ -239,47 +242,53 @@ class SpeechRequest:
         finally:
             task.cancel()
 
-    async def _next_job(self) -> Job | _Keepalive | None:
-        """The next job; or ``_KEEPALIVE`` when a paused stream's audio has played out.
-
-        Bounded like :meth:`_bounded`, except while it is the client's turn."""
-        getting = asyncio.ensure_future(self._jobs.get())
+    async def _meanwhile(
+        self, task: asyncio.Future[Any], client_turn: bool = False
+    ) -> AsyncGenerator[SpeechAudio, None]:
+        """Wait for ``task``, the request's own work, with the stall bound (``client_turn``:
+        the wait may be for the client's text, which does not count); meanwhile, silence
+        for a stream's player whenever the audio it has would run out."""
+        stream = self.mode == "stream"
         try:
-            while True:
-                exempt = self._waiting_for_text
+            while not task.done():
+                exempt = client_turn and self._waiting_for_text
                 left = None if exempt else self._stall.remaining()
                 if left is not None and left <= 0:
                     raise self._stalled()
-                step = self.liveness.keepalive_chunk_s if self._keepalive_on() else 1.0
-                await asyncio.wait({getting}, timeout=step if left is None else min(step, left))
-                if getting.done():
-                    return getting.result()
+                # A stream's state (the client's turn, its audio in hand) changes as it goes.
+                step = self.liveness.keepalive_chunk_s if stream else left
+                if step is not None and left is not None:
+                    step = min(step, left)
+                await asyncio.wait({task}, timeout=step)
+                if task.done():
+                    return
                 if exempt:
                     self._stall.progress()
                 if self._keepalive_on():
                     until = self.playout.until()  # None: too little sent to count
-                    left = 0.0 if until is None else until - time.monotonic()
-                    if left < self.liveness.keepalive_lead_s:
-                        return _KEEPALIVE
+                    left_s = 0.0 if until is None else until - time.monotonic()
+                    if left_s < self.liveness.keepalive_lead_s:
+                        yield self._keepalive()  # no progress: a hung stream still stalls
         finally:
-            if not getting.done():
-                getting.cancel()  # nothing taken: the queue keeps its item
+            if not task.done():
+                task.cancel()  # a queue's get taken back leaves its item queued
 
     def _keepalive_on(self) -> bool:
-        """A stream that has spoken and now waits for the client's text."""
+        """A stream that has begun to speak: from then on its player never runs dry,
+        whether the text paused or the next segment is late (it is silence either way,
+        and some satellites hang when the bytes stop mid-reply)."""
         return (
             self.liveness.stream_keepalive
             and self.mode == "stream"
             and self.stats.first_audio_ms is not None
-            and self._waiting_for_text
-            and not self.closed.is_set()
+            and self._failure is None
         )
 
     def _stalled(self) -> RequestError:
         return RequestError(f"no progress for {self._stall.timeout:g} s ({self._doing})", STALLED)
 
     def _keepalive(self) -> SpeechAudio:
-        """A short chunk of silence for a paused stream (counted in the record)."""
+        """A short chunk of silence for a stream's player (counted in the record)."""
         seconds = self.liveness.keepalive_chunk_s
         silence = np.zeros(round(seconds * SAMPLE_RATE), dtype=np.float32)
         self.playout.made(len(silence), 0.0)
