@@ -148,3 +148,22 @@ async def test_paused_text_without_punctuation_waits_for_more() -> None:
         record = await server.record(mode="stream")
     assert audio_bytes(during) == 0  # no words cut off mid-sentence, no silence before speech
     assert audio_bytes(after) > 0 and record.keepalive_s == 0
+
+
+async def test_a_stream_whose_inference_hangs_gets_silence_then_stalls() -> None:
+    async with stub_server(liveness=Liveness(stall_timeout=1.0)) as server:
+        client = await server.connect()
+        await client.send(SynthesizeStart().event(), SynthesizeChunk(text="Lights on. ").event())
+        first = await client.read_until("audio-chunk", timeout=10)
+        server.model.gate.clear()  # the next segment's inference hangs
+        try:
+            await client.send(
+                SynthesizeChunk(text="And the rest.").event(), SynthesizeStop().event()
+            )
+            rest = await client.read_until("synthesize-stopped", timeout=10)
+        finally:
+            server.model.gate.set()
+        record = await server.record(mode="stream")
+    assert _error(rest).data["code"] == STALLED
+    assert np.count_nonzero(_samples(first + rest) == 0) > 0  # the player was kept fed
+    assert record.outcome == "error" and record.keepalive_s > 0

@@ -485,7 +485,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "stream_keepalive",
         _bool,
-        "send silence while a stream waits for text with its audio played out",
+        "once a stream speaks, send silence whenever its audio would run out (a pause in its text)",
     ),
     Option(
         "scheduler",

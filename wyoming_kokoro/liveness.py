@@ -4,9 +4,10 @@
   the audio thread) makes no progress for ``stall_timeout`` seconds ends with an error.
   Time spent waiting for the client's next text does not count: that is the client's
   turn (the connection's ``idle_timeout`` bounds it).
-* **Keep-alive.** While a stream waits for text and the audio it sent has played out,
-  silence goes out in short chunks, so a player never sees a gap in the bytes (some
-  satellites stop playback and hang when the audio stops mid-reply).
+* **Keep-alive.** Once a stream has begun to speak, silence goes out in short chunks
+  whenever the audio it sent would run out (its text paused, an LLM calling a tool; or
+  the next segment is late), so a player never sees a gap in the bytes (some satellites
+  stop playback and hang when the audio stops mid-reply).
 * **Settling.** Streamed text that has waited ``settle_s`` with nothing more arriving is
   spoken if it ends at punctuation.
 """
@@ -37,8 +38,10 @@ class StallClock:
         self._clock = clock
         self._since = clock()
 
-    def progress(self) -> None:
-        self._since = self._clock()
+    def progress(self, audio_until: float | None = None) -> None:
+        """Work was done; ``audio_until``: when the audio made so far plays out. Until then
+        the request is not stalled, only ahead (a deadline scheduler lets it wait)."""
+        self._since = max(self._since, self._clock(), audio_until or 0.0)
 
     def remaining(self) -> float | None:
         """Seconds left before the request counts as stalled; None: not bounded."""

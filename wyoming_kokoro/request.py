@@ -197,7 +197,7 @@ class SpeechRequest:
                     # A part of the segment, made before the rest (see engine/split.py).
                     shaped = await self._bounded(speaker.run_audio(shaper.part, part))
                     yield SpeechAudio(shaped, Ending.CUT, job.segment)
-                    self._stall.progress()
+                    self._stall.progress(self.playout.until())
                     handed += len(part)
                 finishing = asyncio.ensure_future(speaker.finish(job, self.stats))
                 async for silence in self._meanwhile(finishing):
@@ -213,7 +213,7 @@ class SpeechRequest:
                     yield await self._bounded(
                         self._audio_out(speaker, shaper, job.segment, samples)
                     )
-                self._stall.progress()
+                self._stall.progress(self.playout.until())
                 job = None
             if self._failure is not None:
                 raise self._failure
