@@ -15,7 +15,7 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 
 from tests.stub import Client, StubServer, audio_bytes, stub_server, types
 from wyoming_kokoro.audio import SAMPLE_RATE
-from wyoming_kokoro.liveness import STALLED, Liveness
+from wyoming_kokoro.liveness import STALLED, Liveness, StallClock
 
 QUICK_STALL = Liveness(stall_timeout=0.3)
 
@@ -167,3 +167,16 @@ async def test_a_stream_whose_inference_hangs_gets_silence_then_stalls() -> None
     assert _error(rest).data["code"] == STALLED
     assert np.count_nonzero(_samples(first + rest) == 0) > 0  # the player was kept fed
     assert record.outcome == "error" and record.keepalive_s > 0
+
+
+def test_the_stall_clock_waits_for_the_audio_in_hand_to_play_out() -> None:
+    now = [100.0]
+    stall = StallClock(30.0, clock=lambda: now[0])
+    stall.progress(audio_until=120.0)  # 20 s of audio in hand: the scheduler may defer it
+    now[0] = 140.0
+    assert stall.remaining() == 10.0
+    stall.progress()  # a progress without audio never moves the start back
+    assert stall.remaining() == 30.0
+    now[0] = 175.0
+    assert stall.remaining() == -5.0
+    assert StallClock(0.0).remaining() is None  # 0: no bound
