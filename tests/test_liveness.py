@@ -15,7 +15,10 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 
 from tests.stub import Client, StubServer, audio_bytes, stub_server, types
 from wyoming_kokoro.audio import SAMPLE_RATE
-from wyoming_kokoro.liveness import STALLED, Liveness, StallClock
+from wyoming_kokoro.errors import ErrorCode
+from wyoming_kokoro.liveness import Liveness, StallClock
+
+STALLED = ErrorCode.STALLED.value
 
 QUICK_STALL = Liveness(stall_timeout=0.3)
 

@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-STALLED = "stalled"  # the Wyoming error code of a request that stopped moving
-
 
 @dataclass(frozen=True)
 class Liveness:

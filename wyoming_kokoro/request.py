@@ -37,7 +37,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .audio import SAMPLE_RATE
-from .liveness import STALLED, StallClock
+from .errors import ErrorCode, KokoroError
+from .liveness import StallClock
 from .postprocess import RequestAudio
 from .speech import WHOLE_TRIM_S, Job, Playout, Speaker, SpeakerHandle, VoiceChoice
 from .stats import RequestStats, StatsWriter
@@ -49,14 +50,6 @@ _T = TypeVar("_T")
 
 LOOKAHEAD = 1  # jobs queued between the inference stage and audio()
 SEGMENTS_AHEAD = 4  # prepared segments waiting for the inference stage
-
-
-class RequestError(Exception):
-    """Why a request was refused or failed, with the Wyoming error code for the client."""
-
-    def __init__(self, text: str, code: str) -> None:
-        super().__init__(text)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -104,7 +97,7 @@ class SpeechRequest:
 
     @classmethod
     def refusal(
-        cls, handle: SpeakerHandle, error: RequestError, stats: RequestStats, writer: StatsWriter
+        cls, handle: SpeakerHandle, error: KokoroError, stats: RequestStats, writer: StatsWriter
     ) -> SpeechRequest:
         """A request that fails at once (its answer still comes in its turn)."""
         voice = VoiceChoice(stats.voice, "", stats.language)
@@ -284,8 +277,9 @@ class SpeechRequest:
             and self._failure is None
         )
 
-    def _stalled(self) -> RequestError:
-        return RequestError(f"no progress for {self._stall.timeout:g} s ({self._doing})", STALLED)
+    def _stalled(self) -> KokoroError:
+        text = f"no progress for {self._stall.timeout:g} s ({self._doing})"
+        return KokoroError(text, ErrorCode.STALLED)
 
     def _keepalive(self) -> SpeechAudio:
         """A short chunk of silence for a stream's player (counted in the record)."""
