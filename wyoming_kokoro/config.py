@@ -559,7 +559,7 @@ class Settings:
         "deadline",
         _choice("deadline", "first-segment"),
         "inference order: by playback deadline, or every first segment first",
-        "scheduler",
+        "engine",
     )
     stats_max_mb: float = setting(
         10.0, _number(float, 0.01, 1e6), "rotate the stats file at this size (MB)", "stats"
