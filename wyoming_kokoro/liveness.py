@@ -24,7 +24,7 @@ class Liveness:
     stall_timeout: float = 30.0  # seconds; 0: no bound
     stream_keepalive: bool = True
     keepalive_chunk_s: float = 0.1  # the length of one silence chunk
-    keepalive_lead_s: float = 0.1  # sent when the audio in hand is shorter than this
+    keepalive_lead_s: float = 0.3  # sent when the audio in hand is shorter than this (jitter)
     settle_s: float = 0.4  # a stream's text that waited this long is spoken (at a mark)
 
 
