@@ -35,6 +35,7 @@ from wyoming_kokoro.engine.synthesizer import load_vocab
 from wyoming_kokoro.engine.voices import STYLE_DIM, STYLE_ROWS, VoiceCatalogue
 from wyoming_kokoro.handler import KokoroConnection
 from wyoming_kokoro.info import build_info
+from wyoming_kokoro.liveness import Liveness
 from wyoming_kokoro.postprocess import AudioSettings
 from wyoming_kokoro.protocol import Limits
 from wyoming_kokoro.server import KokoroServer
@@ -273,6 +274,7 @@ async def stub_server(
     samples_per_phoneme: int = SAMPLES_PER_PHONEME,
     audio: AudioSettings = UNTOUCHED,
     parts: bool = False,
+    liveness: Liveness | None = None,
 ) -> AsyncIterator[StubServer]:
     """A server on a free loopback port; ``loaded=False`` leaves the model 'loading'.
 
@@ -282,7 +284,7 @@ async def stub_server(
 
     On the way out it checks that no connection died of an unexpected exception."""
     catalogue = stub_catalogue()
-    handle = SpeakerHandle(catalogue, "af_heart")
+    handle = SpeakerHandle(catalogue, "af_heart", liveness)
     model = (PartsStubModel if parts else StubModel)(delay, samples_per_phoneme)
     phonemizer = StubPhonemizer()
     speaker = Speaker(model, catalogue, phonemizer, "af_heart", audio=audio)

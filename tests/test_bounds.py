@@ -21,7 +21,7 @@ from wyoming.tts import (
 )
 
 from tests.stub import StubServer, audio_bytes, stub_server, types
-from wyoming_kokoro.engine.scheduler import FIRST_SEGMENT, InferenceScheduler
+from wyoming_kokoro.engine.scheduler import InferenceScheduler
 from wyoming_kokoro.protocol import Limits
 from wyoming_kokoro.request import LOOKAHEAD
 from wyoming_kokoro.server import KokoroServer
@@ -172,7 +172,7 @@ def test_an_inference_that_ends_after_its_loop_closed_is_quiet() -> None:
         loop = asyncio.new_event_loop()
 
         async def submit() -> None:
-            scheduler.submit(FIRST_SEGMENT, gate.wait, 5)
+            scheduler.submit(True, gate.wait, 5)
             await asyncio.sleep(0.05)
 
         loop.run_until_complete(submit())

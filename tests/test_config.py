@@ -105,6 +105,9 @@ def test_every_option_follows_the_rule(tmp_path: Path) -> None:
         "idle_timeout": (5, "6", 7),
         "write_timeout": (5, "6", 7),
         "shutdown_timeout": (1, "2", 3),
+        "stall_timeout": (5.0, "6", 7.0),
+        "stream_keepalive": (False, "true", False),
+        "scheduler": ("first-segment", "deadline", "first-segment"),
         "stats_max_mb": (1, "2", 3),
         "stats_keep": (1, "2", 3),
         "custom_voices": (

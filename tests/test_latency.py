@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from wyoming_kokoro.engine.cache import PhraseCache, PhraseKey
-from wyoming_kokoro.engine.scheduler import FIRST_SEGMENT, LATER_SEGMENT, InferenceScheduler
+from wyoming_kokoro.engine.scheduler import FIRST_SEGMENT_POLICY, InferenceScheduler
 from wyoming_kokoro.engine.synthesizer import KokoroModel
 from wyoming_kokoro.engine.voices import VoiceCatalogue
 from wyoming_kokoro.request import speak_text
@@ -135,8 +135,8 @@ def test_phrase_cache_hits_and_its_memory_bound() -> None:
     assert hit is not None and not hit.flags.writeable
 
 
-async def test_scheduler_runs_first_segments_before_later_ones() -> None:
-    scheduler = InferenceScheduler()
+async def test_first_segment_policy_runs_first_segments_before_later_ones() -> None:
+    scheduler = InferenceScheduler(policy=FIRST_SEGMENT_POLICY)
     gate = threading.Event()
     order: list[str] = []
 
@@ -146,12 +146,12 @@ async def test_scheduler_runs_first_segments_before_later_ones() -> None:
         order.append(name)
         return name
 
-    busy = scheduler.submit(LATER_SEGMENT, job, "busy")  # a long paragraph holds the engine
+    busy = scheduler.submit(False, job, "busy")  # a long paragraph holds the engine
     await asyncio.sleep(0.05)
-    later = [scheduler.submit(LATER_SEGMENT, job, f"paragraph-{i}") for i in range(3)]
-    cancelled = scheduler.submit(FIRST_SEGMENT, job, "gone")
+    later = [scheduler.submit(False, job, f"paragraph-{i}") for i in range(3)]
+    cancelled = scheduler.submit(True, job, "gone")
     cancelled.cancel()  # its client hung up
-    first = [scheduler.submit(FIRST_SEGMENT, job, f"short-{i}") for i in range(2)]
+    first = [scheduler.submit(True, job, f"short-{i}") for i in range(2)]
     gate.set()
     results = await asyncio.gather(busy, *later, *first)
     assert order == ["busy", "short-0", "short-1", "paragraph-0", "paragraph-1", "paragraph-2"]
@@ -166,7 +166,7 @@ async def test_scheduler_delivers_errors() -> None:
         raise RuntimeError("inference failed")
 
     with pytest.raises(RuntimeError, match="inference failed"):
-        await scheduler.submit(FIRST_SEGMENT, broken)
+        await scheduler.submit(True, broken)
     scheduler.close()
 
 

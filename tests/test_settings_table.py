@@ -66,7 +66,7 @@ def test_each_subsystem_object_is_built_from_its_own_section(group: str, kind: t
 
 
 def test_every_setting_belongs_to_a_known_group() -> None:
-    groups = {"server", "assets", "engine", "speech", "audio", "limits", "stats"}
+    groups = {"server", "assets", "engine", "speech", "audio", "limits", "stats", "liveness"}
     assert {o.group for o in config.ALL_OPTIONS} <= groups
 
 

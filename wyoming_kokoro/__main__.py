@@ -28,6 +28,7 @@ from .handler import KokoroConnection
 from .http.metrics import ObservedStatsWriter
 from .http.store import load_saved_voices
 from .info import build_info
+from .liveness import Liveness
 from .postprocess import AudioSettings
 from .protocol import Limits
 from .server import KokoroServer
@@ -99,6 +100,7 @@ def _load_speaker(settings: Settings, catalogue: VoiceCatalogue) -> Speaker:
         first_clause=settings.first_clause,
         lexicon=LexiconFiles(settings.lexicon_paths, builtin=settings.default_lexicon),
         audio=AudioSettings(**settings.section("audio")),
+        scheduler=settings.scheduler,
     )
     speaker.warm_up()
     _benchmark(settings, model, catalogue, table=False)
@@ -368,7 +370,8 @@ def _run_server(settings: Settings, catalogue: VoiceCatalogue, started: float) -
     )
     if settings.stats_path is not None:
         _LOGGER.info("Stats file: %s", settings.stats_path)
-    handle = SpeakerHandle(catalogue, settings.voice)
+    liveness = Liveness(**settings.section("liveness"))
+    handle = SpeakerHandle(catalogue, settings.voice, liveness)
     try:
         asyncio.run(_serve(settings, handle, stats_writer, started))
     except KeyboardInterrupt:

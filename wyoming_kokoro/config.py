@@ -542,6 +542,25 @@ class Settings:
         "on SIGTERM/SIGINT, seconds requests in progress get to finish",
         "server",
     )
+    stall_timeout: float = setting(
+        30.0,
+        _number(float, 0.0, 86400.0),
+        "end a request whose own work (model load, G2P, inference) makes no progress this "
+        "long (s; 0: never)",
+        "liveness",
+    )
+    stream_keepalive: bool = setting(
+        True,
+        _bool,
+        "once a stream speaks, send silence whenever its audio would run out (a pause in its text)",
+        "liveness",
+    )
+    scheduler: str = setting(
+        "deadline",
+        _choice("deadline", "first-segment"),
+        "inference order: by playback deadline, or every first segment first",
+        "engine",
+    )
     stats_max_mb: float = setting(
         10.0, _number(float, 0.01, 1e6), "rotate the stats file at this size (MB)", "stats"
     )

@@ -33,6 +33,7 @@ class ErrorCode(str, enum.Enum):
     TOO_LARGE = "too-large"
     BAD_DATA = "bad-data"
     SYNTHESIS_FAILED = "synthesis-failed"
+    STALLED = "stalled"  # the request's own work made no progress for stall_timeout
     INTERNAL = "internal-error"  # a bug of ours: logged with its traceback
 
     def __str__(self) -> str:
@@ -58,6 +59,7 @@ _HTTP_STATUS = {
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.BAD_DATA: 400,
     ErrorCode.SYNTHESIS_FAILED: 500,
+    ErrorCode.STALLED: 504,
     ErrorCode.INTERNAL: 500,
 }
 

@@ -30,13 +30,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
-from .errors import KokoroError
+from .audio import SAMPLE_RATE
+from .errors import ErrorCode, KokoroError
+from .liveness import StallClock
 from .postprocess import RequestAudio
 from .speech import WHOLE_TRIM_S, Job, Playout, Speaker, SpeakerHandle, VoiceChoice
 from .stats import RequestStats, StatsWriter
@@ -88,6 +90,10 @@ class SpeechRequest:
         # When the audio made so far has played out: later segments are vocoded in parts
         # when that is near (see speech.Playout).
         self.playout = Playout()
+        self.liveness = handle.liveness
+        self._stall = StallClock(self.liveness.stall_timeout)
+        self._waiting_for_text = False  # the text stage waits for the client's next text
+        self._doing = "waiting for the model"  # what the request's own work is, for a stall
 
     @classmethod
     def refusal(
@@ -158,7 +164,9 @@ class SpeechRequest:
         if self._failure is not None:
             raise self._failure
         self.state = "speaking"
-        speaker = await self._handle.get()  # waits while the model is still loading
+        self._stall.progress()
+        speaker = await self._bounded(self._handle.get())  # the model may still be loading
+        self._doing = "G2P"
         self._stages = [
             asyncio.create_task(self._text_stage(speaker)),
             asyncio.create_task(self._inference_stage(speaker)),
@@ -166,32 +174,120 @@ class SpeechRequest:
         shaper = speaker.shaper(self.voice)
         job: Job | None = None
         try:
-            while (job := await self._jobs.get()) is not None:
-                handed = 0
-                while (part := await speaker.next_part(job)) is not None:
+            while True:
+                getting = asyncio.ensure_future(self._jobs.get())
+                async for silence in self._meanwhile(getting, client_turn=True):
+                    yield silence
+                if (job := getting.result()) is None:
+                    break
+                handed, self._doing = 0, "inference"
+                while True:
+                    parting = asyncio.ensure_future(speaker.next_part(job))
+                    async for silence in self._meanwhile(parting):
+                        yield silence
+                    if (part := parting.result()) is None:
+                        break
                     # A part of the segment, made before the rest (see engine/split.py).
-                    shaped = await speaker.run_audio(shaper.part, part)
+                    shaped = await self._bounded(speaker.run_audio(shaper.part, part))
                     yield SpeechAudio(shaped, Ending.CUT, job.segment)
+                    self._stall.progress(self.playout.until())
                     handed += len(part)
-                samples = await speaker.finish(job, self.stats)
+                finishing = asyncio.ensure_future(speaker.finish(job, self.stats))
+                async for silence in self._meanwhile(finishing):
+                    yield silence
+                samples = finishing.result()
                 if handed:
                     rest = samples[handed:]
-                    shaped = await speaker.run_audio(shaper.rest, rest, job.segment.ending)
-                    yield SpeechAudio(shaped, job.segment.ending, job.segment)
+                    shaping = speaker.run_audio(shaper.rest, rest, job.segment.ending)
+                    yield SpeechAudio(await self._bounded(shaping), job.segment.ending, job.segment)
                 else:
                     if job.future is None:  # a cache hit or a break: made just now
                         self.playout.made(len(samples), WHOLE_TRIM_S if job.key else 0.0)
-                    yield await self._audio_out(speaker, shaper, job.segment, samples)
+                    yield await self._bounded(
+                        self._audio_out(speaker, shaper, job.segment, samples)
+                    )
+                self._stall.progress(self.playout.until())
                 job = None
             if self._failure is not None:
                 raise self._failure
-            tail = await speaker.run_audio(shaper.finish)
+            tail = await self._bounded(speaker.run_audio(shaper.finish))
             if len(tail):
                 yield SpeechAudio(tail, Ending.SENTENCE, None)
         finally:
             if job is not None:
                 job.cancel()
             self._stop()
+
+    # ------------------------------------------------------------------ liveness
+
+    async def _bounded(self, work: Awaitable[_T]) -> _T:
+        """Await the request's own work; raise a ``stalled`` error once it has made no
+        progress for ``stall_timeout``."""
+        task = asyncio.ensure_future(work)
+        try:
+            while True:
+                left = self._stall.remaining()
+                if left is not None and left <= 0:
+                    raise self._stalled()
+                await asyncio.wait({task}, timeout=left)
+                if task.done():
+                    return task.result()
+        finally:
+            task.cancel()
+
+    async def _meanwhile(
+        self, task: asyncio.Future[Any], client_turn: bool = False
+    ) -> AsyncGenerator[SpeechAudio, None]:
+        """Wait for ``task``, the request's own work, with the stall bound (``client_turn``:
+        the wait may be for the client's text, which does not count); meanwhile, silence
+        for a stream's player whenever the audio it has would run out."""
+        stream = self.mode == "stream"
+        try:
+            while not task.done():
+                exempt = client_turn and self._waiting_for_text
+                left = None if exempt else self._stall.remaining()
+                if left is not None and left <= 0:
+                    raise self._stalled()
+                # A stream's state (the client's turn, its audio in hand) changes as it goes.
+                step = self.liveness.keepalive_chunk_s if stream else left
+                if step is not None and left is not None:
+                    step = min(step, left)
+                await asyncio.wait({task}, timeout=step)
+                if task.done():
+                    return
+                if exempt:
+                    self._stall.progress()
+                if self._keepalive_on():
+                    until = self.playout.until()  # None: too little sent to count
+                    left_s = 0.0 if until is None else until - time.monotonic()
+                    if left_s < self.liveness.keepalive_lead_s:
+                        yield self._keepalive()  # no progress: a hung stream still stalls
+        finally:
+            if not task.done():
+                task.cancel()  # a queue's get taken back leaves its item queued
+
+    def _keepalive_on(self) -> bool:
+        """A stream that has begun to speak: from then on its player never runs dry,
+        whether the text paused or the next segment is late (it is silence either way,
+        and some satellites hang when the bytes stop mid-reply)."""
+        return (
+            self.liveness.stream_keepalive
+            and self.mode == "stream"
+            and self.stats.first_audio_ms is not None
+            and self._failure is None
+        )
+
+    def _stalled(self) -> KokoroError:
+        text = f"no progress for {self._stall.timeout:g} s ({self._doing})"
+        return KokoroError(text, ErrorCode.STALLED)
+
+    def _keepalive(self) -> SpeechAudio:
+        """A short chunk of silence for a stream's player (counted in the record)."""
+        seconds = self.liveness.keepalive_chunk_s
+        silence = np.zeros(round(seconds * SAMPLE_RATE), dtype=np.float32)
+        self.playout.made(len(silence), 0.0)
+        self.stats.keepalive_s += seconds
+        return SpeechAudio(silence, Ending.CUT, None)
 
     async def _audio_out(
         self, speaker: Speaker, shaper: RequestAudio, segment: Segment, samples: np.ndarray
@@ -213,7 +309,7 @@ class SpeechRequest:
         try:
             finished = False
             while not finished:
-                pieces = [await self._pieces.get()]
+                pieces = [await self._next_piece(speaker, preparer)]
                 while not self._pieces.empty():
                     pieces.append(self._pieces.get_nowait())
                 finished = pieces[-1] is None
@@ -229,6 +325,31 @@ class SpeechRequest:
         except Exception as err:  # G2P failed (a language not installed, …)
             self._failure = err
         await self._segments.put(None)
+
+    async def _next_piece(self, speaker: Speaker, preparer: TextPreparer) -> str | None:
+        """The client's next text. While a stream's text pauses, it is the client's turn
+        (no stall), and after ``settle_s`` the text held is spoken if it ends at a mark."""
+        if not self._pieces.empty():
+            return self._pieces.get_nowait()
+        getting = asyncio.ensure_future(self._pieces.get())
+        try:
+            self._client_turn(True)
+            settle = self.liveness.settle_s if self.mode == "stream" else None
+            if settle:
+                await asyncio.wait({getting}, timeout=settle)
+                if not getting.done():
+                    self._client_turn(False)  # our own work again, while it lasts
+                    for item in await self._timed(speaker, preparer.settle):
+                        await self._put_segments(speaker, preparer, item)
+                    self._client_turn(True)
+            return await getting
+        finally:
+            getting.cancel()
+            self._client_turn(False)
+
+    def _client_turn(self, waiting: bool) -> None:
+        self._waiting_for_text = waiting
+        self._stall.progress()
 
     def _note_text(self, preparer: TextPreparer) -> None:
         """Kept current: the record may be written at any time (a hang-up, a limit)."""
@@ -248,10 +369,12 @@ class SpeechRequest:
     async def _timed(self, speaker: Speaker, function: Callable[..., _T], *args: object) -> _T:
         """Text work on the text thread, its time counted as the request's G2P time."""
         started = time.perf_counter()
+        self._doing = "G2P"
         try:
             return await speaker.run_text(function, *args)
         finally:
             self.stats.g2p_ms += (time.perf_counter() - started) * 1000
+            self._stall.progress()
 
     async def _inference_stage(self, speaker: Speaker) -> None:
         first = True

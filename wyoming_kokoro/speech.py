@@ -21,9 +21,10 @@ import numpy as np
 from .audio import SAMPLE_RATE
 from .engine.cache import PhraseCache, PhraseKey
 from .engine.router import Router, SegmentResult
-from .engine.scheduler import FIRST_SEGMENT, LATER_SEGMENT, InferenceScheduler
+from .engine.scheduler import DEADLINE, InferenceScheduler
 from .engine.split import FRAME_S, KEEP_LEAD
 from .engine.voices import VoiceCatalogue, language_code
+from .liveness import Liveness
 from .loudness import LoudnessMeter
 from .postprocess import AudioSettings, RequestAudio, VoiceLevels
 from .stats import RequestStats
@@ -99,9 +100,12 @@ class SpeakerHandle:
     the model loads in the background; synthesis waits here until the Speaker is ready.
     """
 
-    def __init__(self, catalogue: VoiceCatalogue, default_voice: str) -> None:
+    def __init__(
+        self, catalogue: VoiceCatalogue, default_voice: str, liveness: Liveness | None = None
+    ) -> None:
         self.catalogue = catalogue
         self.default_voice = default_voice
+        self.liveness = liveness or Liveness()  # every request's stall bound and keep-alive
         self._speaker: Speaker | None = None
         self._error: BaseException | None = None
         self._ready = asyncio.Event()
@@ -197,6 +201,7 @@ class Speaker:
         first_clause: bool = True,
         lexicon: LexiconFiles | None = None,
         audio: AudioSettings | None = None,
+        scheduler: str = DEADLINE,
     ) -> None:
         if default_voice not in catalogue:
             raise ValueError(f"default voice {default_voice!r} is not in the voices file")
@@ -208,7 +213,7 @@ class Speaker:
         self.first_clause = first_clause
         self.normalizer = TextNormalizer(lexicon)
         self._text_executor = ThreadPoolExecutor(1, thread_name_prefix="g2p")
-        self.scheduler = InferenceScheduler()
+        self.scheduler = InferenceScheduler(policy=scheduler)
         self.audio_settings = audio or AudioSettings()
         self.loudness_meter = LoudnessMeter()
         self.voice_levels = VoiceLevels()
@@ -297,7 +302,7 @@ class Speaker:
             playing.made(rest, REST_TRIM_S if handed[0] else WHOLE_TRIM_S)
             return result
 
-        future = self.scheduler.submit(FIRST_SEGMENT if first else LATER_SEGMENT, run)
+        future = self.scheduler.submit(first, run, phonemes=len(phonemes), due=playing.until)
         return Job(segment, future=future, key=key, parts=parts)
 
     async def next_part(self, job: Job) -> np.ndarray | None:

@@ -48,6 +48,7 @@ class RequestStats:
     cache_hits: int = 0  # segments answered from the phrase cache
     lexicon_entries: int = 0  # words and phrases said as the lexicon says
     fallback: str | None = None  # "<provider>: <error>" when a segment was retried on CPU
+    keepalive_s: float = 0.0  # silence sent while a paused stream waited for text
     # per provider label: segments, inference_s, failures, fallbacks (this request only)
     providers: dict[str, dict[str, float]] = field(default_factory=dict)
     started: float = field(default_factory=monotonic, repr=False)
@@ -105,8 +106,10 @@ class RequestStats:
         self.g2p_ms = round(self.g2p_ms, 1)
         self.inference_ms = round(self.inference_ms, 1)
         self.audio_seconds = round(self.audio_seconds, 3)
+        self.keepalive_s = round(self.keepalive_s, 3)
         work = (self.g2p_ms + self.inference_ms) / 1000
-        self.rtf = round(work / self.audio_seconds, 4) if self.audio_seconds > 0 else None
+        spoken = self.audio_seconds - self.keepalive_s  # keep-alive silence costs no work
+        self.rtf = round(work / spoken, 4) if spoken > 0 else None
 
     def to_json(self) -> str:
         record = asdict(self)

@@ -1,10 +1,20 @@
-"""One inference thread, fair to short requests: a request's first segment goes first.
+"""One inference thread, ordered by playback deadline.
 
-Jobs wait in a priority queue: priority 0 (the first segment of a request, what a user is
-waiting for in silence) runs before priority 1 (later segments, whose audio is only needed
-once the earlier audio has played); equal priorities run in arrival order. A long
-paragraph therefore never holds the engine for more than one segment while a short
-request waits. A job whose future was cancelled (the client went away) is skipped.
+Every job carries a *deadline*: the moment (``time.monotonic``) its request's audio sent
+so far runs out. A request's first segment is due at once (its deadline is when it was
+queued: someone waits in silence); a later segment is due when the audio made before it
+will have played out, read when the engine picks its next job, so it follows the
+request's progress. The engine runs the job whose *latest start* (deadline minus the
+job's expected run time) comes first: a new short command goes ahead of a long answer
+that still has seconds of audio in hand, and the long answer goes first once waiting
+longer would let it run dry. Priority therefore ages by itself: a job queued earlier
+has the earlier deadline. Equal keys run in arrival order, so a request's segments keep
+their order.
+
+The older policy, ``first-segment`` (every first segment before every later segment),
+is kept as a setting to compare against in the benchmark.
+
+A job whose future was cancelled (the client went away) is skipped.
 """
 
 from __future__ import annotations
@@ -13,53 +23,133 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import queue
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 
-FIRST_SEGMENT = 0
-LATER_SEGMENT = 1
+DEADLINE = "deadline"
+FIRST_SEGMENT_POLICY = "first-segment"
+POLICIES = (DEADLINE, FIRST_SEGMENT_POLICY)
+
+# Seconds of inference per phoneme before any run was measured (a slow CPU's figure:
+# starting a long answer's segment early costs little, starting it late stalls it).
+INITIAL_S_PER_PHONEME = 0.004
+# Started this much before the latest start: the thread may be busy with another job.
+SAFETY_S = 0.3
+
+
+@dataclass
+class Ticket:
+    """One queued job as the ordering sees it."""
+
+    order: int  # arrival
+    queued: float  # monotonic time it was queued
+    first: bool  # a request's first segment
+    phonemes: int  # its size, for the expected run time
+    # When the request's audio made so far runs out (None: none made yet).
+    due: Callable[[], float | None] | None = None
+    job: Any = field(default=None, repr=False)
+
+    def deadline(self) -> float:
+        due = self.due() if self.due is not None else None
+        return self.queued if self.first or due is None else due
+
+
+def order_key(ticket: Ticket, policy: str, s_per_phoneme: float) -> tuple[float, int]:
+    """Smaller runs first (pure: the scheduler's whole ordering)."""
+    if policy == FIRST_SEGMENT_POLICY:
+        return (0.0 if ticket.first else 1.0, ticket.order)
+    if ticket.first:
+        return (ticket.queued, ticket.order)
+    cost = ticket.phonemes * s_per_phoneme + SAFETY_S
+    return (ticket.deadline() - cost, ticket.order)
+
+
+def pick(tickets: Sequence[Ticket], policy: str, s_per_phoneme: float) -> int:
+    """The index of the ticket to run next."""
+    keys = [order_key(t, policy, s_per_phoneme) for t in tickets]
+    return min(range(len(tickets)), key=keys.__getitem__)
 
 
 class InferenceScheduler:
-    def __init__(self, name: str = "inference") -> None:
-        self._queue: queue.PriorityQueue[tuple[int, int, Any]] = queue.PriorityQueue()
+    def __init__(
+        self,
+        name: str = "inference",
+        policy: str = DEADLINE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"unknown scheduler policy {policy!r}")
+        self.policy = policy
+        self._clock = clock
+        self._pending: list[Ticket] = []
+        self._ready = threading.Condition()
+        self._closed = False
         self._order = itertools.count()
+        self.s_per_phoneme = INITIAL_S_PER_PHONEME  # learned from the runs
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, priority: int, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-        """Queue ``fn(*args)``; the returned future resolves on the caller's event loop."""
+    def submit(
+        self,
+        first: bool,
+        fn: Callable[..., T],
+        *args: Any,
+        phonemes: int = 0,
+        due: Callable[[], float | None] | None = None,
+    ) -> asyncio.Future[T]:
+        """Queue ``fn(*args)``; the returned future resolves on the caller's event loop.
+
+        ``first``: the request's first segment; ``due``: when its audio made so far runs
+        out (read at each pick); ``phonemes``: its size."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put((priority, next(self._order), (fn, args, loop, future)))
+        ticket = Ticket(next(self._order), self._clock(), first, phonemes, due)
+        ticket.job = (fn, args, loop, future)
+        with self._ready:
+            self._pending.append(ticket)
+            self._ready.notify()
         return future
 
     def pending(self) -> int:
-        return self._queue.qsize()
+        with self._ready:
+            return len(self._pending)
+
+    def _next(self) -> Ticket | None:
+        with self._ready:
+            while not self._pending and not self._closed:
+                self._ready.wait()
+            if self._closed:
+                return None
+            index = pick(self._pending, self.policy, self.s_per_phoneme)
+            return self._pending.pop(index)
 
     def _work(self) -> None:
-        while True:
-            _, _, job = self._queue.get()
-            if job is None:
-                return
-            fn, args, loop, future = job
+        while (ticket := self._next()) is not None:
+            fn, args, loop, future = ticket.job
             if future.cancelled():
                 continue
+            started = time.perf_counter()
             try:
                 result, error = fn(*args), None
             except BaseException as err:  # delivered to the awaiting coroutine
                 result, error = None, err
+            if ticket.phonemes > 0 and error is None:
+                measured = (time.perf_counter() - started) / ticket.phonemes
+                self.s_per_phoneme += 0.2 * (measured - self.s_per_phoneme)
             # The loop may be gone (a shutdown during this run): nobody is waiting then.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, future, result, error)
 
     def close(self) -> None:
-        self._queue.put((-1, -1, None))
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
         self._thread.join(timeout=5)
 
 

@@ -89,6 +89,12 @@ class TextPreparer:
                 planned = self._planner.first_clause(Sentence(text, early.ending))
         return planned
 
+    def settle(self) -> list[Sentence]:
+        """The text fed so far, planned, if it ends at punctuation (the stream paused)."""
+        if self._undecided is not None or self.text_format == "ssml":
+            return []
+        return self._plan(self._buffer.settled())
+
     def finish(self, pieces: list[str]) -> list[Sentence | Segment]:
         """The last text: what is left, planned together (or the SSML document, rendered)."""
         text = "".join(pieces)

@@ -161,6 +161,16 @@ class SentenceBuffer:
         self._scan_from = 0
         return Sentence(head, clause_ending(head))
 
+    def settled(self) -> list[Sentence]:
+        """The text held, as a sentence, if it ends at punctuation (a stream whose text
+        paused: more may come, but what ends at a mark can be spoken now)."""
+        rest = self._text.rstrip().rstrip("\"'”’)]")
+        if rest.endswith(tuple(".!?…。！？")):
+            return self.finish()
+        if rest.endswith(tuple(_CLAUSE_MARKS)):
+            return [Sentence(sentence.text, Ending.CLAUSE) for sentence in self.finish()]
+        return []
+
     def finish(self) -> list[Sentence]:
         """Whatever text is left, as the final sentence."""
         rest, self._text = self._text.strip(), ""

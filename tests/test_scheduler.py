@@ -1,0 +1,110 @@
+"""The deadline scheduler's ordering (pure: tickets and a clock, no threads, no timing)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from wyoming_kokoro.engine.scheduler import (
+    DEADLINE,
+    FIRST_SEGMENT_POLICY,
+    SAFETY_S,
+    InferenceScheduler,
+    Ticket,
+    pick,
+)
+
+RATE = 0.01  # seconds per phoneme
+
+
+def later(order: int, queued: float, until: float | None, phonemes: int = 100) -> Ticket:
+    return Ticket(order, queued, first=False, phonemes=phonemes, due=lambda: until)
+
+
+def first(order: int, queued: float) -> Ticket:
+    return Ticket(order, queued, first=True, phonemes=20)
+
+
+def test_a_new_request_goes_before_a_long_answer_with_audio_in_hand() -> None:
+    # The long answer has 10 s of audio left (its segment takes 1 s to make).
+    tickets = [later(0, queued=0.0, until=110.0), first(1, queued=100.0)]
+    assert pick(tickets, DEADLINE, RATE) == 1
+
+
+def test_a_long_answer_about_to_run_dry_goes_before_a_new_request() -> None:
+    # Its audio runs out in 1.2 s and its segment takes 1 s + the safety margin.
+    tickets = [later(0, queued=0.0, until=101.2), first(1, queued=100.0)]
+    assert pick(tickets, DEADLINE, RATE) == 0
+
+
+def test_priority_ages_a_new_request_waits_behind_earlier_ones() -> None:
+    # Requests queued later are due later: the first one queued runs first.
+    tickets = [first(2, queued=100.5), first(1, queued=100.2), first(3, queued=100.9)]
+    assert pick(tickets, DEADLINE, RATE) == 1
+
+
+def test_a_longer_segment_must_start_earlier() -> None:
+    # Same deadline; the longer one's latest start is earlier.
+    tickets = [later(0, 0.0, until=105.0, phonemes=50), later(1, 0.0, until=105.0, phonemes=300)]
+    assert pick(tickets, DEADLINE, RATE) == 1
+
+
+def test_a_requests_segments_keep_their_order() -> None:
+    until = 104.0
+    tickets = [later(5, 1.0, until), later(4, 1.0, until)]
+    assert pick(tickets, DEADLINE, RATE) == 1
+
+
+def test_a_later_segment_before_any_audio_is_due_when_queued() -> None:
+    # None made yet (its request's first segment is still running): due at once.
+    tickets = [first(1, queued=100.0), later(0, queued=99.0, until=None, phonemes=0)]
+    assert pick(tickets, DEADLINE, RATE) == 1
+    assert tickets[1].deadline() == 99.0
+
+
+def test_the_deadline_is_read_when_the_engine_picks() -> None:
+    until = [120.0]
+    ticket = Ticket(0, 0.0, first=False, phonemes=10, due=lambda: until[0])
+    tickets = [ticket, first(1, queued=100.0)]
+    assert pick(tickets, DEADLINE, RATE) == 1
+    until[0] = 100.0 + SAFETY_S  # its audio now runs out sooner (the earlier part was short)
+    assert pick(tickets, DEADLINE, RATE) == 0
+
+
+def test_the_first_segment_policy_ignores_deadlines() -> None:
+    tickets = [later(0, queued=0.0, until=100.1), first(1, queued=100.0)]
+    assert pick(tickets, FIRST_SEGMENT_POLICY, RATE) == 1
+    assert pick(tickets, DEADLINE, RATE) == 0
+
+
+def test_an_unknown_policy_is_refused() -> None:
+    with pytest.raises(ValueError, match="policy"):
+        InferenceScheduler(policy="lottery")
+
+
+async def test_the_thread_runs_jobs_by_deadline() -> None:
+    clock = [100.0]
+    scheduler = InferenceScheduler(clock=lambda: clock[0])
+    gate = threading.Event()
+    order: list[str] = []
+
+    def job(name: str) -> None:
+        if name == "busy":
+            gate.wait(5)
+        order.append(name)
+
+    busy = scheduler.submit(True, job, "busy")
+    while scheduler.pending():  # the thread took it
+        await asyncio.sleep(0.01)
+    relaxed = scheduler.submit(False, job, "relaxed", phonemes=10, due=lambda: 1e12)
+    urgent = scheduler.submit(False, job, "urgent", phonemes=10, due=lambda: 0.0)
+    clock[0] = 101.0
+    new = scheduler.submit(True, job, "new")
+    gone = scheduler.submit(True, job, "gone")
+    gone.cancel()
+    gate.set()
+    await asyncio.gather(busy, relaxed, urgent, new)
+    assert order == ["busy", "urgent", "new", "relaxed"]
+    scheduler.close()

@@ -1,0 +1,48 @@
+"""A request keeps moving: the stall bound, and the keep-alive of a paused stream.
+
+* **Stall bound.** A request whose own work (the model it waits for, G2P, inference,
+  the audio thread) makes no progress for ``stall_timeout`` seconds ends with an error.
+  Time spent waiting for the client's next text does not count: that is the client's
+  turn (the connection's ``idle_timeout`` bounds it).
+* **Keep-alive.** Once a stream has begun to speak, silence goes out in short chunks
+  whenever the audio it sent would run out (its text paused, an LLM calling a tool; or
+  the next segment is late), so a player never sees a gap in the bytes (some satellites
+  stop playback and hang when the audio stops mid-reply).
+* **Settling.** Streamed text that has waited ``settle_s`` with nothing more arriving is
+  spoken if it ends at punctuation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Liveness:
+    stall_timeout: float = 30.0  # seconds; 0: no bound
+    stream_keepalive: bool = True
+    keepalive_chunk_s: float = 0.1  # the length of one silence chunk
+    keepalive_lead_s: float = 0.3  # sent when the audio in hand is shorter than this (jitter)
+    settle_s: float = 0.4  # a stream's text that waited this long is spoken (at a mark)
+
+
+class StallClock:
+    """Since when a request's own work has made no progress."""
+
+    def __init__(self, timeout: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.timeout = timeout
+        self._clock = clock
+        self._since = clock()
+
+    def progress(self, audio_until: float | None = None) -> None:
+        """Work was done; ``audio_until``: when the audio made so far plays out. Until then
+        the request is not stalled, only ahead (a deadline scheduler lets it wait)."""
+        self._since = max(self._since, self._clock(), audio_until or 0.0)
+
+    def remaining(self) -> float | None:
+        """Seconds left before the request counts as stalled; None: not bounded."""
+        if self.timeout <= 0:
+            return None
+        return self.timeout - (self._clock() - self._since)
