@@ -214,7 +214,13 @@ class Speaker:
         return self.model.provider
 
     def preparer(self, voice: VoiceChoice, ssml: bool) -> TextPreparer:
-        """The text stage for one request in ``voice``'s language."""
+        """The text stage for one request in ``voice``'s language.
+
+        While the pauses are Kokoro's own (``sentence_silence``/``clause_silence`` auto),
+        each inference takes as much of the reply as fits, and the model pauses; a
+        pause set by the user needs the sentences apart, to put it between them.
+        """
+        audio = self.audio_settings
         return TextPreparer(
             voice.lang_code,
             self.normalizer,
@@ -222,6 +228,7 @@ class Speaker:
             self.model.filter_phonemes,
             ssml=ssml,
             split_first=self.first_clause,
+            whole=audio.sentence_silence is None and audio.clause_silence is None,
         )
 
     async def run_text(self, function: Callable[..., _T], *args: object) -> _T:
