@@ -69,6 +69,7 @@ def test_every_option_follows_the_rule(tmp_path: Path) -> None:
         "stats_file": ("a.jsonl", "b.jsonl", "c.jsonl"),
         "samples_per_chunk": (256, "512", 2048),
         "zeroconf": ("home", "true", "living-room"),
+        "zeroconf_address": ("a.lan:1", "b.lan:2", "c.lan:3"),
         "debug": (True, "false", True),
         "provider": ("cuda,cpu", "openvino", "cpu"),
         "device_id": (1, "2", 3),

@@ -180,8 +180,8 @@ def _loaded(load_task: asyncio.Future[Speaker]) -> Speaker:
         raise StartupError(f"Cannot load the model: {err}") from err
 
 
-async def _announce(name: str, uri: str) -> ZeroconfAnnouncer:
-    announcer = ZeroconfAnnouncer(name, uri)
+async def _announce(name: str, uri: str, address: str | None) -> ZeroconfAnnouncer:
+    announcer = ZeroconfAnnouncer(name, uri, address=address)
     try:
         await announcer.start()
     except OSError as err:
@@ -246,7 +246,9 @@ async def _serve(
         if load_task.done():
             speaker = _loaded(load_task)  # a failed load raises here: start-up failed
             if settings.zeroconf:
-                announcer = await _announce(settings.zeroconf, settings.uri)
+                announcer = await _announce(
+                    settings.zeroconf, settings.uri, settings.zeroconf_address
+                )
             _LOGGER.info(
                 "Ready after %.2f s: %s voices on %s (provider %s, default voice %s)",
                 time.monotonic() - started,
@@ -259,6 +261,7 @@ async def _serve(
         _LOGGER.info("Stopping")
     finally:
         stop_task.cancel()
+        server.stop_accepting()  # first: withdrawing the announcement takes a moment
         if announcer is not None:
             await announcer.close()
         await server.shutdown(settings.shutdown_timeout)

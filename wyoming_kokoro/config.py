@@ -54,6 +54,7 @@ class Settings:
     stats_file: str = "stats.jsonl"
     samples_per_chunk: int = 1024
     zeroconf: str | None = None
+    zeroconf_address: str | None = None
     debug: bool = False
     provider: list[str] = field(default_factory=lambda: ["auto"])
     device_id: int = 0
@@ -219,6 +220,19 @@ def _zeroconf(value: Any) -> str | None:
     return text
 
 
+def _host_port(value: Any) -> str | None:
+    """``HOST:PORT`` (a balancer's address to announce instead of our own), or off."""
+    if value is None:
+        return None
+    text = _str(value).strip()
+    if text.lower() in ("", "none", "off", "false"):
+        return None
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    return text
+
+
 def _provider_list(value: Any) -> list[str]:
     items = value if isinstance(value, (list, tuple)) else _str(value).split(",")
     keys = [_str(item).strip().lower() for item in items if _str(item).strip()]
@@ -350,6 +364,11 @@ OPTIONS: tuple[Option, ...] = (
         _zeroconf,
         "announce _wyoming._tcp over mDNS with this name (flag alone: kokoro)",
         cli_const="true",
+    ),
+    Option(
+        "zeroconf_address",
+        _host_port,
+        "announce this HOST:PORT over zeroconf instead of our own (a load balancer's)",
     ),
     Option("debug", _bool, "log at DEBUG level"),
     Option(

@@ -36,14 +36,31 @@ def announce_target(uri: str) -> tuple[str, int]:
     return host, parsed.port
 
 
+def address_target(address: str) -> tuple[str, int]:
+    """Host and port of a ``HOST:PORT`` setting (a balancer's); a name is resolved to IPv4."""
+    host, _, port = address.rpartition(":")
+    try:
+        return socket.gethostbyname(host), int(port)
+    except OSError as err:
+        raise ZeroconfUnavailableError(
+            f"zeroconf_address: cannot resolve {host!r}: {err}"
+        ) from None
+
+
 class ZeroconfAnnouncer:
-    """Registers the service on start and withdraws it on close."""
+    """Registers the service on start and withdraws it on close.
+
+    ``address`` (``HOST:PORT``) is announced instead of ``uri``: replicas behind a load
+    balancer announce the balancer, so Home Assistant finds one service, not each replica;
+    they all send the same records, so the name is not probed for uniqueness.
+    """
 
     def __init__(
         self,
         name: str,
         uri: str,
         zeroconf_factory: Callable[[], Any] | None = None,
+        address: str | None = None,
     ) -> None:
         try:
             from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
@@ -51,20 +68,36 @@ class ZeroconfAnnouncer:
             raise ZeroconfUnavailableError(
                 "zeroconf is not installed: pip install 'wyoming-kokoro[zeroconf]'"
             ) from None
-        host, port = announce_target(uri)
+        host, port = address_target(address) if address else announce_target(uri)
         self.info = AsyncServiceInfo(
             SERVICE_TYPE,
             f"{name}.{SERVICE_TYPE}",
             addresses=[socket.inet_aton(host)],
             port=port,
-            server=f"{socket.gethostname()}.local.",
+            # Announcing a balancer, every replica sends the same records (RFC 6762's
+            # cooperating responders): the host name is the service's, not this machine's.
+            server=f"{name}.local." if address else f"{socket.gethostname()}.local.",
         )
+        self._cooperating = address is not None
         self._factory = zeroconf_factory or AsyncZeroconf
         self._zeroconf: Any = None
 
     async def start(self) -> None:
+        from zeroconf import NonUniqueNameException
+
         self._zeroconf = self._factory()
-        await self._zeroconf.async_register_service(self.info)
+        try:
+            await self._zeroconf.async_register_service(
+                self.info, cooperating_responders=self._cooperating
+            )
+        except NonUniqueNameException:
+            await self._zeroconf.async_close()
+            self._zeroconf = None
+            raise ZeroconfUnavailableError(
+                f"zeroconf: {self.info.name} is already announced on this network; choose "
+                "another name (--zeroconf NAME), or let replicas announce their balancer "
+                "(--zeroconf-address HOST:PORT)"
+            ) from None
         _LOGGER.info("Zeroconf: announced %s on port %s", self.info.name, self.info.port)
 
     async def close(self) -> None:

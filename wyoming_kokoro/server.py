@@ -78,10 +78,15 @@ class KokoroServer:
         if not task.cancelled() and task.exception() is not None:
             _LOGGER.error("A connection failed unexpectedly", exc_info=task.exception())
 
-    async def shutdown(self, timeout: float) -> None:
-        """Stop accepting; give requests in progress ``timeout`` seconds; close the rest."""
+    def stop_accepting(self) -> None:
+        """Close the listening socket: a balancer's next connection is refused at once and
+        goes to another replica, while the connections already open go on."""
         if self._server is not None:
             self._server.close()
+
+    async def shutdown(self, timeout: float) -> None:
+        """Stop accepting; give requests in progress ``timeout`` seconds; close the rest."""
+        self.stop_accepting()
         connections = list(self._connections.items())
         if connections:
             _LOGGER.info("Finishing %d connection(s) (up to %.0f s)", len(connections), timeout)
