@@ -59,9 +59,11 @@ async def test_a_streamed_first_clause_is_spoken_before_the_sentence_ends() -> N
         assert len(events) > 2
 
 
-async def wire_pauses(settings: AudioSettings, text: str) -> tuple[np.ndarray, list[float]]:
+async def wire_pauses(
+    settings: AudioSettings, text: str, parts: bool = True
+) -> tuple[np.ndarray, list[float]]:
     """A one-shot's audio and its silent runs between speech (seconds), the tail apart."""
-    async with stub_server(audio=settings) as server:
+    async with stub_server(audio=settings, parts=parts) as server:
         client = await server.connect()
         await client.send(Synthesize(text=text).event())
         audio = pcm(await client.read_until("audio-stop"))
@@ -80,9 +82,12 @@ async def test_pauses_loudness_and_tail_on_the_wire() -> None:
     audio, inner = await wire_pauses(AudioSettings(), text)
     assert inner == []
     assert np.max(np.abs(audio)) > 0.25  # brought up from the stub's level to the target
-    # pauses the user set: the sentences go apart, the pauses between them by rule (the
-    # first clause cut at the comma); less the trimming margins, part of them in real audio
+    # pauses the user set, or a model that cannot vocode in parts (its first audio would
+    # wait for the whole reply): the sentences go apart (the first clause cut at the
+    # comma), the pauses between them by rule; less the trimming margins, part of them in
+    # real audio
     clause, sentence = KOKORO_PAUSES["a"]
     settings = AudioSettings(sentence_silence=sentence, clause_silence=clause)
-    audio, inner = await wire_pauses(settings, text)
-    assert len(inner) == 2 and 0.2 < inner[0] <= clause < inner[1] <= sentence
+    for audio_settings, parts in ((settings, True), (AudioSettings(), False)):
+        audio, inner = await wire_pauses(audio_settings, text, parts)
+        assert len(inner) == 2 and 0.2 < inner[0] <= clause < inner[1] <= sentence

@@ -178,7 +178,7 @@ class SpeechRequest:
                 while (part := await speaker.next_part(job)) is not None:
                     # A part of the segment, made before the rest (see engine/split.py).
                     shaped = await speaker.run_audio(shaper.part, part)
-                    yield SpeechAudio(shaped, Ending.CUT, job.segment)
+                    yield SpeechAudio(shaped, Ending.PART, job.segment)
                     handed += len(part)
                 samples = await speaker.finish(job, self.stats)
                 if handed:

@@ -26,6 +26,7 @@ class Ending(str, enum.Enum):
     PARAGRAPH = "paragraph"  # a blank line
     BREAK = "break"  # an SSML <break> (the piece is silence)
     CUT = "cut"  # no punctuation: cut only to keep the piece within a length limit
+    PART = "part"  # audio only: a vocoder part, more audio of the same segment follows
 
 
 class Sentence(NamedTuple):
