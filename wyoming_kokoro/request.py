@@ -36,6 +36,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from .errors import KokoroError
 from .postprocess import RequestAudio
 from .speech import WHOLE_TRIM_S, Job, Playout, Speaker, SpeakerHandle, VoiceChoice
 from .stats import RequestStats, StatsWriter
@@ -47,14 +48,6 @@ _T = TypeVar("_T")
 
 LOOKAHEAD = 1  # jobs queued between the inference stage and audio()
 SEGMENTS_AHEAD = 4  # prepared segments waiting for the inference stage
-
-
-class RequestError(Exception):
-    """Why a request was refused or failed, with the Wyoming error code for the client."""
-
-    def __init__(self, text: str, code: str) -> None:
-        super().__init__(text)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -98,7 +91,7 @@ class SpeechRequest:
 
     @classmethod
     def refusal(
-        cls, handle: SpeakerHandle, error: RequestError, stats: RequestStats, writer: StatsWriter
+        cls, handle: SpeakerHandle, error: KokoroError, stats: RequestStats, writer: StatsWriter
     ) -> SpeechRequest:
         """A request that fails at once (its answer still comes in its turn)."""
         voice = VoiceChoice(stats.voice, "", stats.language)

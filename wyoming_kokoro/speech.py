@@ -118,6 +118,11 @@ class SpeakerHandle:
     def speaker(self) -> Speaker | None:
         return self._speaker
 
+    @property
+    def failed(self) -> bool:
+        """The model failed to load (synthesis will never work)."""
+        return self._error is not None
+
     async def get(self) -> Speaker:
         await self._ready.wait()
         if self._speaker is None:

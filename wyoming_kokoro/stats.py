@@ -134,8 +134,14 @@ class StatsWriter:
             self._thread.start()
 
     def write(self, record: RequestStats) -> None:
-        if self._thread is not None:
-            self._queue.put(record.to_json())
+        if self._thread is None:
+            return
+        try:
+            line = record.to_json()
+        except Exception:  # a record that cannot be written is logged, never fatal
+            _LOGGER.exception("Cannot serialize a stats record")
+            return
+        self._queue.put(line)
 
     def _rotate(self, incoming: int) -> None:
         """Before a write that would pass max_bytes: stats.jsonl -> .1 -> .2 … (keep N)."""
@@ -162,8 +168,9 @@ class StatsWriter:
         text = "".join(line + "\n" for line in lines)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._rotate(len(text.encode("utf-8")))
-            with self.path.open("a", encoding="utf-8") as handle:
+            self._rotate(len(text.encode("utf-8", "backslashreplace")))
+            # Client text may hold lone surrogates: escaped, the line is still UTF-8 JSON.
+            with self.path.open("a", encoding="utf-8", errors="backslashreplace") as handle:
                 handle.write(text)
         except OSError as err:
             if not self._warned:
@@ -191,7 +198,10 @@ class StatsWriter:
                 else:
                     lines.append(more)
             if lines:
-                self._append(lines)
+                try:
+                    self._append(lines)
+                except Exception:  # the writer outlives any record
+                    _LOGGER.exception("Writing stats records failed")
             if stop:
                 return
 

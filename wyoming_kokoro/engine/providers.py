@@ -11,6 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import PROVIDER_KEYS as PROVIDER_KEYS
+from ..config import ProviderSwitches as ProviderSwitches
+
 _LOGGER = logging.getLogger(__name__)
 
 GPU_HINT = (
@@ -100,25 +103,14 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
     ),
     ProviderSpec("cpu", "CPUExecutionProvider", 100, "onnxruntime"),
 )
-PROVIDER_KEYS = tuple(p.key for p in PROVIDERS)
+if tuple(p.key for p in PROVIDERS) != PROVIDER_KEYS:  # config names them without importing us
+    raise ImportError("config.PROVIDER_KEYS and the provider catalogue differ")
 _BY_KEY = {p.key: p for p in PROVIDERS}
 CPU = _BY_KEY["cpu"]
 
 
 def provider_spec(key: str) -> ProviderSpec:
     return _BY_KEY[key]
-
-
-@dataclass(frozen=True)
-class ProviderSwitches:
-    """The three per-provider settings (KOKORO_<NAME>_PROVIDER_ENABLED/BENCHMARK/PRIORITY)."""
-
-    enabled: bool = True
-    benchmark: bool | None = None  # None: follow benchmark_providers
-    priority: int | None = None  # None: the catalogue's default
-
-    def effective_priority(self, spec: ProviderSpec) -> int:
-        return spec.priority if self.priority is None else self.priority
 
 
 def plan_providers(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import zipfile
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import CustomVoice as CustomVoice
 from ..languages import LANGUAGES
 
 STYLE_ROWS = 510
@@ -26,15 +28,6 @@ class VoicesFileError(ValueError):
         super().__init__(
             f"{message}; delete it and run `python -m wyoming_kokoro.assets` to fetch it again"
         )
-
-
-@dataclass(frozen=True)
-class CustomVoice:
-    """A named blend from the configuration."""
-
-    weights: dict[str, float]
-    speed: float | None = None
-    description: str | None = None
 
 
 class UnknownVoiceError(ValueError):
@@ -108,9 +101,9 @@ def parse_blend(spec: str) -> dict[str, float] | None:
             value = float(weight) if weight else 1.0
         except ValueError:
             raise UnknownVoiceError(f"voice blend {spec!r}: {weight!r} is not a weight") from None
-        if not name or value <= 0:
+        if not name or not math.isfinite(value) or value <= 0:
             raise UnknownVoiceError(
-                f"voice blend {spec!r}: each part needs a name and a weight > 0"
+                f"voice blend {spec!r}: each part needs a name and a finite weight > 0"
             )
         weights[name.strip()] = weights.get(name.strip(), 0.0) + value
     return weights

@@ -1,0 +1,1 @@
+"""Wyoming front door: bounded reader, writer (timeout, abort), admission, connection."""

@@ -1,0 +1,293 @@
+"""One client connection: Wyoming events in, requests made, their answers written in order.
+
+It only reads, dispatches and writes: admission (wire/admission.py) decides on each
+request, the reader (wire/reader.py) keeps every read within limits and the writer
+(wire/writer.py) owns the write timeout and the abort.
+
+Two tasks per connection: ``run`` reads events (Describe is answered at once, stream text
+goes to its request while audio is being made) and a speaking task answers the requests
+one after another, in the order they came.
+
+**Every request ends on the wire.** A one-shot ``synthesize`` is answered by
+``audio-start`` … ``audio-stop``; a stream (``synthesize-start`` … ``synthesize-stop``) by
+``audio-start`` … ``audio-stop``, ``synthesize-stopped``. A request that is refused or
+fails still gets that ending, with an ``error`` event before ``audio-stop`` (a stream's
+ending follows its ``synthesize-stop``); only a protocol error that leaves the connection
+unreadable closes the connection instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+from wyoming.info import Describe
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeStopped,
+)
+
+from ..audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, float_to_pcm16, pcm_chunks, pcm_seconds
+from ..errors import ErrorCode, KokoroError
+from ..request import SpeechRequest
+from ..speech import SpeakerHandle
+from ..stats import RequestStats, StatsWriter
+from .admission import MAX_QUEUED_REQUESTS, Refused, ServerState, admit, stream_text
+from .reader import LimitedEventReader, Limits
+from .writer import EventWriter
+
+_LOGGER = logging.getLogger(__name__)
+
+__all__ = ["MAX_QUEUED_REQUESTS", "MAX_WAITING_ANSWERS", "KokoroConnection"]
+
+MAX_WAITING_ANSWERS = 32  # refused ones included: beyond this the connection closes
+
+
+class KokoroConnection:
+    """Serves one client until it leaves, breaks the protocol, idles, or the server stops."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        speaker: SpeakerHandle,
+        info_event: Event,
+        stats_writer: StatsWriter,
+        speed: float,
+        samples_per_chunk: int,
+        limits: Limits | None = None,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self._limits = limits or Limits()
+        self._out = EventWriter(writer, self._limits.write_timeout)
+        self._events = LimitedEventReader(reader, self._limits)
+        self._speaker = speaker
+        self._info_event = info_event
+        self._stats_writer = stats_writer
+        self._speed = speed
+        self._samples_per_chunk = samples_per_chunk
+        self._answers: asyncio.Queue[SpeechRequest] = asyncio.Queue()
+        self._waiting: list[SpeechRequest] = []  # not yet answered, in order (current first)
+        self._current: SpeechRequest | None = None
+        self._stream: SpeechRequest | None = None
+        self._stream_chars = 0
+        self._closing = False  # shutting down: no new requests
+        self._gone = False  # the connection is over: nothing more is answered
+
+    # ------------------------------------------------------------------ reading
+
+    async def run(self) -> None:
+        """Read and handle events; on the way out, cancel what the client still had."""
+        speaking = asyncio.create_task(self._speak_all(), name="wyoming answers")
+        speaking.add_done_callback(self._speaking_ended)
+        try:
+            await self._read_events()
+        finally:
+            await self._hang_up(speaking)
+
+    async def _read_events(self) -> None:
+        while True:
+            try:
+                await self._events.wait(self._limits.idle_timeout)
+            except asyncio.TimeoutError:
+                if self._stream is None and self._busy:
+                    continue  # still speaking: a quiet client is not idle
+                _LOGGER.info("Closing a connection idle for %.0f s", self._limits.idle_timeout)
+                return
+            except (ConnectionError, OSError):
+                return
+            try:
+                # Once an event has begun, all of it must arrive in time (a client that
+                # trickles bytes cannot hold a connection forever).
+                event = await asyncio.wait_for(self._events.read_event(), self._limits.idle_timeout)
+                if event is None:
+                    return
+                await self._dispatch(event)
+            except asyncio.TimeoutError:
+                await self._out.error(KokoroError("event not completed in time", ErrorCode.TIMEOUT))
+                return
+            except KokoroError as err:  # a broken frame (fatal), or too many requests
+                await self._out.error(err)
+                return
+            except (ConnectionError, OSError):
+                return
+
+    @property
+    def _busy(self) -> bool:
+        return self._current is not None or not self._answers.empty()
+
+    async def _dispatch(self, event: Event) -> None:
+        if self._closing:
+            return  # shutting down: what is in progress finishes, nothing new starts
+        if Describe.is_type(event.type):
+            await self._out.write(self._info_event)
+        elif Synthesize.is_type(event.type):
+            if self._stream is not None:
+                # Home Assistant sends a compatibility `synthesize` inside a stream for
+                # servers that cannot stream; the stream already carries that text.
+                _LOGGER.debug("Ignoring synthesize inside a stream")
+                return
+            self._enqueue(self._new_request("oneshot", event))
+        elif SynthesizeStart.is_type(event.type):
+            if self._stream is not None:
+                await self._out.error(
+                    KokoroError("synthesize-start while a stream is open", ErrorCode.STREAM_OPEN)
+                )
+                return
+            self._stream = self._new_request("stream", event)
+            self._stream_chars = 0
+            self._enqueue(self._stream)
+        elif SynthesizeChunk.is_type(event.type):
+            if self._stream is None:
+                await self._out.error(
+                    KokoroError("synthesize-chunk without synthesize-start", ErrorCode.NO_STREAM)
+                )
+                return
+            self._on_chunk(self._stream, event)
+        elif SynthesizeStop.is_type(event.type):
+            if self._stream is None:
+                await self._out.error(
+                    KokoroError("synthesize-stop without synthesize-start", ErrorCode.NO_STREAM)
+                )
+                return
+            self._stream.close()
+            self._stream = None
+        else:
+            _LOGGER.debug("Ignoring event %s", event.type)
+
+    def _on_chunk(self, stream: SpeechRequest, event: Event) -> None:
+        text = stream_text(event, self._stream_chars, self._limits)
+        if isinstance(text, KokoroError):
+            stream.fail(text)
+            return
+        self._stream_chars += len(text)
+        stream.feed(text)
+
+    def _new_request(self, mode: str, event: Event) -> SpeechRequest:
+        """The request an event opens; a refused one if admission says no."""
+        queued = sum(1 for request in self._waiting if not request.refused)
+        state = ServerState(
+            self._speaker.catalogue, self._speaker.default_voice, self._speed, self._limits, queued
+        )
+        admitted = admit(mode, event, state)
+        if isinstance(admitted, Refused):
+            _LOGGER.warning("Refusing a %s request: %s", mode, admitted.error)
+            stats = RequestStats(mode=mode, voice=admitted.voice, language="", provider="")
+            return SpeechRequest.refusal(self._speaker, admitted.error, stats, self._stats_writer)
+        choice = admitted.voice
+        stats = RequestStats(mode=mode, voice=choice.name, language=choice.locale, provider="")
+        request = SpeechRequest(
+            self._speaker, choice, admitted.speed, stats, self._stats_writer, admitted.ssml
+        )
+        if admitted.text is not None:
+            request.feed(admitted.text)
+            request.close()
+        return request
+
+    def _enqueue(self, request: SpeechRequest) -> None:
+        if len(self._waiting) >= MAX_WAITING_ANSWERS:
+            request.cancel()
+            request.record("cancelled", "too many requests waiting")
+            raise KokoroError(
+                f"more than {MAX_WAITING_ANSWERS} requests waiting on this connection",
+                ErrorCode.BUSY,
+                fatal=True,
+            )
+        self._waiting.append(request)
+        self._answers.put_nowait(request)
+
+    # ------------------------------------------------------------------ answering
+
+    async def _speak_all(self) -> None:
+        while not self._gone:
+            request = await self._answers.get()
+            self._current = request
+            try:
+                await self._answer(request)
+            finally:
+                self._current = None
+                self._waiting.remove(request)
+                self._answers.task_done()
+
+    async def _answer(self, request: SpeechRequest) -> None:
+        """audio-start, the audio as it is made, audio-stop (+ synthesize-stopped)."""
+        failure: str | None = None
+        outcome = "cancelled"
+        try:
+            await self._out.write(
+                AudioStart(rate=SAMPLE_RATE, width=SAMPLE_WIDTH, channels=CHANNELS).event()
+            )
+            failure = await self._speak(request)
+            await request.closed.wait()  # a stream that failed still runs to its stop
+            await self._out.write(AudioStop().event())
+            if request.mode == "stream":
+                await self._out.write(SynthesizeStopped().event())
+            outcome = "error" if failure else "ok"
+        except (ConnectionError, OSError) as err:
+            failure = f"client went away: {err}"
+        finally:
+            request.record(outcome, failure)
+
+    async def _speak(self, request: SpeechRequest) -> str | None:
+        """Send the request's audio; on failure send an error event and return its text."""
+        try:
+            async with contextlib.aclosing(request.audio()) as audio:
+                async for piece in audio:
+                    await self._send_audio(request, piece.samples)
+            return None
+        except KokoroError as err:
+            error = err
+        except (ConnectionError, OSError):
+            raise
+        except Exception as err:  # G2P or inference failed: tell the client, keep serving
+            _LOGGER.exception("Synthesis failed (voice %s)", request.voice.name)
+            error = KokoroError(f"synthesis failed: {err}", ErrorCode.SYNTHESIS_FAILED)
+        await self._out.error(error)
+        return error.text
+
+    async def _send_audio(self, request: SpeechRequest, samples: object) -> None:
+        pcm = float_to_pcm16(samples)  # type: ignore[arg-type]
+        if not pcm:
+            return
+        request.stats.audio_sent(pcm_seconds(len(pcm)))
+        for piece in pcm_chunks(pcm, self._samples_per_chunk):
+            chunk = AudioChunk(rate=SAMPLE_RATE, width=SAMPLE_WIDTH, channels=CHANNELS, audio=piece)
+            await self._out.write(chunk.event())
+
+    # ------------------------------------------------------------------ writing, ending
+
+    def _speaking_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            _LOGGER.error("Answering requests failed", exc_info=task.exception())
+            self._out.abort()  # nothing would answer this client any more
+
+    async def finish(self, timeout: float) -> None:
+        """Shutdown: let the requests in progress end within ``timeout``, then close."""
+        self._closing = True  # events that still arrive are ignored
+        if self._stream is not None:  # a stream that will get no more text ends here
+            self._stream.close()
+            self._stream = None
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._answers.join(), timeout)
+        self.writer.close()
+        self.reader.feed_eof()
+
+    async def _hang_up(self, speaking: asyncio.Task[None]) -> None:
+        """The client is gone: cancel whatever it still had queued or in progress."""
+        self._gone = True
+        waiting = list(self._waiting)
+        for request in waiting:
+            request.cancel()
+        speaking.cancel()
+        await asyncio.wait([speaking])
+        for request in waiting:
+            request.record("cancelled", None)
+        self.writer.close()
