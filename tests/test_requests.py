@@ -273,13 +273,17 @@ async def request_audio(text: str, ssml: bool = False) -> list[SpeechAudio]:
 
 
 async def test_each_segments_audio_says_what_ended_it() -> None:
-    """The audio stage gets, with each segment's audio, what ended its text (for pauses)."""
+    """The audio stage gets, with each segment's audio, what ended its text (for pauses).
+
+    The pauses here are set (to nothing), so each sentence is a segment of its own."""
     pieces = await request_audio("Good evening, the house is ready.\n\nAll lights are off. Bye")
-    assert [p.ending for p in pieces] == [Ending.CLAUSE, Ending.PARAGRAPH, Ending.SENTENCE]
+    endings = [Ending.CLAUSE, Ending.PARAGRAPH, Ending.SENTENCE, Ending.SENTENCE]
+    assert [p.ending for p in pieces] == endings
     assert [p.segment.text for p in pieces if p.segment] == [
         "Good evening,",
         "the house is ready.",
-        "All lights are off. Bye",
+        "All lights are off.",
+        "Bye",
     ]
     ssml = '<speak>Hello there. <break time="500ms"/> Bye.</speak>'
     pieces = await request_audio(ssml, ssml=True)

@@ -174,22 +174,29 @@ def test_the_first_sentence_is_a_segment_of_its_own_even_without_a_clause_cut() 
 
 
 def test_a_streams_first_clause_goes_once_it_is_complete() -> None:
-    buffer = SentenceBuffer()
+    buffer = SentenceBuffer("en")
     buffer.take("The living room is at twenty one degrees,")
-    assert buffer.early_clause("en") is None  # the comma's space has not arrived
+    assert buffer.early_clause() is None  # the comma's space has not arrived
     buffer.take(" and the humid")
-    assert buffer.early_clause("en") is None  # 12 characters after the comma, first
+    assert buffer.early_clause() is None  # 12 characters after the comma, first
     buffer.take("ity is")
-    assert buffer.early_clause("en") == Sentence(
+    assert buffer.early_clause() == Sentence(
         "The living room is at twenty one degrees,", Ending.CLAUSE
     )
     assert buffer.take(" high. Next.") == [Sentence("and the humidity is high.")]
-    # a conjunction, once whole, settles the cut too: no pause of its own there
-    buffer = SentenceBuffer()
-    buffer.take("Your next meeting starts soon and it is in the small room")
-    assert buffer.early_clause("en") == Sentence("Your next meeting starts soon", Ending.CUT)
+    # only punctuation cuts a stream's first clause: not a conjunction, not a phrase word
+    # ("switched | on" is no boundary), however long the clause grows
+    for text in (
+        "Your next meeting starts soon and it is in the small room",
+        "OK, I have switched on the living room lights in the whole house now",
+        "I have switched on the living room lights in the whole house and the garden",
+    ):
+        buffer = SentenceBuffer("en")
+        buffer.take(text)
+        clause = buffer.early_clause()
+        assert clause is None or clause.ending is Ending.CLAUSE, text
     # too little after the boundary (the sentence may be about to end), or a decimal comma
     for text in ("The lights are on in here, ok", "La temperatura es 21,5 grados y "):
-        buffer = SentenceBuffer()
+        buffer = SentenceBuffer("es")
         buffer.take(text)
-        assert buffer.early_clause("es") is None, text
+        assert buffer.early_clause() is None, text

@@ -59,19 +59,35 @@ async def test_a_streamed_first_clause_is_spoken_before_the_sentence_ends() -> N
         assert len(events) > 2
 
 
-async def test_pauses_loudness_and_tail_on_the_wire() -> None:
-    settings = AudioSettings()  # the defaults: Kokoro's pauses, -20 LUFS, 0.2 s tail
-    async with stub_server(audio=settings) as server:
+async def wire_pauses(
+    settings: AudioSettings, text: str, parts: bool = True
+) -> tuple[np.ndarray, list[float]]:
+    """A one-shot's audio and its silent runs between speech (seconds), the tail apart."""
+    async with stub_server(audio=settings, parts=parts) as server:
         client = await server.connect()
-        await client.send(Synthesize(text="The lights are on, the door is locked.").event())
+        await client.send(Synthesize(text=text).event())
         audio = pcm(await client.read_until("audio-stop"))
     tail = round(settings.tail_silence * SAMPLE_RATE)
     assert not audio[-tail:].any() and audio[-tail - 1] != 0  # the tail, after the speech
     silent = np.flatnonzero(audio == 0)
     runs = np.split(silent, np.flatnonzero(np.diff(silent) > 1) + 1)
     inner = [len(r) / SAMPLE_RATE for r in runs if len(r) and r[-1] < len(audio) - tail - 1]
-    clause = KOKORO_PAUSES["a"][0]
-    # the first clause was cut at the comma: the clause pause between the two segments
-    # (less the trimming margins, which are part of it in real audio)
-    assert len(inner) == 1 and 0.2 < inner[0] <= clause
+    return audio, inner
+
+
+async def test_pauses_loudness_and_tail_on_the_wire() -> None:
+    text = "The lights are on, the door is locked. Good night."
+    # the defaults: Kokoro's own pauses, -20 LUFS, 0.2 s tail. The reply is one inference:
+    # the model makes its pauses, none is added by rule
+    audio, inner = await wire_pauses(AudioSettings(), text)
+    assert inner == []
     assert np.max(np.abs(audio)) > 0.25  # brought up from the stub's level to the target
+    # pauses the user set, or a model that cannot vocode in parts (its first audio would
+    # wait for the whole reply): the sentences go apart (the first clause cut at the
+    # comma), the pauses between them by rule; less the trimming margins, part of them in
+    # real audio
+    clause, sentence = KOKORO_PAUSES["a"]
+    settings = AudioSettings(sentence_silence=sentence, clause_silence=clause)
+    for audio_settings, parts in ((settings, True), (AudioSettings(), False)):
+        audio, inner = await wire_pauses(audio_settings, text, parts)
+        assert len(inner) == 2 and 0.2 < inner[0] <= clause < inner[1] <= sentence

@@ -29,6 +29,7 @@ import numpy as np
 
 from .audio import LEAD_MARGIN_S, TRAIL_MARGIN_S, pause_after, silence, trim_silence
 from .config import default
+from .languages import LANGUAGES
 from .loudness import HOP_S, LoudnessMeter, gated_loudness, limit, lufs_power
 from .text.segment import Ending
 
@@ -38,20 +39,9 @@ MAX_GAIN_DB = 24.0
 
 
 # Kokoro's own pauses in whole-passage renderings (seconds of silence between speech),
-# per language letter: (after a clause, after a sentence); the medians of the pauses that
-# benchmarks/pauses.py found (see the README). Italian's commas were not matched there;
-# its clause pause is the median of the unmatched pauses. Hindi was not measured.
+# per language letter: (after a clause, after a sentence); see languages.py and the README.
 KOKORO_PAUSES: Mapping[str, tuple[float, float]] = MappingProxyType(
-    {
-        "a": (0.31, 0.58),
-        "b": (0.34, 0.53),
-        "e": (0.18, 0.51),
-        "f": (0.17, 0.29),
-        "i": (0.19, 0.21),
-        "p": (0.18, 0.46),
-        "j": (0.46, 0.66),
-        "z": (0.26, 0.32),
-    }
+    {code: lang.pauses for code, lang in LANGUAGES.items()}
 )
 DEFAULT_PAUSES = (0.26, 0.46)  # the medians over all the languages measured
 PARAGRAPH_EXTRA_S = 0.3  # auto paragraph pause: the sentence pause and this much more

@@ -189,7 +189,7 @@ class SpeechRequest:
                         break
                     # A part of the segment, made before the rest (see engine/split.py).
                     shaped = await self._bounded(speaker.run_audio(shaper.part, part))
-                    yield SpeechAudio(shaped, Ending.CUT, job.segment)
+                    yield SpeechAudio(shaped, Ending.PART, job.segment)
                     self._stall.progress(self.playout.until())
                     handed += len(part)
                 finishing = asyncio.ensure_future(speaker.finish(job, self.stats))
@@ -287,7 +287,7 @@ class SpeechRequest:
         silence = np.zeros(round(seconds * SAMPLE_RATE), dtype=np.float32)
         self.playout.made(len(silence), 0.0)
         self.stats.keepalive_s += seconds
-        return SpeechAudio(silence, Ending.CUT, None)
+        return SpeechAudio(silence, Ending.PART, None)
 
     async def _audio_out(
         self, speaker: Speaker, shaper: RequestAudio, segment: Segment, samples: np.ndarray

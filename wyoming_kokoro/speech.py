@@ -224,7 +224,18 @@ class Speaker:
         return self.model.provider
 
     def preparer(self, voice: VoiceChoice, ssml: bool) -> TextPreparer:
-        """The text stage for one request in ``voice``'s language."""
+        """The text stage for one request in ``voice``'s language.
+
+        While the pauses are Kokoro's own (``sentence_silence``/``clause_silence`` auto)
+        and the model vocodes a segment in parts (its first audio comes from the first
+        part, see engine/split.py), each inference takes as much of the reply as fits,
+        and the model pauses. A pause set by the user needs the sentences apart, to put
+        it between them; a model without parts (``--no-vocoder-split``) keeps the short
+        first clause, so that its first audio does not wait for the whole reply.
+        """
+        audio = self.audio_settings
+        parts = callable(getattr(self.model, "infer_parts", None))
+        parts = parts and getattr(self.model, "split", True)
         return TextPreparer(
             voice.lang_code,
             self.normalizer,
@@ -232,6 +243,7 @@ class Speaker:
             self.model.filter_phonemes,
             ssml=ssml,
             split_first=self.first_clause,
+            whole=parts and audio.sentence_silence is None and audio.clause_silence is None,
         )
 
     async def run_text(self, function: Callable[..., _T], *args: object) -> _T:

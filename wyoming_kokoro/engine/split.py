@@ -49,8 +49,13 @@ DECODER_INPUTS = (
 DURATIONS = "/encoder/Gather_output_0"
 
 KEEP_LEAD = 8  # frames of the leading pad made: the speech starts after silence, as whole
-LEFT_CONTEXT = 12  # frames the second part starts early (its start is not heard)
-RIGHT_CONTEXT = 12  # frames the head goes on past its end (its end is not heard)
+# Frames a later part starts early, and a part goes on past its end (not heard). Chosen by
+# measured fidelity (benchmarks/fidelity.py --overlap, results.json "vocoder_overlap"): 4,
+# 8, 12 and 20 frames give the same log-mel distance to the whole rendering within
+# 0.1-0.5 dB (what differs is where the cut falls: each part is normalized over its own
+# frames), so the overlap is the smallest with margin, and each cut costs 16 frames.
+LEFT_CONTEXT = 8
+RIGHT_CONTEXT = 8
 CROSSFADE = 240  # samples (10 ms)
 SAFETY = 1.4  # the rest must be ready with this margin on the measured vocoder speed
 MARGIN_S = 0.1  # and this much earlier than the head runs out
@@ -62,6 +67,9 @@ MAX_PARTS = 6
 # recognition on the say-it-right sentences: 1.8 % word errors, 0.3 % with this floor,
 # as with whole segments; the later parts, without a floor, did not add errors).
 MIN_FIRST = 64
+# No later part, and no rest after a cut, is shorter than this (frames, 0.8 s): a part
+# that short only rounds a plan, and costs its overlaps (24 frames) for little audio.
+MIN_PART = 32
 
 
 class SplitUnavailable(RuntimeError):
@@ -117,8 +125,8 @@ def plan_parts(
             e
             for e in ends
             if e > spoken_from
-            and total - e >= LEFT_CONTEXT
-            and (cuts or e - pos + RIGHT_CONTEXT >= MIN_FIRST)
+            and total - e >= max(LEFT_CONTEXT, MIN_PART)
+            and (e - pos >= MIN_PART if cuts else e - pos + RIGHT_CONTEXT >= MIN_FIRST)
         ]
         if not candidates or len(cuts) >= MAX_PARTS - 1:
             break

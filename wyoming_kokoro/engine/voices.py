@@ -12,37 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from ..config import CustomVoice as CustomVoice
+from ..languages import LANGUAGES
 
 STYLE_ROWS = 510
 STYLE_DIM = 256
 
-# Kokoro's voice names start with a language letter and a gender letter.
-# language letter -> (Home Assistant locale, Misaki/espeak language, readable name)
-LANGUAGES: dict[str, tuple[str, str, str]] = {
-    "a": ("en_US", "en-us", "American English"),
-    "b": ("en_GB", "en-gb", "British English"),
-    "e": ("es_ES", "es", "Spanish"),
-    "f": ("fr_FR", "fr-fr", "French"),
-    "h": ("hi_IN", "hi", "Hindi"),
-    "i": ("it_IT", "it", "Italian"),
-    "j": ("ja_JP", "ja", "Japanese"),
-    "p": ("pt_BR", "pt-br", "Brazilian Portuguese"),
-    "z": ("zh_CN", "zh", "Mandarin Chinese"),
-}
+# Kokoro's voice names start with a language letter (see languages.py) and a gender letter.
 GENDERS = {"f": "female", "m": "male"}
-
-# The voice a language-only request gets (Kokoro's best-rated voice per language).
-DEFAULT_VOICES = {
-    "a": "af_heart",
-    "b": "bf_emma",
-    "e": "ef_dora",
-    "f": "ff_siwis",
-    "h": "hf_alpha",
-    "i": "if_sara",
-    "j": "jf_alpha",
-    "p": "pf_dora",
-    "z": "zf_xiaobei",
-}
 
 
 class VoicesFileError(ValueError):
@@ -87,8 +63,8 @@ class VoiceInfo:
         """Describe a Kokoro voice name such as ``af_heart``; None if it has no known prefix."""
         if len(name) < 4 or name[2] != "_" or name[0] not in LANGUAGES or name[1] not in GENDERS:
             return None
-        locale, _, language_name = LANGUAGES[name[0]]
-        return VoiceInfo(name, name[0], locale, language_name, GENDERS[name[1]])
+        lang = LANGUAGES[name[0]]
+        return VoiceInfo(name, name[0], lang.locale, lang.name, GENDERS[name[1]])
 
 
 def read_voices_file(path: Path) -> dict[str, np.ndarray]:
@@ -140,13 +116,13 @@ def language_code(language: str) -> str | None:
     wanted = language.strip().replace("-", "_").lower()
     if not wanted:
         return None
-    for code, (locale, _, _) in LANGUAGES.items():
+    for code, locale in ((c, lang.locale) for c, lang in LANGUAGES.items()):
         if wanted == locale.lower():
             return code
     base = wanted.split("_", 1)[0]
     if base == "en":
         return "a"  # plain "en" means American English, Kokoro's main voice set
-    for code, (locale, _, _) in LANGUAGES.items():
+    for code, locale in ((c, lang.locale) for c, lang in LANGUAGES.items()):
         if locale.lower().split("_", 1)[0] == base:
             return code
     return None
@@ -258,7 +234,7 @@ class VoiceCatalogue:
         """The voice for a language-only request: the configured default if it fits."""
         if preferred in self._info and self._info[preferred].lang_code == code:
             return preferred
-        default = DEFAULT_VOICES.get(code)
+        default = LANGUAGES[code].default_voice if code in LANGUAGES else None
         if default in self._info:
             return default
         return next((v.name for v in self._info.values() if v.lang_code == code), None)

@@ -31,7 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import __version__
-from ..engine.voices import LANGUAGES
+from ..languages import LANGUAGES
 from ..speech import SpeakerHandle
 from ..stats import StatsWriter
 from .apierror import ApiError
@@ -293,7 +293,7 @@ class HttpFrontDoor:
                 "default_voice": self._handle.default_voice,
                 "speed": self.options.speed,
                 "voices": self._voice_list(),
-                "languages": {code: name for code, (_, _, name) in LANGUAGES.items()},
+                "languages": {code: lang.name for code, lang in LANGUAGES.items()},
                 "ready": speaker is not None,
                 "provider": speaker.provider if speaker is not None else None,
                 "key_required": self._access.key_required,

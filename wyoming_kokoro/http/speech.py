@@ -26,8 +26,9 @@ import numpy as np
 from aiohttp import web
 
 from ..audio import float_to_pcm16, pcm_seconds
-from ..engine.voices import LANGUAGES, UnknownVoiceError, VoiceCatalogue, language_code
+from ..engine.voices import UnknownVoiceError, VoiceCatalogue, language_code
 from ..errors import ErrorCode, KokoroError
+from ..languages import LANGUAGES
 from ..request import SpeechAudio, SpeechRequest
 from ..speech import SpeakerHandle, VoiceChoice
 from ..stats import RequestStats, StatsWriter
@@ -144,7 +145,7 @@ def choose(catalogue: VoiceCatalogue, default: str, body: SpeechBody) -> VoiceCh
     if body.lang is not None:
         code = language_code(body.lang)
         assert code is not None  # checked in parse
-        choice = VoiceChoice(choice.name, code, LANGUAGES[code][0], choice.speed)
+        choice = VoiceChoice(choice.name, code, LANGUAGES[code].locale, choice.speed)
     return choice
 
 

