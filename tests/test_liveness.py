@@ -183,3 +183,18 @@ def test_the_stall_clock_waits_for_the_audio_in_hand_to_play_out() -> None:
     now[0] = 175.0
     assert stall.remaining() == -5.0
     assert StallClock(0.0).remaining() is None  # 0: no bound
+
+
+def test_a_request_waiting_its_turn_is_not_stalled_while_the_engine_moves() -> None:
+    now = [100.0]
+    engine = [100.0]
+    stall = StallClock(30.0, clock=lambda: now[0])
+    stall.engine_progress = lambda: engine[0]
+    now[0] = 125.0
+    engine[0] = 124.0  # others' jobs run meanwhile
+    now[0] = 150.0
+    remaining = stall.remaining()
+    assert remaining is not None and remaining > 0
+    now[0] = 155.0  # the engine has not moved for 31 s: a hang, whoever's job it is
+    remaining = stall.remaining()
+    assert remaining is not None and remaining < 0

@@ -35,6 +35,10 @@ class StallClock:
         self.timeout = timeout
         self._clock = clock
         self._since = clock()
+        # When the shared engine last moved (started or finished anyone's job): while it
+        # moves, a request waiting its turn in the queue is waiting, not stalled. Its own
+        # hung job stops the engine moving too, so a hang is still caught.
+        self.engine_progress: Callable[[], float] | None = None
 
     def progress(self, audio_until: float | None = None) -> None:
         """Work was done; ``audio_until``: when the audio made so far plays out. Until then
@@ -45,4 +49,7 @@ class StallClock:
         """Seconds left before the request counts as stalled; None: not bounded."""
         if self.timeout <= 0:
             return None
-        return self.timeout - (self._clock() - self._since)
+        since = self._since
+        if self.engine_progress is not None:
+            since = max(since, self.engine_progress())
+        return self.timeout - (self._clock() - since)

@@ -166,6 +166,8 @@ class SpeechRequest:
         self.state = "speaking"
         self._stall.progress()
         speaker = await self._bounded(self._handle.get())  # the model may still be loading
+        scheduler = speaker.scheduler
+        self._stall.engine_progress = lambda: scheduler.last_progress
         self._doing = "G2P"
         self._stages = [
             asyncio.create_task(self._text_stage(speaker)),

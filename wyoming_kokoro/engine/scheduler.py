@@ -92,6 +92,9 @@ class InferenceScheduler:
         self._closed = False
         self._order = itertools.count()
         self.s_per_phoneme = INITIAL_S_PER_PHONEME  # learned from the runs
+        # When the engine last started or finished a job: a request whose job waits its
+        # turn behind others is not stalled while this moves (liveness.StallClock).
+        self.last_progress = time.monotonic()
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
@@ -135,10 +138,12 @@ class InferenceScheduler:
             if future.cancelled():
                 continue
             started = time.perf_counter()
+            self.last_progress = time.monotonic()
             try:
                 result, error = fn(*args), None
             except BaseException as err:  # delivered to the awaiting coroutine
                 result, error = None, err
+            self.last_progress = time.monotonic()
             if ticket.phonemes > 0 and error is None:
                 measured = (time.perf_counter() - started) / ticket.phonemes
                 self.s_per_phoneme += 0.2 * (measured - self.s_per_phoneme)
