@@ -55,6 +55,10 @@ def start(tmp: Path, scheduler: str) -> RunningServer:
     return server
 
 
+class Refused(RuntimeError):
+    """The server refused a short command (overload: every connection taken)."""
+
+
 async def speak(server: RunningServer, text: str) -> list[tuple[float, int]]:
     """(arrival since the synthesize was sent, bytes) for each audio chunk."""
     arrivals: list[tuple[float, int]] = []
@@ -63,6 +67,8 @@ async def speak(server: RunningServer, text: str) -> list[tuple[float, int]]:
         await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(VOICE)).event())
         while True:
             event = await client.read_event()
+            if event is not None and event.type == "error" and event.data.get("code") == "busy":
+                raise Refused(event.data.get("text", "busy"))
             if event is None or event.type == "error":
                 raise RuntimeError(f"request failed: {event}")
             if event.type == "audio-chunk" and event.payload:
@@ -100,12 +106,18 @@ async def loaded(
             index += 1
         await asyncio.wait({long}, timeout=interval or 1.0)
     arrivals = long.result()
-    firsts = [task_arrivals[0][0] for task_arrivals in await asyncio.gather(*shorts)]
+    outcomes = await asyncio.gather(*shorts, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, Refused):
+            raise outcome
+    firsts = [outcome[0][0] for outcome in outcomes if isinstance(outcome, list) and outcome]
+    refused = sum(isinstance(outcome, Refused) for outcome in outcomes)
     return {
         "long_audio_s": round(sum(size for _, size in arrivals) / BYTES_PER_S, 1),
         "long_first_audio_s": round(arrivals[0][0], 3),
         "stall_s": round(stall_s(arrivals), 3),
         "short_commands": len(firsts),
+        "short_commands_refused": refused,
         "short_first_audio_p50_s": round(percentile(firsts, 0.5), 3) if firsts else None,
         "short_first_audio_p95_s": round(percentile(firsts, 0.95), 3) if firsts else None,
     }
