@@ -26,6 +26,7 @@ from wyoming_kokoro.engine.split import (
     LEFT_CONTEXT,
     MEL_TOLERANCE_DB,
     MIN_FIRST,
+    OPENING_PARTS,
     RIGHT_CONTEXT,
     SAFETY,
     SplitSession,
@@ -333,9 +334,9 @@ def test_plan_parts_keeps_the_audio_flowing() -> None:
     word_ends = list(range(4, 141, 4))
     ends = {int(e) for e in np.cumsum(durations)[word_ends]}
     per_frame = 0.009
-    # Nothing playing: the first part is short, no stall after it.
+    # Nothing playing: a short opening and the rest (OPENING_PARTS), no stall after it.
     cuts = plan_parts(durations, word_ends, per_frame, None, skip=6)
-    assert len(cuts) >= 2 and set(cuts) <= ends and cuts == sorted(cuts)
+    assert len(cuts) == OPENING_PARTS - 1 and set(cuts) <= ends and cuts == sorted(cuts)
     planned = SAFETY * per_frame  # the speed the plan allows for (slower than measured)
     first, stall = simulate(durations, cuts, planned, None, 6)
     assert first < 0.4 * planned * int(durations.sum()) and stall == 0.0

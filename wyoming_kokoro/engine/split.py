@@ -61,6 +61,11 @@ SAFETY = 1.4  # the rest must be ready with this margin on the measured vocoder 
 MARGIN_S = 0.1  # and this much earlier than the head runs out
 MIN_GAIN = 0.15  # split only when the first part saves at least this share of the frames
 MAX_PARTS = 6
+# A segment the listener waits for (nothing playing yet): a short opening and the rest.
+# Each part is normalized over its own frames, so a pause inside a middle part of a whole
+# reply came out twice as long as in one inference (an Italian two-sentence reply: 0.47 s
+# against 0.23 s; in two parts 0.26 s). Where audio already plays, more parts may bridge it.
+OPENING_PARTS = 2
 # A segment's first part renders at least this many frames (1.6 s, its overlap
 # included): the vocoder normalizes over the frames it gets, and a short first part is
 # much of it the leading pad's silence. Shorter first parts were heard worse (speech
@@ -112,6 +117,7 @@ def plan_parts(
     smallest = math.ceil((overlap + MARGIN_S / per_frame) / (rate - 1)) + 2
     ends = sorted({int(e) for e in np.cumsum(durations)[word_ends]} - {0, total})
     cuts: list[int] = []
+    max_parts = OPENING_PARTS if available_s is None else MAX_PARTS
     clock = 0.0  # rendering time spent so far
     plays_until = available_s  # when the audio made so far has played (None: not begun)
     pos = skip
@@ -128,8 +134,10 @@ def plan_parts(
             and total - e >= max(LEFT_CONTEXT, MIN_PART)
             and (e - pos >= MIN_PART if cuts else e - pos + RIGHT_CONTEXT >= MIN_FIRST)
         ]
-        if not candidates or len(cuts) >= MAX_PARTS - 1:
+        if not candidates or len(cuts) >= max_parts - 1:
             break
+        # This cut leaves the rest as the last part: it must pay for all of the rest.
+        last = len(cuts) >= max_parts - 2
         if plays_until is None:
             # The listener waits: the first part as short as can be, yet long enough to
             # pay for the rest as one part, or for a next part larger than itself.
@@ -138,7 +146,7 @@ def plan_parts(
                 made = clock + per_frame * (end - pos + left + RIGHT_CONTEXT)
                 heard = made + (end - spoken_from) * FRAME_S
                 rest = made + per_frame * (total - end + LEFT_CONTEXT)
-                if end - spoken_from >= smallest or rest + MARGIN_S <= heard:
+                if (not last and end - spoken_from >= smallest) or rest + MARGIN_S <= heard:
                     cut = end
                     break
             if not cut:
