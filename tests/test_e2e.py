@@ -86,9 +86,8 @@ async def test_one_shot_event_shape_and_format(server: RunningServer) -> None:
     record = await find_record(server, voice="am_adam", characters=len(PARAGRAPH))
     assert record["mode"] == "oneshot" and record["language"] == "en_US"
     assert record["characters"] == len(PARAGRAPH)
-    # As few segments as fit the model (the first audio comes from the vocoder's first
-    # part): every segment accounted to its provider.
-    assert isinstance(record["segments"], int) and 1 <= record["segments"] <= 2
+    # A short first segment, then the rest: every segment accounted to its provider.
+    assert isinstance(record["segments"], int) and record["segments"] >= 2
     providers = record["providers"]
     assert isinstance(providers, dict)
     assert providers["CPUExecutionProvider"]["segments"] == record["segments"]

@@ -54,7 +54,7 @@ def speaker(real_assets: tuple[Path, Path]) -> Speaker:
     audio = AudioSettings(None, None, None, None, 1.0, 0.0)  # the model's pauses, no loudness
     model = KokoroModel(model_path, split=True)
     return Speaker(model, VoiceCatalogue.from_file(voices_path), Phonemizer(), "af_heart",
-                   cache_bytes=0, audio=audio)  # fmt: skip
+                   cache_bytes=0, audio=audio, first_clause=False)  # fmt: skip
 
 
 def test_a_two_sentence_reply_is_close_to_one_inference(speaker: Speaker) -> None:
