@@ -275,6 +275,7 @@ async def stub_server(
     audio: AudioSettings = UNTOUCHED,
     parts: bool = False,
     liveness: Liveness | None = None,
+    first_clause: bool = True,
 ) -> AsyncIterator[StubServer]:
     """A server on a free loopback port; ``loaded=False`` leaves the model 'loading'.
 
@@ -287,7 +288,9 @@ async def stub_server(
     handle = SpeakerHandle(catalogue, "af_heart", liveness)
     model = (PartsStubModel if parts else StubModel)(delay, samples_per_phoneme)
     phonemizer = StubPhonemizer()
-    speaker = Speaker(model, catalogue, phonemizer, "af_heart", audio=audio)
+    speaker = Speaker(
+        model, catalogue, phonemizer, "af_heart", audio=audio, first_clause=first_clause
+    )
     if loaded:
         handle.set(speaker)
     stats = RecordingWriter()
