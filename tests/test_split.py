@@ -33,6 +33,7 @@ from wyoming_kokoro.engine.split import (
     _cut_graph,
     is_exact,
     load_parts,
+    mel_difference,
     open_split,
     plan_parts,
 )
@@ -164,26 +165,6 @@ def test_head_and_rest_are_shaped_as_one_segment() -> None:
 
 
 # ---------------------------------------------------------------- the real model
-
-
-def mel_db(audio: np.ndarray, bands: int = 40) -> np.ndarray:
-    """Log energies in mel bands, 10-ms hops (what a listener's ear resolves, roughly)."""
-    size, hop = 1024, 240
-    frames = np.lib.stride_tricks.sliding_window_view(audio, size)[::hop] * np.hanning(size)
-    power = np.abs(np.fft.rfft(frames)) ** 2
-    mel = 2595 * np.log10(1 + np.fft.rfftfreq(size, 1 / SAMPLE_RATE) / 700)
-    edges = np.linspace(mel[1], mel[-1], bands + 1)
-    energy = [
-        power[:, (mel >= lo) & (mel < hi)].sum(1) for lo, hi in zip(edges, edges[1:], strict=False)
-    ]
-    return 10 * np.log10(np.stack(energy, 1) + 1e-8)
-
-
-def mel_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean absolute difference in dB over the frames where ``a`` has speech."""
-    x, y = mel_db(a), mel_db(b)
-    speech = x.max(1) > x.max() - 50
-    return float(np.abs(x - y)[speech].mean())
 
 
 @pytest.fixture(scope="module")
