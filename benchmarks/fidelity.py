@@ -43,8 +43,8 @@ from wyoming_kokoro.config import Settings  # noqa: E402
 from wyoming_kokoro.engine import split as split_module  # noqa: E402
 from wyoming_kokoro.engine.synthesizer import KokoroModel  # noqa: E402
 from wyoming_kokoro.engine.voices import VoiceCatalogue  # noqa: E402
-from wyoming_kokoro.postprocess import KOKORO_PAUSES, AudioSettings  # noqa: E402
 from wyoming_kokoro.request import SpeechRequest  # noqa: E402
+from wyoming_kokoro.shaping import KOKORO_PAUSES, AudioSettings  # noqa: E402
 from wyoming_kokoro.speech import Speaker, SpeakerHandle, VoiceChoice, choose_voice  # noqa: E402
 from wyoming_kokoro.stats import RequestStats, StatsWriter  # noqa: E402
 from wyoming_kokoro.tables import text_table  # noqa: E402

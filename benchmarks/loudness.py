@@ -29,8 +29,8 @@ from wyoming_kokoro.config import Settings  # noqa: E402
 from wyoming_kokoro.engine.synthesizer import KokoroModel  # noqa: E402
 from wyoming_kokoro.engine.voices import VoiceCatalogue  # noqa: E402
 from wyoming_kokoro.loudness import LoudnessMeter, true_peak  # noqa: E402
-from wyoming_kokoro.postprocess import AudioSettings  # noqa: E402
 from wyoming_kokoro.request import speak_text  # noqa: E402
+from wyoming_kokoro.shaping import AudioSettings  # noqa: E402
 from wyoming_kokoro.speech import Speaker, choose_voice  # noqa: E402
 from wyoming_kokoro.stats import RequestStats  # noqa: E402
 from wyoming_kokoro.tables import text_table  # noqa: E402
@@ -74,7 +74,7 @@ def main() -> int:
         choice = choose_voice(catalogue, "af_heart", name, None)
         measured: dict[str, float] = {}
         for label, settings in (("before", off), ("after", on)):
-            speaker.audio_settings = settings  # the second run comes from the phrase cache
+            speaker.shaping.settings = settings  # the second run comes from the phrase cache
             stats = RequestStats("oneshot", name, choice.locale, speaker.provider)
             text = TEXTS[choice.lang_code]
             audio: np.ndarray = asyncio.run(speak_text(speaker, text, choice, 1.0, stats))

@@ -36,9 +36,9 @@ from wyoming_kokoro.engine.voices import STYLE_DIM, STYLE_ROWS, VoiceCatalogue
 from wyoming_kokoro.handler import KokoroConnection
 from wyoming_kokoro.info import build_info
 from wyoming_kokoro.liveness import Liveness
-from wyoming_kokoro.postprocess import AudioSettings
 from wyoming_kokoro.protocol import Limits
 from wyoming_kokoro.server import KokoroServer
+from wyoming_kokoro.shaping import AudioSettings
 from wyoming_kokoro.speech import Speaker, SpeakerHandle
 from wyoming_kokoro.stats import RequestStats, StatsWriter
 from wyoming_kokoro.text.g2p import LanguageNotInstalledError

@@ -15,7 +15,7 @@ from wyoming_kokoro.audio import trim_silence
 from wyoming_kokoro.engine.split import KEEP_LEAD, LEFT_CONTEXT, MIN_PART, RIGHT_CONTEXT, plan_parts
 from wyoming_kokoro.engine.synthesizer import KokoroModel
 from wyoming_kokoro.engine.voices import VoiceCatalogue
-from wyoming_kokoro.postprocess import AudioSettings
+from wyoming_kokoro.shaping import AudioSettings
 from wyoming_kokoro.speech import Speaker, choose_voice
 from wyoming_kokoro.text.g2p import Phonemizer
 

@@ -7,7 +7,7 @@ import pytest
 
 from wyoming_kokoro.engine.voices import VoiceInfo, language_code
 from wyoming_kokoro.languages import LANGUAGES, language
-from wyoming_kokoro.postprocess import KOKORO_PAUSES
+from wyoming_kokoro.shaping import KOKORO_PAUSES
 from wyoming_kokoro.text.normalize import TextNormalizer
 from wyoming_kokoro.text.prepare import TextPreparer
 from wyoming_kokoro.text.segment import Ending, Sentence, split_first_clause, split_text

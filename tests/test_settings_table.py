@@ -11,8 +11,8 @@ import yaml
 
 from wyoming_kokoro import config
 from wyoming_kokoro.config import OPTIONS, ConfigError, Settings, load_settings
-from wyoming_kokoro.postprocess import AudioSettings
 from wyoming_kokoro.protocol import Limits
+from wyoming_kokoro.shaping import AudioSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 

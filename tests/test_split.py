@@ -20,6 +20,7 @@ from wyoming.tts import Synthesize
 
 from tests.stub import PARAGRAPH, PartsStubModel, audio_bytes, stub_server, types
 from wyoming_kokoro.audio import SAMPLE_RATE, float_to_pcm16
+from wyoming_kokoro.engine.render import Piece, Place
 from wyoming_kokoro.engine.session import SessionConfig
 from wyoming_kokoro.engine.split import (
     FRAME_S,
@@ -40,7 +41,7 @@ from wyoming_kokoro.engine.split import (
 from wyoming_kokoro.engine.synthesizer import KokoroModel
 from wyoming_kokoro.engine.voices import read_voices_file
 from wyoming_kokoro.loudness import LoudnessMeter
-from wyoming_kokoro.postprocess import AudioSettings, RequestAudio, VoiceLevels
+from wyoming_kokoro.shaping import AudioSettings, Shaper, VoiceLevels
 from wyoming_kokoro.text.segment import Ending
 
 ANSWER = 2.0
@@ -146,14 +147,15 @@ def test_head_and_rest_are_shaped_as_one_segment() -> None:
     audio = np.concatenate((quiet, tone, quiet))
     settings = AudioSettings()
 
-    def shaper() -> RequestAudio:
-        return RequestAudio(settings, "a", "af_heart", LoudnessMeter(), VoiceLevels())
+    def shaper() -> Shaper:
+        return Shaper(settings, "a", "af_heart", LoudnessMeter(), VoiceLevels())
 
     whole = shaper()
-    one = whole.segment(audio, Ending.SENTENCE)
+    one = whole.shape(Piece(audio, Place.WHOLE, Ending.SENTENCE))
     parts = shaper()
     cut = len(quiet) + 67 * 120  # heads end on the 5-ms frames (600 k - 120 samples)
-    two = np.concatenate((parts.part(audio[:cut]), parts.rest(audio[cut:], Ending.SENTENCE)))
+    head = parts.shape(Piece(audio[:cut], Place.PART, Ending.SENTENCE))
+    two = np.concatenate((head, parts.shape(Piece(audio[cut:], Place.LAST, Ending.SENTENCE))))
     assert len(two) == len(one)
     # One gain across the seam (set when the head went out, from what was known then):
     # the parts differ from the whole segment by one constant factor, under 0.5 dB.
@@ -161,7 +163,7 @@ def test_head_and_rest_are_shaped_as_one_segment() -> None:
     ratio = two[loud] / one[loud]
     assert np.ptp(ratio) < 1e-3 * np.mean(ratio)
     assert abs(20 * np.log10(np.mean(ratio))) < 0.5
-    assert len(whole.finish()) == len(parts.finish())  # the same tail after it
+    assert len(whole.tail()) == len(parts.tail())  # the same tail after it
 
 
 # ---------------------------------------------------------------- the real model

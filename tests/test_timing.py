@@ -11,7 +11,7 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 
 from tests.stub import stub_server
 from wyoming_kokoro.audio import SAMPLE_RATE
-from wyoming_kokoro.postprocess import KOKORO_PAUSES, AudioSettings
+from wyoming_kokoro.shaping import KOKORO_PAUSES, AudioSettings
 
 # Two sentences, the first long and its first clause complete early: Home Assistant passes
 # an LLM's reply on 4 characters every 30 ms.

@@ -29,9 +29,9 @@ from .http.metrics import ObservedStatsWriter
 from .http.store import load_saved_voices
 from .info import build_info
 from .liveness import Liveness
-from .postprocess import AudioSettings
 from .protocol import Limits
 from .server import KokoroServer
+from .shaping import AudioSettings
 from .speech import Speaker, SpeakerHandle
 from .stats import StatsWriter
 from .text.g2p import Phonemizer

@@ -8,16 +8,16 @@ Lifecycle (``SpeechRequest.state``)::
 Three stages hand work on through bounded queues, and ``None`` is the one end-of-input
 marker on every one of them:
 
-    feed()/close() ─► pieces ─► [text stage] ─► segments ─► [inference stage] ─► jobs ─►
-    audio() ─► SpeechAudio
+    feed()/close() ─► pieces ─► [text stage] ─► segments ─► [inference stage] ─►
+    renderings ─► audio() ─► SpeechAudio
 
 * the text stage runs all text work (SSML, splitting, normalization, G2P) on the text
-  thread, ahead of inference, at most ``SEGMENTS_AHEAD`` segments ahead;
-* the inference stage starts each segment (phrase cache or scheduler) as soon as it
-  exists, at most ``LOOKAHEAD`` jobs ahead of the audio: the engine never idles between
-  segments, and the audio a request holds is bounded whatever its length;
-* ``audio()`` waits for each job in order and hands its audio out through
-  ``_audio_out``, the one place where per-segment post-processing belongs.
+  worker's thread, ahead of inference, at most ``SEGMENTS_AHEAD`` segments ahead;
+* the inference stage starts each segment's rendering (phrase cache or scheduler, see
+  engine/render.py) as soon as it exists, at most ``LOOKAHEAD`` ahead of the audio: the
+  engine never idles between segments, and the audio a request holds is bounded
+  whatever its length;
+* ``audio()`` is: for each rendering, for each piece: shape (shaping.py), send.
 
 A stage that fails records its error and ends its queue; ``audio()`` raises it.
 ``fail()`` (the client broke a limit mid-stream) and ``cancel()`` (the client left, or
@@ -37,10 +37,10 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .audio import SAMPLE_RATE
+from .engine.render import Place, Playout, Rendering
 from .errors import ErrorCode, KokoroError
 from .liveness import StallClock
-from .postprocess import RequestAudio
-from .speech import WHOLE_TRIM_S, Job, Playout, Speaker, SpeakerHandle, VoiceChoice
+from .speech import Speaker, SpeakerHandle, VoiceChoice
 from .stats import RequestStats, StatsWriter
 from .text.prepare import Segment, TextPreparer
 from .text.segment import Ending, Sentence
@@ -85,10 +85,10 @@ class SpeechRequest:
         self._failure: BaseException | None = None
         self._pieces: asyncio.Queue[str | None] = asyncio.Queue()
         self._segments: asyncio.Queue[Segment | None] = asyncio.Queue(SEGMENTS_AHEAD)
-        self._jobs: asyncio.Queue[Job | None] = asyncio.Queue(LOOKAHEAD)
+        self._renderings: asyncio.Queue[Rendering[Segment] | None] = asyncio.Queue(LOOKAHEAD)
         self._stages: list[asyncio.Task[None]] = []
         # When the audio made so far has played out: later segments are vocoded in parts
-        # when that is near (see speech.Playout).
+        # when that is near (see engine/render.py).
         self.playout = Playout()
         self.liveness = handle.liveness
         self._stall = StallClock(self.liveness.stall_timeout)
@@ -134,7 +134,7 @@ class SpeechRequest:
         if self._failure is None and self.state in ("open", "speaking"):
             self._failure = error
             self._stop()
-            self._jobs.put_nowait(None)
+            self._renderings.put_nowait(None)
 
     def cancel(self) -> None:
         """The client is gone or the server stops: stop the stages and free the engine.
@@ -149,10 +149,10 @@ class SpeechRequest:
     def _stop(self) -> None:
         for task in self._stages:
             task.cancel()
-        while not self._jobs.empty():
-            job = self._jobs.get_nowait()
-            if job is not None:
-                job.cancel()
+        while not self._renderings.empty():
+            rendering = self._renderings.get_nowait()
+            if rendering is not None:
+                rendering.cancel()
 
     # ------------------------------------------------------------------ audio out
 
@@ -166,59 +166,54 @@ class SpeechRequest:
         self.state = "speaking"
         self._stall.progress()
         speaker = await self._bounded(self._handle.get())  # the model may still be loading
-        scheduler = speaker.scheduler
+        scheduler = speaker.renderer.scheduler
         self._stall.engine_progress = lambda: scheduler.last_progress
         self._doing = "G2P"
         self._stages = [
             asyncio.create_task(self._text_stage(speaker)),
             asyncio.create_task(self._inference_stage(speaker)),
         ]
-        shaper = speaker.shaper(self.voice)
-        job: Job | None = None
+        shaping = speaker.shaping
+        shaper = shaping.shaper(self.voice.lang_code, self.voice.name)
+        rendering: Rendering[Segment] | None = None
         try:
             while True:
-                getting = asyncio.ensure_future(self._jobs.get())
+                getting = asyncio.ensure_future(self._renderings.get())
                 async for silence in self._meanwhile(getting, client_turn=True):
                     yield silence
-                if (job := getting.result()) is None:
+                if (rendering := getting.result()) is None:
                     break
-                handed, self._doing = 0, "inference"
+                self._doing = "inference"
                 while True:
-                    parting = asyncio.ensure_future(speaker.next_part(job))
-                    async for silence in self._meanwhile(parting):
+                    nexting = asyncio.ensure_future(rendering.next())
+                    async for silence in self._meanwhile(nexting):
                         yield silence
-                    if (part := parting.result()) is None:
+                    if (piece := nexting.result()) is None:
                         break
-                    # A part of the segment, made before the rest (see engine/split.py).
-                    shaped = await self._bounded(speaker.run_audio(shaper.part, part))
-                    yield SpeechAudio(shaped, Ending.PART, job.segment)
+                    shaped = await self._bounded(shaping.run(shaper.shape, piece))
+                    ending = Ending.PART if piece.place is Place.PART else piece.ending
+                    yield SpeechAudio(shaped, ending, rendering.segment)
                     self._stall.progress(self.playout.until())
-                    handed += len(part)
-                finishing = asyncio.ensure_future(speaker.finish(job, self.stats))
-                async for silence in self._meanwhile(finishing):
-                    yield silence
-                samples = finishing.result()
-                if handed:
-                    rest = samples[handed:]
-                    shaping = speaker.run_audio(shaper.rest, rest, job.segment.ending)
-                    yield SpeechAudio(await self._bounded(shaping), job.segment.ending, job.segment)
-                else:
-                    if job.future is None:  # a cache hit or a break: made just now
-                        self.playout.made(len(samples), WHOLE_TRIM_S if job.key else 0.0)
-                    yield await self._bounded(
-                        self._audio_out(speaker, shaper, job.segment, samples)
-                    )
-                self._stall.progress(self.playout.until())
-                job = None
+                self._account(rendering)
+                rendering = None
             if self._failure is not None:
                 raise self._failure
-            tail = await self._bounded(speaker.run_audio(shaper.finish))
+            tail = await self._bounded(shaping.run(shaper.tail))
             if len(tail):
                 yield SpeechAudio(tail, Ending.SENTENCE, None)
         finally:
-            if job is not None:
-                job.cancel()
+            if rendering is not None:
+                rendering.cancel()
             self._stop()
+
+    def _account(self, rendering: Rendering[Segment]) -> None:
+        """Count a rendered segment in the record."""
+        if (result := rendering.result) is not None:
+            self.stats.segment_done(
+                result.provider, result.inference_s, result.fallback, result.failed_provider
+            )
+        elif rendering.cache_hit:
+            self.stats.cache_hit()
 
     # ------------------------------------------------------------------ liveness
 
@@ -291,23 +286,10 @@ class SpeechRequest:
         self.stats.keepalive_s += seconds
         return SpeechAudio(silence, Ending.PART, None)
 
-    async def _audio_out(
-        self, speaker: Speaker, shaper: RequestAudio, segment: Segment, samples: np.ndarray
-    ) -> SpeechAudio:
-        """Every segment's audio passes through here, on the audio thread: trimmed, after
-        the pause its predecessor's ending calls for, at the loudness target (see
-        postprocess.py). An SSML break is owed to the next speech, at its exact length.
-        What inference made (and the phrase cache keeps) is never changed in place."""
-        if not segment.phonemes:
-            shaper.pause(segment.silence)
-            return SpeechAudio(samples[:0], segment.ending, segment)
-        shaped = await speaker.run_audio(shaper.segment, samples, segment.ending)
-        return SpeechAudio(shaped, segment.ending, segment)
-
     # ------------------------------------------------------------------ stages
 
     async def _text_stage(self, speaker: Speaker) -> None:
-        preparer = speaker.preparer(self.voice, self.ssml)
+        preparer = speaker.text.preparer(self.voice.lang_code, self.ssml)
         try:
             finished = False
             while not finished:
@@ -373,25 +355,28 @@ class SpeechRequest:
         started = time.perf_counter()
         self._doing = "G2P"
         try:
-            return await speaker.run_text(function, *args)
+            return await speaker.text.run(function, *args)
         finally:
             self.stats.g2p_ms += (time.perf_counter() - started) * 1000
             self._stall.progress()
 
     async def _inference_stage(self, speaker: Speaker) -> None:
         first = True
+        renderer = speaker.renderer
         try:
             while (segment := await self._segments.get()) is not None:
-                job = speaker.start(segment, self.voice, self.speed, first, self.playout)
+                rendering = renderer.start(
+                    segment, self.voice.name, self.speed, first, self.playout
+                )
                 first = first and not segment.phonemes  # silences keep the turn
                 try:
-                    await self._jobs.put(job)  # waits while LOOKAHEAD jobs are queued
+                    await self._renderings.put(rendering)  # waits while LOOKAHEAD are queued
                 except asyncio.CancelledError:
-                    job.cancel()  # never handed over: nobody else would cancel it
+                    rendering.cancel()  # never handed over: nobody else would cancel it
                     raise
         except Exception as err:  # e.g. a style for a voice that vanished
             self._failure = err
-        await self._jobs.put(None)
+        await self._renderings.put(None)
 
     # ------------------------------------------------------------------ the record
 

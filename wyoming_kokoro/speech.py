@@ -1,40 +1,32 @@
-"""The shared speech engine room: voice choice, the text thread, inference jobs, cache.
+"""What every request shares: voice choice, and the Speaker that bundles the text worker
+(text/worker.py), the renderer (engine/render.py) and the shaping (shaping.py).
 
-Sits between the Wyoming handler and the text path / engine, so that neither of those
-knows about the other and the handler knows nothing about onnxruntime. One request's
-pipeline is in request.py; what it shares with every other request is here.
+Sits between the front doors (Wyoming, HTTP) and the text path / engine, so that neither
+of those knows about the other and the front doors know nothing about onnxruntime. One
+request's pipeline is in request.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 import numpy as np
 
-from .audio import SAMPLE_RATE
-from .engine.cache import PhraseCache, PhraseKey
+from .engine.cache import PhraseCache
+from .engine.render import Renderer
 from .engine.router import Router, SegmentResult
 from .engine.scheduler import DEADLINE, InferenceScheduler
-from .engine.split import FRAME_S, KEEP_LEAD
 from .engine.voices import VoiceCatalogue, language_code
 from .liveness import Liveness
-from .loudness import LoudnessMeter
-from .postprocess import AudioSettings, RequestAudio, VoiceLevels
+from .shaping import AudioSettings, Shaping
 from .stats import RequestStats
 from .text.lexicon import LexiconFiles
-from .text.normalize import TextNormalizer
-from .text.prepare import Segment, TextPreparer
-from .text.ssml import MAX_RATE, MIN_RATE
+from .text.worker import Phonemize, TextWorker
 
 _LOGGER = logging.getLogger(__name__)
-_T = TypeVar("_T")
 
 
 class SpeechModel(Protocol):
@@ -53,10 +45,6 @@ class SpeechModel(Protocol):
     ) -> SegmentResult: ...
 
     def warm_up(self, phonemes: str, style: np.ndarray) -> None: ...
-
-
-class Phonemize(Protocol):
-    def phonemize(self, text: str, code: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -134,62 +122,30 @@ class SpeakerHandle:
         return self._speaker
 
 
-@dataclass
-class Job:
-    """A segment on its way to audio: answered from the cache, or a future inference."""
+def plans_whole(model: SpeechModel, first_clause: bool, audio: AudioSettings) -> bool:
+    """Whether each inference takes as much of a reply as fits (and the model pauses).
 
-    segment: Segment
-    audio: np.ndarray | None = None  # known at once: a silence or a cache hit
-    future: asyncio.Future[SegmentResult] | None = None
-    key: PhraseKey | None = None  # the phrase cache's key (none for a silence)
-    # Parts of the audio made before the whole (see engine/split.py), in order.
-    parts: asyncio.Queue[np.ndarray] | None = None
-
-    def cancel(self) -> None:
-        if self.future is not None:
-            self.future.cancel()  # a job nobody will wait for frees the engine
-
-
-# Silence trimmed off a segment's audio, at most (a model that vocodes in parts makes
-# KEEP_LEAD frames of the leading pad, 0.2 s; the trailing silence is ~0.2-0.3 s; see
-# audio.trim_silence): for the playing-out estimate, which stays on the low side.
-HEAD_TRIM_S = KEEP_LEAD * FRAME_S
-REST_TRIM_S = 0.25
-WHOLE_TRIM_S = HEAD_TRIM_S + REST_TRIM_S
-
-
-class Playout:
-    """When one request's audio made so far will have played out (time.monotonic), if the
-    client plays it from its arrival; None before any. Updated where audio is made (the
-    inference thread, so that the next segment's run sees it at once), read there too.
-
-    An estimate on the low side: the silence trimming will take is taken off, the pauses
-    that will be added are not counted."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._until: float | None = None
-
-    def made(self, samples: int, trimmed_s: float) -> None:
-        seconds = samples / SAMPLE_RATE - trimmed_s
-        if seconds <= 0:
-            return
-        with self._lock:
-            now = time.monotonic()
-            start = now if self._until is None else max(now, self._until)
-            self._until = start + seconds
-
-    def until(self) -> float | None:
-        with self._lock:
-            return self._until
-
-
-class Abandoned(Exception):
-    """Raised between a segment's parts when nobody waits for them any more."""
+    Only with ``--no-first-clause``, Kokoro's own pauses (``sentence_silence`` and
+    ``clause_silence`` auto) and a model that vocodes a segment in parts (its first audio
+    comes from the first part, see engine/split.py). A pause set by the user needs the
+    sentences apart, to put it between them; a model without parts would make the first
+    audio wait for the whole reply. With the first clause cut (the default) a reply goes
+    as sentence-sized segments, because a whole reply vocoded in parts lost a word's tail
+    before a pause (an Italian reply: 0.47 s of pause against 0.23 s in one inference,
+    tests/test_timing_e2e).
+    """
+    parts = callable(getattr(model, "infer_parts", None)) and getattr(model, "split", True)
+    return (
+        parts
+        and not first_clause
+        and audio.sentence_silence is None
+        and audio.clause_silence is None
+    )
 
 
 class Speaker:
-    """Shared by all connections: one model, one catalogue, one text thread, one scheduler."""
+    """Shared by all connections: a plain bundle of the text worker, the renderer and the
+    shaping, over one model and one voice catalogue."""
 
     def __init__(
         self,
@@ -207,165 +163,35 @@ class Speaker:
             raise ValueError(f"default voice {default_voice!r} is not in the voices file")
         self.model = model
         self.catalogue = catalogue
-        self.phonemizer = phonemizer
         self.default_voice = default_voice
-        self.cache = PhraseCache(cache_bytes)
-        self.first_clause = first_clause
-        self.normalizer = TextNormalizer(lexicon)
-        self._text_executor = ThreadPoolExecutor(1, thread_name_prefix="g2p")
-        self.scheduler = InferenceScheduler(policy=scheduler)
-        self.audio_settings = audio or AudioSettings()
-        self.loudness_meter = LoudnessMeter()
-        self.voice_levels = VoiceLevels()
-        self._audio_executor = ThreadPoolExecutor(1, thread_name_prefix="audio")
+        audio = audio or AudioSettings()
+        self.text = TextWorker(
+            phonemizer,
+            model.filter_phonemes,
+            lexicon,
+            split_first=first_clause,
+            whole=plans_whole(model, first_clause, audio),
+        )
+        self.renderer = Renderer(
+            model, catalogue, PhraseCache(cache_bytes), InferenceScheduler(policy=scheduler)
+        )
+        self.shaping = Shaping(audio)
 
     @property
     def provider(self) -> str:
         return self.model.provider
 
-    def preparer(self, voice: VoiceChoice, ssml: bool) -> TextPreparer:
-        """The text stage for one request in ``voice``'s language.
-
-        While the pauses are Kokoro's own (``sentence_silence``/``clause_silence`` auto)
-        and the model vocodes a segment in parts (its first audio comes from the first
-        part, see engine/split.py), each inference takes as much of the reply as fits,
-        and the model pauses. A pause set by the user needs the sentences apart, to put
-        it between them; a model without parts (``--no-vocoder-split``) keeps the short
-        first clause, so that its first audio does not wait for the whole reply.
-        """
-        audio = self.audio_settings
-        parts = callable(getattr(self.model, "infer_parts", None))
-        parts = parts and getattr(self.model, "split", True)
-        return TextPreparer(
-            voice.lang_code,
-            self.normalizer,
-            self.phonemizer.phonemize,
-            self.model.filter_phonemes,
-            ssml=ssml,
-            split_first=self.first_clause,
-            # Whole-reply planning is what ``--no-first-clause`` asks for: with the first
-            # clause cut (the default) a reply goes as sentence-sized segments, because
-            # a whole reply vocoded in parts lost a word's tail before a pause (an Italian
-            # reply: 0.47 s of pause against 0.23 s in one inference, tests/test_timing_e2e).
-            whole=parts
-            and not self.first_clause
-            and audio.sentence_silence is None
-            and audio.clause_silence is None,
-        )
-
-    async def run_text(self, function: Callable[..., _T], *args: object) -> _T:
-        """Run text work (splitting, normalization, SSML, G2P) on the text thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._text_executor, function, *args)
-
-    def shaper(self, voice: VoiceChoice) -> RequestAudio:
-        """The way out for one request's audio: trimming, pauses, loudness, tail."""
-        return RequestAudio(
-            self.audio_settings, voice.lang_code, voice.name, self.loudness_meter,
-            self.voice_levels,
-        )  # fmt: skip
-
-    async def run_audio(self, function: Callable[..., _T], *args: object) -> _T:
-        """Run audio work (trimming, loudness, limiting) on the audio thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._audio_executor, function, *args)
-
-    def start(
-        self,
-        segment: Segment,
-        voice: VoiceChoice,
-        speed: float,
-        first: bool,
-        playout: Playout | None = None,
-    ) -> Job:
-        """Begin making a segment's audio: from the cache, or queued for inference."""
-        if not segment.phonemes:  # an SSML break
-            return Job(segment, np.zeros(round(segment.silence * SAMPLE_RATE), dtype=np.float32))
-        if segment.rate != 1.0:  # SSML prosody, held within the range Kokoro speaks well
-            speed = min(max(speed * segment.rate, MIN_RATE), MAX_RATE)
-        key = PhraseKey(segment.phonemes, voice.name, speed, self.model.model_digest)
-        cached = self.cache.get(key)
-        if cached is not None:
-            return Job(segment, cached, key=key)
-        style = self.catalogue.style(voice.name, len(segment.phonemes))
-        phonemes = segment.phonemes
-
-        # A model that can vocode a segment in parts (engine/split.py) makes them in turn
-        # when the audio made before would play out before the whole was made;
-        # ``playout`` tells when that is, and learns of the audio made here.
-        infer_parts = getattr(self.model, "infer_parts", None)
-        playing = playout or Playout()
-        parts: asyncio.Queue[np.ndarray] | None = None
-        handed = [0]  # samples handed out as parts
-        if infer_parts is not None:
-            loop = asyncio.get_running_loop()
-            parts = asyncio.Queue()
-            queue = parts
-
-            def on_part(audio: np.ndarray) -> None:  # on the inference thread
-                if future.cancelled():  # the client went: free the engine now
-                    raise Abandoned
-                playing.made(len(audio), 0.0 if handed[0] else HEAD_TRIM_S)
-                handed[0] += len(audio)
-                loop.call_soon_threadsafe(queue.put_nowait, audio)
-
-        def run() -> SegmentResult:
-            # Runs on the inference thread: when nothing else waits, the engine goes idle
-            # after this run and can hand its arena memory back.
-            idle = self.scheduler.pending() == 0
-            if infer_parts is None:
-                result = self.model.infer(phonemes, style, speed, idle)
-            else:
-                result = infer_parts(phonemes, style, speed, on_part, playing.until, idle)
-            rest = len(result.audio) - handed[0]
-            playing.made(rest, REST_TRIM_S if handed[0] else WHOLE_TRIM_S)
-            return result
-
-        future = self.scheduler.submit(first, run, phonemes=len(phonemes), due=playing.until)
-        return Job(segment, future=future, key=key, parts=parts)
-
-    async def next_part(self, job: Job) -> np.ndarray | None:
-        """The next part of the job's audio made before the whole; None when the rest
-        comes with the whole (from :meth:`finish`)."""
-        if job.parts is None or job.future is None:
-            return None
-        if job.parts.empty() and not job.future.done():
-            getting = asyncio.ensure_future(job.parts.get())
-            try:
-                waiting: set[asyncio.Future[object]] = {getting, job.future}  # type: ignore[arg-type]
-                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                getting.cancel()
-            if getting.done() and not getting.cancelled():
-                return getting.result()
-        # Parts are queued before the whole is done: what is queued still comes first.
-        return None if job.parts.empty() else job.parts.get_nowait()
-
-    async def finish(self, job: Job, stats: RequestStats) -> np.ndarray:
-        """The job's audio, accounted in ``stats`` (and kept in the phrase cache)."""
-        if job.future is None:
-            assert job.audio is not None
-            if job.key is not None:
-                stats.cache_hit()
-            return job.audio
-        result = await job.future
-        stats.segment_done(
-            result.provider, result.inference_s, result.fallback, result.failed_provider
-        )
-        if job.key is not None:
-            self.cache.put(job.key, result.audio)
-        return result.audio
-
     def warm_up(self) -> None:
         """Build the default voice's G2P (and American English, the most common) and run
         the model once on every provider, so the first request pays no start-up cost."""
         voice = choose_voice(self.catalogue, self.default_voice, self.default_voice, None)
+        phonemizer = self.text.phonemizer
         for code in sorted({"a", voice.lang_code}):
             try:
-                self.phonemizer.phonemize("Ready.", code)
+                phonemizer.phonemize("Ready.", code)
             except Exception as err:  # e.g. a default voice whose language is not installed
                 _LOGGER.warning("Warm-up of language %r failed: %s", code, err)
-        phonemes = self.model.filter_phonemes(self.phonemizer.phonemize("Ready.", "a"))
+        phonemes = self.model.filter_phonemes(phonemizer.phonemize("Ready.", "a"))
         self.model.warm_up(phonemes, self.catalogue.style(voice.name, len(phonemes)))
 
     def request_finished(self, stats: RequestStats) -> None:
@@ -373,10 +199,11 @@ class Speaker:
         self.model.router.count_request(list(stats.providers))
 
     def utilization(self) -> str:
-        cache = f"phrase cache: {self.cache.hits} hits, {self.cache.misses} misses"
+        phrases = self.renderer.cache
+        cache = f"phrase cache: {phrases.hits} hits, {phrases.misses} misses"
         return f"{self.model.router.summary()}; {cache}"
 
     def close(self) -> None:
-        self._text_executor.shutdown(wait=False, cancel_futures=True)
-        self._audio_executor.shutdown(wait=False, cancel_futures=True)
-        self.scheduler.close()
+        self.text.close()
+        self.shaping.close()
+        self.renderer.scheduler.close()

@@ -246,7 +246,7 @@ class HttpFrontDoor:
         self._access.check_api(request)
         speaker = self._handle.speaker
         text = self._metrics.exposition(
-            speaker.scheduler.pending() if speaker is not None else 0,
+            speaker.renderer.scheduler.pending() if speaker is not None else 0,
             speaker.provider if speaker is not None else "loading",
             speaker is not None,
         )

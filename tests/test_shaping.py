@@ -13,12 +13,13 @@ from wyoming_kokoro.audio import (
     leading_silence_s,
     trim_silence,
 )
+from wyoming_kokoro.engine.render import Piece, Place
 from wyoming_kokoro.loudness import LoudnessMeter, true_peak
-from wyoming_kokoro.postprocess import (
+from wyoming_kokoro.shaping import (
     KOKORO_PAUSES,
     TRUE_PEAK_DBTP,
     AudioSettings,
-    RequestAudio,
+    Shaper,
     VoiceLevels,
 )
 from wyoming_kokoro.text.segment import Ending
@@ -33,19 +34,26 @@ def kokoro_like(speech_s: float, level: float = 0.1, seed: int = 0) -> np.ndarra
 
 
 def request(settings: AudioSettings | None = None, levels: VoiceLevels | None = None,
-            lang: str = "a") -> RequestAudio:  # fmt: skip
-    return RequestAudio(settings or AudioSettings(), lang, "af_heart", METER,
+            lang: str = "a") -> Shaper:  # fmt: skip
+    return Shaper(settings or AudioSettings(), lang, "af_heart", METER,
                         levels or VoiceLevels())  # fmt: skip
 
 
-def speak(shaper: RequestAudio, *parts: tuple[np.ndarray, Ending] | float) -> np.ndarray:
+def whole(audio: np.ndarray, ending: Ending) -> Piece:
+    return Piece(audio, Place.WHOLE, ending)
+
+
+def pause(seconds: float) -> Piece:
+    return Piece(np.zeros(round(seconds * SAMPLE_RATE), np.float32), Place.BREAK,
+                 Ending.BREAK, seconds)  # fmt: skip
+
+
+def speak(shaper: Shaper, *parts: tuple[np.ndarray, Ending] | float) -> np.ndarray:
     out = []
     for part in parts:
-        if isinstance(part, float):
-            shaper.pause(part)
-        else:
-            out.append(shaper.segment(*part))
-    out.append(shaper.finish())
+        piece = pause(part) if isinstance(part, float) else whole(*part)
+        out.append(shaper.shape(piece))
+    out.append(shaper.tail())
     return np.concatenate(out)
 
 
@@ -77,18 +85,18 @@ def test_a_break_keeps_its_exact_length_and_replaces_the_punctuation_pause() -> 
     # breaks at the end are owed in full (no tail here)
     assert leading_silence_s(out[::-1]) == pytest.approx(0.75, abs=0.006)
     only_breaks = request(settings)
-    only_breaks.pause(0.4)
-    assert len(only_breaks.finish()) == round(0.4 * SAMPLE_RATE)
+    assert len(only_breaks.shape(pause(0.4))) == 0
+    assert len(only_breaks.tail()) == round(0.4 * SAMPLE_RATE)
 
 
 def test_tail_silence_follows_the_last_audio_only() -> None:
     settings = AudioSettings(loudness_lufs=None, tail_silence=0.2)
     shaper = request(settings)
-    first = shaper.segment(kokoro_like(1.0), Ending.SENTENCE)
-    tail = shaper.finish()
+    first = shaper.shape(whole(kokoro_like(1.0), Ending.SENTENCE))
+    tail = shaper.tail()
     assert len(tail) == round(0.2 * SAMPLE_RATE) and not tail.any()
     assert leading_silence_s(first[::-1]) <= 0.056  # the trailing margin, no tail yet
-    assert len(request(settings).finish()) == 0  # nothing spoken: nothing to pad
+    assert len(request(settings).tail()) == 0  # nothing spoken: nothing to pad
 
 
 @pytest.mark.parametrize("level", [0.01, 0.05, 0.3])
@@ -123,7 +131,7 @@ def test_a_voices_level_carries_over_so_a_short_first_word_is_not_pumped() -> No
     # the voice's, where measured alone it would be pushed up to the target
     shaper = request(levels=levels)
     quiet_word = kokoro_like(0.3, 0.02)
-    shaper.segment(quiet_word, Ending.SENTENCE)
+    shaper.shape(whole(quiet_word, Ending.SENTENCE))
     alone = -20.0 - METER.integrated(quiet_word)
     voice_gain = -20.0 - measured
     assert abs(shaper.gains_db[0] - voice_gain) < abs(alone - voice_gain) / 2

@@ -1,10 +1,12 @@
 """A request's audio on the way out: trimmed segments, pauses by rule, even loudness.
 
-Each segment's audio (as inference made it; the phrase cache holds it that way too) is
-trimmed to its speech plus a small margin, preceded by the pause that the previous
-segment's ending calls for (clause punctuation, sentence end, an SSML break's exact
-length), brought to the loudness target and held under the true-peak ceiling. The last
-audio of a request is followed by ``tail_silence``.
+One entry point, :meth:`Shaper.shape`, takes each piece a rendering yields
+(engine/render.py) and returns what goes to the client. Each segment's audio (as
+inference made it; the phrase cache holds it that way too) is trimmed to its speech plus
+a small margin, preceded by the pause that the previous segment's ending calls for
+(clause punctuation, sentence end, an SSML break's exact length), brought to the
+loudness target and held under the true-peak ceiling. The last audio of a request is
+followed by ``tail_silence``.
 
 Loudness, while streaming: audio leaves segment by segment, so the whole request cannot
 be measured before its first words are heard. Each segment gets the gain that brings the
@@ -18,20 +20,26 @@ from sentence to sentence).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TypeVar
 
 import numpy as np
 
 from .audio import LEAD_MARGIN_S, TRAIL_MARGIN_S, pause_after, silence, trim_silence
 from .config import default
+from .engine.render import Piece, Place
 from .languages import LANGUAGES
 from .loudness import HOP_S, LoudnessMeter, gated_loudness, limit, lufs_power
 from .text.segment import Ending
+
+_T = TypeVar("_T")
 
 TRUE_PEAK_DBTP = -1.0
 PRIOR_S = 3.0
@@ -106,8 +114,37 @@ class VoiceLevels:
                 self._levels.popitem(last=False)
 
 
-class RequestAudio:
-    """Shapes one request's segments in order. Not thread-safe: one request, one caller."""
+class Shaping:
+    """Shared by all requests: the audio settings, the loudness meter, each voice's level
+    and the audio thread the shaping runs on (off the event loop)."""
+
+    def __init__(self, settings: AudioSettings | None = None) -> None:
+        self.settings = settings or AudioSettings()
+        self.meter = LoudnessMeter()
+        self.levels = VoiceLevels()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="audio")
+
+    def shaper(self, lang_code: str, voice: str) -> Shaper:
+        """The way out for one request's audio."""
+        return Shaper(self.settings, lang_code, voice, self.meter, self.levels)
+
+    async def run(self, function: Callable[..., _T], *args: object) -> _T:
+        """Run audio work (trimming, loudness, limiting) on the audio thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, function, *args)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Shaper:
+    """Shapes one request's pieces in order (:meth:`shape`), then its :meth:`tail`.
+
+    Not thread-safe: one request, one caller. It keeps what spans pieces: the pause owed
+    before the next speech, the request's loudness so far, and the gain of a segment made
+    in parts (held from its first part with speech to its last, so that the level does
+    not step inside a word).
+    """
 
     def __init__(
         self,
@@ -129,61 +166,68 @@ class RequestAudio:
         prior = levels.get(voice) if settings.loudness_lufs is not None else None
         self._prior = [] if prior is None else [lufs_power(prior)] * round(PRIOR_S / HOP_S)
         self.gains_db: list[float] = []
-        self._held_gain: float | None = None  # a segment's gain between head and rest
+        self._held_gain: float | None = None  # a segment's gain while its parts go out
 
-    def segment(self, audio: np.ndarray, ending: Ending) -> np.ndarray:
-        """The segment ready to send: pause before it, trimmed, at the target loudness."""
+    def shape(self, piece: Piece) -> np.ndarray:
+        """The piece ready to send, after the pause owed before it.
+
+        * a whole segment is trimmed at both ends and brought to the loudness target;
+        * a segment's parts (see engine/split.py): the first with speech is trimmed at its
+          start and sets the gain; later parts are only scaled by it; the last is trimmed
+          at its end. A segment whose parts had no speech is shaped whole by its last;
+        * an SSML break owes exactly its length between the speech around it (it replaces
+          the pause the punctuation would have made; breaks in a row add up).
+        What inference made (and the phrase cache keeps) is never changed in place.
+        """
+        if piece.place is Place.BREAK:
+            if self._pending_is_rule:
+                self._pending = 0.0
+            self._pending += piece.silence
+            self._pending_is_rule = False
+            return piece.samples[:0]
+        if piece.place is Place.PART:
+            return self._part(piece.samples)
+        if piece.place is Place.LAST and self._held_gain is not None:
+            return self._last(piece.samples, piece.ending)
+        return self._whole(piece.samples, piece.ending)
+
+    def _whole(self, audio: np.ndarray, ending: Ending) -> np.ndarray:
         self._held_gain = None
         speech = trim_silence(audio)
         if len(speech) == 0:
             return speech
-        speech = self._shape(speech, self.settings.volume * self._loudness_gain(speech))
+        speech = self._scale(speech, self.settings.volume * self._loudness_gain(speech))
         before = self._pause_before()
         self._pending = self.settings.pause(ending, self.lang_code)
         self._spoken = True
         return np.concatenate((before, speech)) if len(before) else speech
 
-    def part(self, audio: np.ndarray) -> np.ndarray:
-        """A part of a segment made in parts (see engine/split.py), not its last: the
-        first is trimmed at its start only, after the pause before it; its gain is kept
-        for the other parts and the rest (:meth:`rest`), so the level does not step
-        inside a word."""
+    def _part(self, audio: np.ndarray) -> np.ndarray:
         if self._held_gain is not None:  # a middle part: nothing to trim
             self._measure(audio)
-            return self._shape(np.asarray(audio, dtype=np.float32), self._held_gain)
+            return self._scale(np.asarray(audio, dtype=np.float32), self._held_gain)
         speech = trim_silence(audio, trail=False)
         if len(speech) == 0:
-            self._held_gain = None  # no speech yet: the rest is shaped as a whole segment
-            return speech
+            return speech  # no speech yet: the next part is the first
         self._held_gain = self.settings.volume * self._loudness_gain(speech)
-        speech = self._shape(speech, self._held_gain)
+        speech = self._scale(speech, self._held_gain)
         before = self._pause_before()
         self._spoken = True
         return np.concatenate((before, speech)) if len(before) else speech
 
-    def rest(self, audio: np.ndarray, ending: Ending) -> np.ndarray:
-        """The rest of a segment whose parts went out: trimmed at its end, at their gain."""
+    def _last(self, audio: np.ndarray, ending: Ending) -> np.ndarray:
         gain, self._held_gain = self._held_gain, None
-        if gain is None:
-            return self.segment(audio, ending)
+        assert gain is not None
         speech = trim_silence(audio, lead=False)
         self._measure(speech)
         self._pending = self.settings.pause(ending, self.lang_code)
-        return self._shape(speech, gain) if len(speech) else speech
+        return self._scale(speech, gain) if len(speech) else speech
 
     @staticmethod
-    def _shape(speech: np.ndarray, gain: float) -> np.ndarray:
+    def _scale(speech: np.ndarray, gain: float) -> np.ndarray:
         if gain != 1.0:
             speech = speech * np.float32(gain)
         return limit(speech, 10 ** (TRUE_PEAK_DBTP / 20))
-
-    def pause(self, seconds: float) -> None:
-        """An SSML break: exactly ``seconds`` between the speech around it (it replaces the
-        pause the punctuation would have made; breaks in a row add up)."""
-        if self._pending_is_rule:
-            self._pending = 0.0
-        self._pending += seconds
-        self._pending_is_rule = False
 
     def _pause_before(self) -> np.ndarray:
         if not self._spoken:
@@ -211,7 +255,7 @@ class RequestAudio:
         self.gains_db.append(gain_db)
         return float(10 ** (gain_db / 20))
 
-    def finish(self) -> np.ndarray:
+    def tail(self) -> np.ndarray:
         """The end of the request: its tail silence (and an SSML break still owed).
 
         Records the request's measured loudness as the voice's level for the next ones.
