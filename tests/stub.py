@@ -135,6 +135,7 @@ class PartsStubModel(StubModel):
         self.fail_after_head = False
         self.deadlines: list[float | None] = []  # heard_until() at each run
         self.completed = 0
+        self.finished: list[str] = []  # the phonemes of each run, as it finished
 
     def infer_parts(
         self,
@@ -144,6 +145,8 @@ class PartsStubModel(StubModel):
         on_part: Callable[[np.ndarray], None],
         heard_until: Callable[[], float | None] = lambda: None,
         release_memory: bool = False,
+        max_part_s: float | None = None,
+        between: Callable[[float], None] | None = None,
     ) -> SegmentResult:
         result = self.infer(phonemes, style, speed, release_memory)
         result.audio *= np.linspace(1.0, 2.0, len(result.audio), dtype=np.float32)
@@ -153,10 +156,13 @@ class PartsStubModel(StubModel):
             on_part(result.audio[:quarter])
             self.head_sent.set()
             self.rest_gate.wait(30)
+            if between is not None:  # the engine is offered back, as a split model does
+                between(0.1)
             on_part(result.audio[quarter : 2 * quarter])  # raises once nobody waits
             if self.fail_after_head:
                 raise RuntimeError("stub vocoder failed after the head")
         self.completed += 1
+        self.finished.append(phonemes)
         return result
 
 

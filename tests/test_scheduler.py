@@ -108,3 +108,75 @@ async def test_the_thread_runs_jobs_by_deadline() -> None:
     await asyncio.gather(busy, relaxed, urgent, new)
     assert order == ["busy", "urgent", "new", "relaxed"]
     scheduler.close()
+
+
+async def test_between_parts_the_engine_serves_what_must_start_first() -> None:
+    """A job vocoded in parts gives the engine back between them: a new request's first
+    segment runs there; a later segment with audio in hand waits for the job's end."""
+    scheduler = InferenceScheduler()
+    order: list[str] = []
+    queued = threading.Event()
+    plenty = [1e12]  # the running job's listener has audio in hand
+
+    def long_answer() -> None:
+        order.append("part 1")
+        queued.wait(5)
+        scheduler.between(0.5, due=lambda: plenty[0])
+        order.append("part 2")
+        plenty[0] = 0.0  # now it is about to run dry: nothing goes before its next part
+        scheduler.between(0.5, due=lambda: plenty[0])
+        order.append("part 3")
+
+    def job(name: str) -> None:
+        order.append(name)
+
+    running = scheduler.submit(False, long_answer, due=lambda: plenty[0])
+    while scheduler.pending():
+        await asyncio.sleep(0.01)
+    relaxed = scheduler.submit(False, job, "relaxed", phonemes=10, due=lambda: 1e12)
+    new = scheduler.submit(True, job, "new")
+    other = scheduler.submit(True, job, "other")
+    queued.set()
+    await asyncio.gather(running, relaxed, new, other)
+    # Both first segments ran at the first break; at the second the answer was due at
+    # once, and the relaxed later segment waited for its end.
+    assert order == ["part 1", "new", "other", "part 2", "part 3", "relaxed"]
+    scheduler.close()
+
+
+async def test_between_parts_does_nothing_under_the_first_segment_policy() -> None:
+    scheduler = InferenceScheduler(policy=FIRST_SEGMENT_POLICY)
+    order: list[str] = []
+    queued = threading.Event()
+
+    def long_answer() -> None:
+        queued.wait(5)
+        scheduler.between(0.5, due=lambda: 1e12)
+        order.append("answer")
+
+    running = scheduler.submit(False, long_answer)
+    while scheduler.pending():
+        await asyncio.sleep(0.01)
+    new = scheduler.submit(True, lambda: order.append("new"))
+    queued.set()
+    await asyncio.gather(running, new)
+    assert order == ["answer", "new"]
+    scheduler.close()
+
+
+class Owner:
+    pass
+
+
+async def test_the_engine_is_contended_while_another_request_uses_it() -> None:
+    clock = [100.0]
+    scheduler = InferenceScheduler(clock=lambda: clock[0])
+    mine, theirs = Owner(), Owner()  # each request's own object (its playout clock)
+    await scheduler.submit(True, lambda: None, owner=mine)
+    assert not scheduler.contended(mine)  # only my own work
+    await scheduler.submit(True, lambda: None, owner=theirs)
+    assert scheduler.contended(mine) and scheduler.contended(theirs)
+    clock[0] += 60.0  # long ago: alone again
+    assert not scheduler.contended(mine)
+    scheduler.close()
+    assert not InferenceScheduler(policy=FIRST_SEGMENT_POLICY).contended(mine)

@@ -27,11 +27,13 @@ from wyoming_kokoro.engine.split import (
     LEFT_CONTEXT,
     MEL_TOLERANCE_DB,
     MIN_FIRST,
+    MIN_PART,
     OPENING_PARTS,
     RIGHT_CONTEXT,
     SAFETY,
     SplitSession,
     _cut_graph,
+    bound_parts,
     is_exact,
     load_parts,
     mel_difference,
@@ -118,6 +120,31 @@ async def test_hang_up_or_failure_between_head_and_rest() -> None:
         events = await client.read_until("audio-stop", timeout=ANSWER)
         assert "error" not in types(events)
         assert audio_bytes(events) > 0
+
+
+async def test_a_new_request_is_served_between_a_long_segments_parts() -> None:
+    """A command that arrives while another request's segment is being vocoded runs
+    between that segment's parts (the engine is offered back), not after all of it."""
+    async with stub_server(parts=True, samples_per_phoneme=2400) as server:
+        model = server.model
+        assert isinstance(model, PartsStubModel)
+        model.rest_gate.clear()  # the long segment is between its parts
+        long_answer = await server.connect()
+        await long_answer.send(Synthesize(text=SENTENCE).event())
+        await long_answer.read_until("audio-chunk", timeout=ANSWER)  # its first part
+        command = await server.connect()
+        await command.send(Synthesize(text="On.").event())
+        assert server.speaker is not None
+        scheduler = server.speaker.renderer.scheduler
+        while scheduler.pending() == 0:  # queued behind the long segment
+            await asyncio.sleep(0.01)
+        model.rest_gate.set()
+        events = await command.read_until("audio-stop", timeout=ANSWER)
+        assert audio_bytes(events) > 0
+        await long_answer.read_until("audio-stop", timeout=ANSWER)
+        # The command finished first: it ran between the long segment's parts (the long
+        # answer had a second of audio in hand, the command none).
+        assert len(model.finished) == 2 and model.finished[0] == "on."
 
 
 async def test_later_segments_know_when_the_audio_made_plays_out() -> None:
@@ -252,6 +279,8 @@ def test_a_segment_in_two_parts_stays_close_to_the_whole(split_model: dict) -> N
     feeds = feeds_for(model, split_model["voices"], PHONEMES)
     whole = split.run(None, feeds)[0]  # also measures the vocoder's speed
     assert split.seconds_per_frame is not None
+    # Plan as on a quiet machine (a busy one makes no parts): the audio is under test.
+    split._per_frame = 0.006
     heads: list[np.ndarray] = []
     word_ends = [i + 1 for i, s in enumerate(PHONEMES) if s == " "]
     audio = split.run_parts(feeds, word_ends, heads.append)
@@ -288,6 +317,42 @@ def test_no_parts_when_the_audio_sent_lasts(split_model: dict) -> None:
     # Through the model, as the server calls it: a short segment is made whole.
     result = model.infer_parts("hˈI.", split_model["voices"]["af_heart"][4], 1.0, heads.append)
     assert heads == [] and len(result.audio) > 0
+
+
+def test_a_shared_engine_vocodes_in_bounded_parts(split_model: dict) -> None:
+    """With other requests about, a segment goes in parts of bounded vocoding time even
+    with audio in hand, and the engine is offered back between them."""
+    split: SplitSession = split_model["split"]
+    model: KokoroModel = split_model["model"]
+    feeds = feeds_for(model, split_model["voices"], PHONEMES)
+    reference = split.run_parts(feeds, [], lambda part: None, lambda: time.monotonic() + 60)
+    assert split.seconds_per_frame is not None
+    heads: list[np.ndarray] = []
+    offered: list[float] = []
+    word_ends = [i + 1 for i, s in enumerate(PHONEMES) if s == " "]
+    most = MIN_FIRST * split.seconds_per_frame  # the shortest bound there is
+    audio = split.run_parts(
+        feeds, word_ends, heads.append, lambda: time.monotonic() + 60, None, most, offered.append
+    )
+    assert len(heads) >= 1 and len(offered) == len(heads) and min(offered) > 0
+    assert len(audio) == len(reference)
+    assert mel_difference(reference, audio) < 4.0  # as two parts (see above)
+
+
+def test_bound_parts_caps_every_part_at_word_ends() -> None:
+    durations = np.array([14] + [2] * 140 + [6, 1])
+    word_ends = list(range(4, 141, 4))
+    ends = {int(e) for e in np.cumsum(durations)[word_ends]}
+    total = int(durations.sum())
+    cuts = bound_parts([], durations, word_ends, 80, skip=6)
+    bounds = [6, *cuts, total]
+    assert set(cuts) <= ends and cuts == sorted(cuts)
+    assert all(b - a <= 80 for a, b in zip(bounds, bounds[1:], strict=False))
+    assert cuts[0] - 6 + RIGHT_CONTEXT >= MIN_FIRST and total - cuts[-1] >= MIN_PART
+    # The plan's own cuts stay; a part already short enough is left alone.
+    assert set(bound_parts([60], durations, word_ends, 80, skip=6)) >= {60}
+    assert bound_parts([], durations, word_ends, 1000, skip=6) == []
+    assert bound_parts([], durations, [], 80, skip=6) == []  # no word ends: no cut
 
 
 def simulate(

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from typing import Generic, Protocol, TypeVar
 
 import numpy as np
@@ -31,7 +32,7 @@ from ..text.segment import Ending
 from ..text.ssml import MAX_RATE, MIN_RATE
 from .cache import PhraseCache, PhraseKey
 from .router import SegmentResult
-from .scheduler import InferenceScheduler
+from .scheduler import CONTENDED_PART_S, InferenceScheduler
 from .split import FRAME_S, KEEP_LEAD
 
 # Silence trimmed off a segment's audio, at most (a model that vocodes in parts makes
@@ -265,14 +266,23 @@ class Renderer:
         def run() -> SegmentResult:
             # On the inference thread: when nothing else waits, the engine goes idle after
             # this run and can hand its arena memory back.
-            idle = self.scheduler.pending() == 0
+            scheduler = self.scheduler
+            idle = scheduler.pending() == 0
             if infer_parts is None:
                 result = self.model.infer(phonemes, style, speed, idle)
             else:
-                result = infer_parts(phonemes, style, speed, on_part, playing.until, idle)
+                # With other requests about, vocode in bounded parts and let the engine
+                # serve them between parts (engine/scheduler.py).
+                shared = CONTENDED_PART_S if scheduler.contended(playing) else None
+                between = partial(scheduler.between, due=playing.until)
+                result = infer_parts(
+                    phonemes, style, speed, on_part, playing.until, idle, shared, between
+                )
             rest = len(result.audio) - handed[0]
             playing.made(rest, REST_TRIM_S if handed[0] else WHOLE_TRIM_S)
             return result
 
-        future = self.scheduler.submit(first, run, phonemes=len(phonemes), due=playing.until)
+        future = self.scheduler.submit(
+            first, run, phonemes=len(phonemes), due=playing.until, owner=playing
+        )
         return Rendering(segment, playing, future=future, parts=parts, key=key, cache=self.cache)

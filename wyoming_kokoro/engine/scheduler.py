@@ -11,6 +11,14 @@ longer would let it run dry. Priority therefore ages by itself: a job queued ear
 has the earlier deadline. Equal keys run in arrival order, so a request's segments keep
 their order.
 
+A job is one segment, and a segment vocoded in parts (engine/split.py) gives the engine
+back between its parts: :meth:`InferenceScheduler.between` runs, on the inference
+thread, the queued jobs whose latest start comes before the running job's next part's.
+So a short command that arrives while a long answer's sentence is being vocoded waits
+for one part, not the whole sentence. While more than one request is using the engine
+(:meth:`InferenceScheduler.contended`), a long segment is cut into parts of at most
+``CONTENDED_PART_S`` of vocoding for that reason.
+
 The older policy, ``first-segment`` (every first segment before every later segment),
 is kept as a setting to compare against in the benchmark.
 
@@ -25,6 +33,7 @@ import itertools
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -41,6 +50,11 @@ POLICIES = (DEADLINE, FIRST_SEGMENT_POLICY)
 INITIAL_S_PER_PHONEME = 0.004
 # Started this much before the latest start: the thread may be busy with another job.
 SAFETY_S = 0.3
+# While another request has used the engine this recently (seconds), the engine is shared:
+CONTENDED_S = 5.0
+# and a segment's vocoding goes in parts of at most this long, so a new request waits for
+# one part at most (each cut costs the vocoder 16 frames of overlap, ~8 % of a part).
+CONTENDED_PART_S = 1.0
 
 
 @dataclass
@@ -95,6 +109,8 @@ class InferenceScheduler:
         # When the engine last started or finished a job: a request whose job waits its
         # turn behind others is not stalled while this moves (liveness.StallClock).
         self.last_progress = time.monotonic()
+        self._seen: weakref.WeakKeyDictionary[object, float] = weakref.WeakKeyDictionary()
+        self._inline_s = 0.0  # time spent on jobs run between another job's parts
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
@@ -105,19 +121,53 @@ class InferenceScheduler:
         *args: Any,
         phonemes: int = 0,
         due: Callable[[], float | None] | None = None,
+        owner: object | None = None,
     ) -> asyncio.Future[T]:
         """Queue ``fn(*args)``; the returned future resolves on the caller's event loop.
 
         ``first``: the request's first segment; ``due``: when its audio made so far runs
-        out (read at each pick); ``phonemes``: its size."""
+        out (read at each pick); ``phonemes``: its size; ``owner``: the request (any
+        object it keeps, for :meth:`contended`)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         ticket = Ticket(next(self._order), self._clock(), first, phonemes, due)
         ticket.job = (fn, args, loop, future)
         with self._ready:
             self._pending.append(ticket)
+            if owner is not None:
+                self._seen[owner] = ticket.queued
             self._ready.notify()
         return future
+
+    def contended(self, owner: object) -> bool:
+        """Another request than ``owner``'s has queued work in the last ``CONTENDED_S``."""
+        if self.policy != DEADLINE:
+            return False
+        with self._ready:
+            since = self._clock() - CONTENDED_S
+            return any(seen >= since for other, seen in self._seen.items() if other is not owner)
+
+    def between(self, next_part_s: float, due: Callable[[], float | None]) -> None:
+        """Called on the inference thread between two parts of the running job, whose next
+        part takes about ``next_part_s`` and whose request's audio runs out at ``due()``:
+        run the queued jobs that must start before that part, then return to it."""
+        if self.policy != DEADLINE:
+            return
+        while True:
+            until = due()
+            if until is None:
+                return  # the running job's listener waits for it
+            mine = until - next_part_s - SAFETY_S
+            with self._ready:
+                if self._closed or not self._pending:
+                    return
+                index = pick(self._pending, self.policy, self.s_per_phoneme)
+                if order_key(self._pending[index], self.policy, self.s_per_phoneme)[0] >= mine:
+                    return
+                ticket = self._pending.pop(index)
+            started = time.perf_counter()
+            self._run(ticket)
+            self._inline_s += time.perf_counter() - started
 
     def pending(self) -> int:
         with self._ready:
@@ -134,22 +184,25 @@ class InferenceScheduler:
 
     def _work(self) -> None:
         while (ticket := self._next()) is not None:
-            fn, args, loop, future = ticket.job
-            if future.cancelled():
-                continue
-            started = time.perf_counter()
-            self.last_progress = time.monotonic()
-            try:
-                result, error = fn(*args), None
-            except BaseException as err:  # delivered to the awaiting coroutine
-                result, error = None, err
-            self.last_progress = time.monotonic()
-            if ticket.phonemes > 0 and error is None:
-                measured = (time.perf_counter() - started) / ticket.phonemes
-                self.s_per_phoneme += 0.2 * (measured - self.s_per_phoneme)
-            # The loop may be gone (a shutdown during this run): nobody is waiting then.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, future, result, error)
+            self._run(ticket)
+
+    def _run(self, ticket: Ticket) -> None:
+        fn, args, loop, future = ticket.job
+        if future.cancelled():
+            return
+        started, inline = time.perf_counter(), self._inline_s
+        self.last_progress = time.monotonic()
+        try:
+            result, error = fn(*args), None
+        except BaseException as err:  # delivered to the awaiting coroutine
+            result, error = None, err
+        self.last_progress = time.monotonic()
+        if ticket.phonemes > 0 and error is None:
+            own = time.perf_counter() - started - (self._inline_s - inline)
+            self.s_per_phoneme += 0.2 * (own / ticket.phonemes - self.s_per_phoneme)
+        # The loop may be gone (a shutdown during this run): nobody is waiting then.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle, future, result, error)
 
     def close(self) -> None:
         with self._ready:

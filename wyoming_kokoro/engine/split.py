@@ -165,6 +165,39 @@ def plan_parts(
     return cuts
 
 
+def bound_parts(
+    cuts: list[int],
+    durations: np.ndarray,
+    word_ends: list[int],
+    max_frames: int,
+    skip: int = 0,
+) -> list[int]:
+    """``cuts`` with more cuts added so that no part is longer than about ``max_frames``
+    (at word ends; the first part at least ``MIN_FIRST`` frames, no part or rest below
+    ``MIN_PART``; where no word ends within the bound, at the first one past it): for an
+    engine shared by several requests, where a part is the longest a new request may
+    have to wait (see engine/scheduler.py)."""
+    total = int(durations.sum())
+    ends = sorted({int(e) for e in np.cumsum(durations)[word_ends]} - {0, total})
+    bounded: list[int] = []
+    pos = skip
+    for stop in [*cuts, total]:
+        while stop - pos > max_frames:
+            floor = MIN_FIRST - RIGHT_CONTEXT if pos == skip else MIN_PART
+            allowed = [e for e in ends if e >= pos + floor and stop - e >= MIN_PART]
+            fits = [e for e in allowed if e <= pos + max_frames]
+            over = [e for e in allowed if e < stop - max_frames // 2]  # not a sliver's worth
+            cut = fits[-1] if fits else (over[0] if over else None)  # else: a little over
+            if cut is None:
+                break
+            bounded.append(cut)
+            pos = cut
+        if stop != total:
+            bounded.append(stop)
+        pos = stop
+    return bounded
+
+
 class SplitSession:
     """The model as two onnxruntime sessions; ``run`` is the whole model's ``run``."""
 
@@ -241,14 +274,19 @@ class SplitSession:
         on_part: Callable[[np.ndarray], None],
         heard_until: Callable[[], float | None] = lambda: None,
         run_options: Any = None,
+        max_part_s: float | None = None,
+        between: Callable[[float], None] | None = None,
     ) -> np.ndarray:
         """The whole audio, handing each part but the last to ``on_part`` once it is made.
 
         Parts are made when the audio before (``heard_until()``: when it has played out,
         None for nothing) would run out before the whole was made (see
-        :func:`plan_parts`). The returned audio starts with exactly the samples handed
-        out, in order. It starts ``KEEP_LEAD`` frames before the first speech (the whole
-        model's leading silence is longer; it is trimmed anyway).
+        :func:`plan_parts`), and no part is longer than ``max_part_s`` of vocoding when
+        that is given (:func:`bound_parts`). ``between(seconds)`` is called between two
+        parts with the next one's expected time (the scheduler may run other work then).
+        The returned audio starts with exactly the samples handed out, in order. It
+        starts ``KEEP_LEAD`` frames before the first speech (the whole model's leading
+        silence is longer; it is trimmed anyway).
         """
         front = self._front(feeds, run_options)
         style = feeds[self._style]
@@ -264,6 +302,9 @@ class SplitSession:
             return self._decode(front, style, skip, frames, run_options)
         available = None if until is None else until - time.monotonic()
         cuts = plan_parts(durations, word_ends, self._per_frame, available, skip)
+        if max_part_s is not None:
+            most = max(MIN_FIRST, int(max_part_s / self._per_frame))
+            cuts = bound_parts(cuts, durations, word_ends, most, skip)
         if not cuts:
             return self._decode(front, style, skip, frames, run_options)
         _LOGGER.debug(
@@ -299,6 +340,9 @@ class SplitSession:
             if not last:
                 on_part(piece)
             previous, previous_start, begin = audio, start, end
+            if not last and between is not None:
+                after = next((c for c in cuts if c > end), frames)
+                between(self._per_frame * (after - end + LEFT_CONTEXT + RIGHT_CONTEXT))
         return np.concatenate(pieces)
 
 

@@ -216,12 +216,16 @@ class KokoroModel:
         on_part: Callable[[np.ndarray], None],
         heard_until: Callable[[], float | None] = lambda: None,
         release_memory: bool = False,
+        max_part_s: float | None = None,
+        between: Callable[[float], None] | None = None,
     ) -> SegmentResult:
         """:meth:`infer`, handing the audio to ``on_part`` part by part as it is made
         (on a split CPU session, when the audio made before would play out before the
         whole is made, and parts pay; see split.py). ``heard_until`` says when that audio
-        plays out (time.monotonic; None: nothing made yet). The result's audio starts with
-        exactly what ``on_part`` got, in order; the last part is only in the result."""
+        plays out (time.monotonic; None: nothing made yet). ``max_part_s`` bounds a part's
+        vocoding time and ``between`` is called between parts (see
+        ``SplitSession.run_parts``). The result's audio starts with exactly what
+        ``on_part`` got, in order; the last part is only in the result."""
         if not phonemes:
             return self.infer(phonemes, style, speed, release_memory)
         feeds = self.feeds(phonemes, style, speed)
@@ -231,7 +235,9 @@ class KokoroModel:
         def run(session: Any) -> np.ndarray:
             if isinstance(session, SplitSession):
                 options = self._run_options(feeds, release_memory)
-                return session.run_parts(feeds, word_ends, on_part, heard_until, options)
+                return session.run_parts(
+                    feeds, word_ends, on_part, heard_until, options, max_part_s, between
+                )
             return self.run_on(session, feeds, release_memory)
 
         return self.router.run(len(phonemes), run)
