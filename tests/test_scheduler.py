@@ -110,6 +110,10 @@ async def test_the_thread_runs_jobs_by_deadline() -> None:
     scheduler.close()
 
 
+class Owner:
+    """A request's own object (its playout clock), as the renderer passes it."""
+
+
 async def test_between_parts_the_engine_serves_what_must_start_first() -> None:
     """A job vocoded in parts gives the engine back between them: a new request's first
     segment runs there; a later segment with audio in hand waits for the job's end."""
@@ -130,17 +134,20 @@ async def test_between_parts_the_engine_serves_what_must_start_first() -> None:
     def job(name: str) -> None:
         order.append(name)
 
-    running = scheduler.submit(False, long_answer, due=lambda: plenty[0])
+    answer = Owner()
+    running = scheduler.submit(False, long_answer, due=lambda: plenty[0], owner=answer)
     while scheduler.pending():
         await asyncio.sleep(0.01)
+    # The answer's own next segment is urgent, but cannot go before the rest of this one.
+    own_next = scheduler.submit(False, job, "next", phonemes=10, due=lambda: 0.0, owner=answer)
     relaxed = scheduler.submit(False, job, "relaxed", phonemes=10, due=lambda: 1e12)
     new = scheduler.submit(True, job, "new")
     other = scheduler.submit(True, job, "other")
     queued.set()
-    await asyncio.gather(running, relaxed, new, other)
+    await asyncio.gather(running, own_next, relaxed, new, other)
     # Both first segments ran at the first break; at the second the answer was due at
     # once, and the relaxed later segment waited for its end.
-    assert order == ["part 1", "new", "other", "part 2", "part 3", "relaxed"]
+    assert order == ["part 1", "new", "other", "part 2", "part 3", "next", "relaxed"]
     scheduler.close()
 
 
@@ -162,10 +169,6 @@ async def test_between_parts_does_nothing_under_the_first_segment_policy() -> No
     await asyncio.gather(running, new)
     assert order == ["answer", "new"]
     scheduler.close()
-
-
-class Owner:
-    pass
 
 
 async def test_the_engine_is_contended_while_another_request_uses_it() -> None:

@@ -68,6 +68,7 @@ class Ticket:
     # When the request's audio made so far runs out (None: none made yet).
     due: Callable[[], float | None] | None = None
     job: Any = field(default=None, repr=False)
+    owner: object | None = field(default=None, repr=False)  # the request
 
     def deadline(self) -> float:
         due = self.due() if self.due is not None else None
@@ -111,6 +112,7 @@ class InferenceScheduler:
         self.last_progress = time.monotonic()
         self._seen: weakref.WeakKeyDictionary[object, float] = weakref.WeakKeyDictionary()
         self._inline_s = 0.0  # time spent on jobs run between another job's parts
+        self._running: list[object | None] = []  # owners of the jobs on the thread's stack
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
@@ -131,7 +133,7 @@ class InferenceScheduler:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         ticket = Ticket(next(self._order), self._clock(), first, phonemes, due)
-        ticket.job = (fn, args, loop, future)
+        ticket.job, ticket.owner = (fn, args, loop, future), owner
         with self._ready:
             self._pending.append(ticket)
             if owner is not None:
@@ -159,12 +161,19 @@ class InferenceScheduler:
                 return  # the running job's listener waits for it
             mine = until - next_part_s - SAFETY_S
             with self._ready:
-                if self._closed or not self._pending:
+                # Not a request whose job waits on the stack: its next segment cannot go
+                # before the rest of the one in hand.
+                waiting = [
+                    t
+                    for t in self._pending
+                    if t.owner is None or all(t.owner is not o for o in self._running)
+                ]
+                if self._closed or not waiting:
                     return
-                index = pick(self._pending, self.policy, self.s_per_phoneme)
-                if order_key(self._pending[index], self.policy, self.s_per_phoneme)[0] >= mine:
+                ticket = waiting[pick(waiting, self.policy, self.s_per_phoneme)]
+                if order_key(ticket, self.policy, self.s_per_phoneme)[0] >= mine:
                     return
-                ticket = self._pending.pop(index)
+                self._pending = [t for t in self._pending if t is not ticket]
             started = time.perf_counter()
             self._run(ticket)
             self._inline_s += time.perf_counter() - started
@@ -192,10 +201,13 @@ class InferenceScheduler:
             return
         started, inline = time.perf_counter(), self._inline_s
         self.last_progress = time.monotonic()
+        self._running.append(ticket.owner)
         try:
             result, error = fn(*args), None
         except BaseException as err:  # delivered to the awaiting coroutine
             result, error = None, err
+        finally:
+            self._running.pop()
         self.last_progress = time.monotonic()
         if ticket.phonemes > 0 and error is None:
             own = time.perf_counter() - started - (self._inline_s - inline)
