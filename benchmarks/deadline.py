@@ -123,7 +123,9 @@ async def loaded(
     }
 
 
-async def measure(server: RunningServer, texts: Texts, long_text: str) -> dict[str, Any]:
+async def measure(
+    server: RunningServer, texts: Texts, long_text: str, levels: list[float]
+) -> dict[str, Any]:
     # Idle: short commands one at a time, and the long answer's RTF on a part of it.
     idle = [(await speak(server, texts.get("short", i)))[0][0] for i in range(IDLE_COMMANDS)]
     engine_s = [(r["g2p_ms"] + r["inference_ms"]) / 1000 for r in records(server)[-IDLE_COMMANDS:]]
@@ -141,7 +143,7 @@ async def measure(server: RunningServer, texts: Texts, long_text: str) -> dict[s
         "long_rtf_alone": round(long_rtf, 3),
         "levels": {},
     }
-    for level in LEVELS:
+    for level in levels:
         rate = level * spare / command_s  # commands per second
         figures = await loaded(server, long_text, texts, 1 / rate if rate > 0 else None)
         figures["interval_s"] = round(1 / rate, 3) if rate > 0 else None
@@ -157,6 +159,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="write the figures here (JSON)")
     parser.add_argument("--schedulers", default="deadline,first-segment")
+    parser.add_argument(
+        "--levels", default=",".join(str(level) for level in LEVELS),
+        help="loads, as shares of the capacity the long answer leaves (default: %(default)s)",
+    )  # fmt: skip
     args = parser.parse_args()
     corpus = json.loads((ROOT / "benchmarks" / "corpus.json").read_text())
     texts = Texts(corpus, seed=21)
@@ -167,7 +173,8 @@ def main() -> int:
             server = start(Path(tmp), scheduler)
             try:
                 print(f"{scheduler}:", flush=True)
-                results[scheduler] = asyncio.run(measure(server, texts, long_text))
+                levels = [float(level) for level in args.levels.split(",")]
+                results[scheduler] = asyncio.run(measure(server, texts, long_text, levels))
             finally:
                 server.stop()
     print(json.dumps(results, indent=2))

@@ -275,9 +275,11 @@ class Renderer:
                 # serve them between parts (engine/scheduler.py).
                 shared = CONTENDED_PART_S if scheduler.contended(playing) else None
                 between = partial(scheduler.between, due=playing.until)
+                others = scheduler.inline_s
                 result = infer_parts(
                     phonemes, style, speed, on_part, playing.until, idle, shared, between
                 )
+                result.inference_s -= scheduler.inline_s - others  # their time, not ours
             rest = len(result.audio) - handed[0]
             playing.made(rest, REST_TRIM_S if handed[0] else WHOLE_TRIM_S)
             return result

@@ -111,7 +111,7 @@ class InferenceScheduler:
         # turn behind others is not stalled while this moves (liveness.StallClock).
         self.last_progress = time.monotonic()
         self._seen: weakref.WeakKeyDictionary[object, float] = weakref.WeakKeyDictionary()
-        self._inline_s = 0.0  # time spent on jobs run between another job's parts
+        self.inline_s = 0.0  # seconds spent on jobs run between another job's parts
         self._running: list[object | None] = []  # owners of the jobs on the thread's stack
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
@@ -174,9 +174,10 @@ class InferenceScheduler:
                 if order_key(ticket, self.policy, self.s_per_phoneme)[0] >= mine:
                     return
                 self._pending = [t for t in self._pending if t is not ticket]
-            started = time.perf_counter()
+            counted, started = self.inline_s, time.perf_counter()
             self._run(ticket)
-            self._inline_s += time.perf_counter() - started
+            # All of its time, what ran between its own parts included (counted once).
+            self.inline_s = counted + time.perf_counter() - started
 
     def pending(self) -> int:
         with self._ready:
@@ -199,7 +200,7 @@ class InferenceScheduler:
         fn, args, loop, future = ticket.job
         if future.cancelled():
             return
-        started, inline = time.perf_counter(), self._inline_s
+        started, inline = time.perf_counter(), self.inline_s
         self.last_progress = time.monotonic()
         self._running.append(ticket.owner)
         try:
@@ -210,7 +211,7 @@ class InferenceScheduler:
             self._running.pop()
         self.last_progress = time.monotonic()
         if ticket.phonemes > 0 and error is None:
-            own = time.perf_counter() - started - (self._inline_s - inline)
+            own = time.perf_counter() - started - (self.inline_s - inline)
             self.s_per_phoneme += 0.2 * (own / ticket.phonemes - self.s_per_phoneme)
         # The loop may be gone (a shutdown during this run): nobody is waiting then.
         with contextlib.suppress(RuntimeError):
