@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -183,3 +184,27 @@ async def test_the_engine_is_contended_while_another_request_uses_it() -> None:
     assert not scheduler.contended(mine)
     scheduler.close()
     assert not InferenceScheduler(policy=FIRST_SEGMENT_POLICY).contended(mine)
+
+
+async def test_a_long_job_moves_until_it_takes_far_longer_than_expected() -> None:
+    """A slow machine's long segment is slow, not hung: the engine counts as moving while
+    the running job is within a few times its expected time, and stops moving after."""
+    for expected, moving in ((100.0, True), (0.0, False)):
+        scheduler = InferenceScheduler()
+        scheduler.s_per_phoneme = expected  # one phoneme: the expected seconds
+        gate, began = threading.Event(), threading.Event()
+
+        def job(began: threading.Event, gate: threading.Event) -> None:
+            began.set()
+            gate.wait(5)
+
+        running = scheduler.submit(True, job, began, gate, phonemes=1)
+        while not began.is_set():
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        before = time.monotonic()
+        assert (scheduler.last_progress >= before) is moving
+        gate.set()
+        await running
+        assert scheduler.last_progress >= before  # it finished: that is progress
+        scheduler.close()

@@ -50,6 +50,8 @@ POLICIES = (DEADLINE, FIRST_SEGMENT_POLICY)
 INITIAL_S_PER_PHONEME = 0.004
 # Started this much before the latest start: the thread may be busy with another job.
 SAFETY_S = 0.3
+# A running job counts as moving until it has taken this many times its expected time.
+HUNG_FACTOR = 3.0
 # While another request has used the engine this recently (seconds), the engine is shared:
 CONTENDED_S = 5.0
 # and a segment's vocoding goes in parts of at most this long, so a new request waits for
@@ -107,9 +109,10 @@ class InferenceScheduler:
         self._closed = False
         self._order = itertools.count()
         self.s_per_phoneme = INITIAL_S_PER_PHONEME  # learned from the runs
-        # When the engine last started or finished a job: a request whose job waits its
-        # turn behind others is not stalled while this moves (liveness.StallClock).
-        self.last_progress = time.monotonic()
+        # When the engine last started or finished a job (see last_progress).
+        self._moved = time.monotonic()
+        # Each job on the thread's stack: when it began, and its expected seconds.
+        self._jobs: list[tuple[float, float]] = []
         self._seen: weakref.WeakKeyDictionary[object, float] = weakref.WeakKeyDictionary()
         self.inline_s = 0.0  # seconds spent on jobs run between another job's parts
         self._running: list[object | None] = []  # owners of the jobs on the thread's stack
@@ -179,6 +182,17 @@ class InferenceScheduler:
             # All of its time, what ran between its own parts included (counted once).
             self.inline_s = counted + time.perf_counter() - started
 
+    @property
+    def last_progress(self) -> float:
+        """When the engine last moved: started or finished a job, or now while the running
+        job is within ``HUNG_FACTOR`` times its expected time (a slow machine's long
+        segment is slow, not hung). A request whose job waits its turn behind others is
+        not stalled while this moves (liveness.StallClock); its own hung job stops it."""
+        now, running = time.monotonic(), self._jobs[-1:]  # the stack's top runs now
+        if running and now <= running[0][0] + HUNG_FACTOR * running[0][1]:
+            return now
+        return self._moved
+
     def pending(self) -> int:
         with self._ready:
             return len(self._pending)
@@ -201,15 +215,17 @@ class InferenceScheduler:
         if future.cancelled():
             return
         started, inline = time.perf_counter(), self.inline_s
-        self.last_progress = time.monotonic()
+        self._moved = time.monotonic()
         self._running.append(ticket.owner)
+        self._jobs.append((self._moved, ticket.phonemes * self.s_per_phoneme))
         try:
             result, error = fn(*args), None
         except BaseException as err:  # delivered to the awaiting coroutine
             result, error = None, err
         finally:
             self._running.pop()
-        self.last_progress = time.monotonic()
+            self._jobs.pop()
+        self._moved = time.monotonic()
         if ticket.phonemes > 0 and error is None:
             own = time.perf_counter() - started - (self.inline_s - inline)
             self.s_per_phoneme += 0.2 * (own / ticket.phonemes - self.s_per_phoneme)
