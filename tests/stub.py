@@ -16,7 +16,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -30,13 +30,13 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
+from wyoming_kokoro.config import WireSettings
 from wyoming_kokoro.engine.router import Router, SegmentResult
 from wyoming_kokoro.engine.synthesizer import load_vocab
 from wyoming_kokoro.engine.voices import STYLE_DIM, STYLE_ROWS, VoiceCatalogue
 from wyoming_kokoro.handler import KokoroConnection
 from wyoming_kokoro.info import build_info
 from wyoming_kokoro.liveness import Liveness
-from wyoming_kokoro.protocol import Limits
 from wyoming_kokoro.server import KokoroServer
 from wyoming_kokoro.shaping import AudioSettings
 from wyoming_kokoro.speech import Speaker, SpeakerHandle
@@ -274,9 +274,8 @@ def types(events: list[Event]) -> list[str]:
 @asynccontextmanager
 async def stub_server(
     delay: float = 0.0,
-    limits: Limits | None = None,
+    wire: WireSettings | None = None,
     loaded: bool = True,
-    samples_per_chunk: int = 1024,
     samples_per_phoneme: int = SAMPLES_PER_PHONEME,
     audio: AudioSettings = UNTOUCHED,
     parts: bool = False,
@@ -300,17 +299,15 @@ async def stub_server(
     if loaded:
         handle.set(speaker)
     stats = RecordingWriter()
-    limits = limits or Limits()
+    wire = replace(wire or WireSettings(), uri="tcp://127.0.0.1:0")
     factory = partial(
         KokoroConnection,
         speaker=handle,
         info_event=build_info(catalogue).event(),
         stats_writer=stats,
-        speed=1.0,
-        samples_per_chunk=samples_per_chunk,
-        limits=limits,
+        settings=wire,
     )
-    server = KokoroServer("tcp://127.0.0.1:0", factory, limits.max_connections)
+    server = KokoroServer(wire, factory)
     await server.start()
     running = StubServer(server, handle, model, phonemizer, stats, server.port, speaker)
     crashes = _CrashLog()

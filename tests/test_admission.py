@@ -18,13 +18,13 @@ from wyoming.event import Event
 from wyoming.info import Describe
 
 from tests.stub import stub_catalogue, stub_server, types
+from wyoming_kokoro.config import WireSettings
 from wyoming_kokoro.errors import ErrorCode, KokoroError, safe_text
 from wyoming_kokoro.stats import RequestStats, StatsWriter
 from wyoming_kokoro.wire import admission
 from wyoming_kokoro.wire.admission import Admitted, Refused, ServerState, admit
-from wyoming_kokoro.wire.reader import Limits
 
-STATE = ServerState(stub_catalogue(), "af_heart", 1.0, Limits())
+STATE = ServerState(stub_catalogue(), "af_heart", WireSettings())
 
 
 def synthesize(data: dict[str, object]) -> Event:
@@ -97,10 +97,10 @@ def test_a_bug_in_voice_choice_is_an_internal_error_with_a_traceback(
 
 
 def test_limits_and_queue_are_decided_here() -> None:
-    small = ServerState(STATE.catalogue, "af_heart", 1.0, Limits(max_text_chars=5))
+    small = ServerState(STATE.catalogue, "af_heart", WireSettings(max_text_chars=5))
     too_long = admit("oneshot", synthesize({}), small)
     assert isinstance(too_long, Refused) and too_long.error.code == ErrorCode.TEXT_TOO_LONG
-    full = ServerState(STATE.catalogue, "af_heart", 1.0, Limits(), admission.MAX_QUEUED_REQUESTS)
+    full = ServerState(STATE.catalogue, "af_heart", WireSettings(), admission.MAX_QUEUED_REQUESTS)
     busy = admit("oneshot", synthesize({}), full)
     assert isinstance(busy, Refused) and busy.error.code == ErrorCode.BUSY
 

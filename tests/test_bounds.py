@@ -21,8 +21,8 @@ from wyoming.tts import (
 )
 
 from tests.stub import StubServer, audio_bytes, stub_server, types
+from wyoming_kokoro.config import WireSettings
 from wyoming_kokoro.engine.scheduler import InferenceScheduler
-from wyoming_kokoro.protocol import Limits
 from wyoming_kokoro.request import LOOKAHEAD
 from wyoming_kokoro.server import KokoroServer
 
@@ -185,8 +185,8 @@ def test_an_inference_that_ends_after_its_loop_closed_is_quiet() -> None:
 
 
 async def test_connection_limit_and_idle_timeouts() -> None:
-    limits = Limits(max_connections=2, idle_timeout=0.3)
-    async with stub_server(limits=limits) as server:
+    wire = WireSettings(max_connections=2, idle_timeout=0.3)
+    async with stub_server(wire=wire) as server:
         first, second = await server.connect(), await server.connect()
         await asyncio.sleep(0.05)
         third = await server.connect()
@@ -212,7 +212,7 @@ async def test_connection_limit_and_idle_timeouts() -> None:
 
 
 async def test_a_client_that_stops_reading_is_dropped_and_others_are_served() -> None:
-    async with stub_server(limits=Limits(write_timeout=0.5)) as server:
+    async with stub_server(wire=WireSettings(write_timeout=0.5)) as server:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.setblocking(False)
@@ -239,7 +239,9 @@ async def test_a_connection_that_dies_of_a_bug_is_logged(caplog: pytest.LogCaptu
         async def finish(self, timeout: float) -> None:
             pass
 
-    server = KokoroServer("tcp://127.0.0.1:0", lambda reader, writer: Broken(), 4)
+    server = KokoroServer(
+        WireSettings(uri="tcp://127.0.0.1:0", max_connections=4), lambda r, w: Broken()
+    )
     await server.start()
     with caplog.at_level(logging.ERROR, logger="wyoming_kokoro.server"):
         _, writer = await asyncio.open_connection("127.0.0.1", server.port)

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wyoming_kokoro.protocol import LimitedEventReader, Limits, ProtocolError
+from wyoming_kokoro.config import WireSettings
+from wyoming_kokoro.protocol import LimitedEventReader, ProtocolError
 from wyoming_kokoro.stats import RequestStats, StatsWriter
 from wyoming_kokoro.text.g2p import Phonemizer
 from wyoming_kokoro.text.normalize import TextNormalizer, clean_text, strip_markup
@@ -24,10 +25,10 @@ from wyoming_kokoro.text.segment import (
 
 NORMALIZER = TextNormalizer()
 
-SMALL = Limits(max_header_bytes=1024, max_data_bytes=2048, max_payload_bytes=4096)
+SMALL = WireSettings(max_header_bytes=1024, max_data_bytes=2048, max_payload_bytes=4096)
 
 
-async def read_all(data: bytes, limits: Limits = SMALL) -> list[object]:
+async def read_all(data: bytes, limits: WireSettings = SMALL) -> list[object]:
     """Every event (or the ProtocolError that ended the stream) from ``data``."""
     stream = asyncio.StreamReader()
     stream.feed_data(data)

@@ -35,7 +35,7 @@ from tests.stub import (
     types,
 )
 from wyoming_kokoro.audio import SAMPLE_RATE, pause_after
-from wyoming_kokoro.protocol import Limits
+from wyoming_kokoro.config import WireSettings
 from wyoming_kokoro.request import SpeechAudio, SpeechRequest
 from wyoming_kokoro.speech import Speaker, SpeakerHandle, choose_voice
 from wyoming_kokoro.stats import RequestStats
@@ -141,8 +141,8 @@ async def test_malformed_requests_end_on_the_wire() -> None:
 
 
 async def test_limits_refuse_the_request_and_the_connection_goes_on() -> None:
-    limits = Limits(max_text_chars=100, max_stream_chars=200)
-    async with stub_server(limits=limits) as server:
+    wire = WireSettings(max_text_chars=100, max_stream_chars=200)
+    async with stub_server(wire=wire) as server:
         client = await server.connect()
         await client.send(Synthesize(text="word " * 30).event())
         events = await client.read_until("audio-stop", timeout=ANSWER)

@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import ast
+import inspect
 from dataclasses import MISSING, fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from wyoming_kokoro import config
-from wyoming_kokoro.config import OPTIONS, ConfigError, Settings, load_settings
-from wyoming_kokoro.protocol import Limits
+from wyoming_kokoro.config import (
+    OPTIONS,
+    SECTIONS,
+    ConfigError,
+    EngineSettings,
+    HttpSettings,
+    LivenessSettings,
+    Settings,
+    ShapingSettings,
+    StatsSettings,
+    load_settings,
+)
+from wyoming_kokoro.engine.session import SessionConfig
+from wyoming_kokoro.liveness import Liveness
 from wyoming_kokoro.shaping import AudioSettings
+from wyoming_kokoro.stats import StatsWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,16 +73,81 @@ def test_readme_table_has_a_row_per_setting_with_its_names_and_default() -> None
         assert f"<name>_provider_{switch}" in rows
 
 
-@pytest.mark.parametrize(("group", "kind"), [("limits", Limits), ("audio", AudioSettings)])
-def test_each_subsystem_object_is_built_from_its_own_section(group: str, kind: type) -> None:
-    section = Settings().section(group)
-    assert {f.name for f in fields(kind)} == set(section)
-    assert kind() == kind(**section)  # the runtime object's defaults are the table's
+def own_fields(section: type) -> set[str]:
+    return set(inspect.get_annotations(section))
 
 
-def test_every_setting_belongs_to_a_known_group() -> None:
-    groups = {"server", "assets", "engine", "speech", "audio", "limits", "stats", "liveness"}
-    assert {o.group for o in config.ALL_OPTIONS} <= groups
+def test_every_setting_is_declared_in_exactly_one_section() -> None:
+    declared = [name for section in SECTIONS for name in own_fields(section)]
+    assert len(declared) == len(set(declared)), "a setting declared in two sections"
+    assert set(declared) == {f.name for f in fields(Settings)}  # Settings adds none of its own
+    assert all(issubclass(Settings, section) for section in SECTIONS)
+    for option in OPTIONS:
+        assert option.key in own_fields(getattr(config, option.section))
+
+
+# Settings far from the defaults: a section must carry them, not its own defaults.
+ODD = Settings(
+    speed=1.5,
+    max_connections=3,
+    download_dir="/srv/kokoro",
+    lexicon=["/srv/words.yaml"],
+    cpu_intra_threads=3,
+    device_id=2,
+    stall_timeout=5.0,
+    stream_keepalive=False,
+    volume=2.0,
+    tail_silence=0.0,
+    stats_file="s.jsonl",
+    stats_keep=2,
+    http="127.0.0.1:8880",
+    idle_timeout=9.0,
+    zeroconf="box",
+)
+
+
+@pytest.mark.parametrize("section", SECTIONS, ids=lambda s: s.__name__)
+def test_each_section_is_cut_from_the_settings(section: type) -> None:
+    built: Any = ODD.section(section)
+    assert type(built) is section
+    assert all(getattr(built, f.name) == getattr(ODD, f.name) for f in fields(section))
+
+
+@pytest.mark.parametrize(("kind", "section"), [(AudioSettings, ShapingSettings)])
+def test_a_runtime_copy_of_a_section_matches_it(kind: type, section: type) -> None:
+    assert {f.name for f in fields(kind)} == {f.name for f in fields(section)}
+    assert kind() == Settings().section(kind)  # the runtime object's defaults are the table's
+    assert ODD.section(kind) == kind(**{f.name: getattr(ODD, f.name) for f in fields(section)})
+
+
+def test_a_runtime_object_adds_fixed_fields_to_its_section() -> None:
+    liveness = ODD.section(Liveness)
+    assert isinstance(liveness, LivenessSettings)
+    assert (liveness.stall_timeout, liveness.stream_keepalive) == (5.0, False)
+    assert liveness.keepalive_chunk_s == Liveness().keepalive_chunk_s
+
+
+def test_subsystems_build_their_own_objects_from_their_section() -> None:
+    session = SessionConfig.from_settings(ODD.section(EngineSettings))
+    assert session.intra_threads == 3 and session.context.device_id == 2
+    assert session.cache_dir == session.context.cache_dir == Path("/srv/kokoro")
+    from wyoming_kokoro.http.app import HttpOptions
+
+    options = HttpOptions.from_settings(ODD.section(HttpSettings))
+    assert (options.address, options.speed, options.max_requests) == ("127.0.0.1:8880", 1.5, 3)
+    assert options.voices_folder == Path("/srv/kokoro")
+    assert options.lexicon_path == Path("/srv/words.yaml")
+    writer = StatsWriter.from_settings(ODD.section(StatsSettings))
+    try:
+        assert (writer.path, writer.keep) == (Path("/srv/kokoro/s.jsonl"), 2)
+    finally:
+        writer.close()
+
+
+def test_a_section_is_frozen() -> None:
+    section: Any = ODD.section(EngineSettings)
+    with pytest.raises(AttributeError):
+        section.device_id = 0
 
 
 def test_config_imports_nothing_of_the_runtime() -> None:

@@ -17,11 +17,20 @@ from typing import Any, cast
 
 from . import __version__
 from .assets import AssetError, file_digest, resolve_model, resolve_voices
-from .config import ConfigError, Settings, load_settings
+from .config import (
+    AssetSettings,
+    ConfigError,
+    DiscoverySettings,
+    EngineSettings,
+    HttpSettings,
+    Settings,
+    SpeechSettings,
+    StatsSettings,
+    WireSettings,
+    load_settings,
+)
 from .discovery import ZeroconfAnnouncer, ZeroconfUnavailableError
 from .engine.benchmark import BenchmarkCache, format_table, run_benchmark
-from .engine.providers import ProviderContext
-from .engine.session import SessionConfig
 from .engine.synthesizer import KokoroModel, ModelLoadError
 from .engine.voices import UnknownVoiceError, VoiceCatalogue, VoicesFileError
 from .handler import KokoroConnection
@@ -29,13 +38,11 @@ from .http.metrics import ObservedStatsWriter
 from .http.store import load_saved_voices
 from .info import build_info
 from .liveness import Liveness
-from .protocol import Limits
 from .server import KokoroServer
 from .shaping import AudioSettings
 from .speech import Speaker, SpeakerHandle
 from .stats import StatsWriter
 from .text.g2p import Phonemizer
-from .text.lexicon import LexiconFiles
 
 _LOGGER = logging.getLogger("wyoming_kokoro")
 
@@ -45,70 +52,37 @@ def _print_voices(catalogue: VoiceCatalogue) -> None:
         print(f"{voice.name:<16} {voice.locale:<6} {voice.description}")
 
 
-def session_config(settings: Settings) -> SessionConfig:
-    return SessionConfig(
-        graph_opt_level=settings.graph_opt_level,
-        optimized_model_cache=settings.optimized_model_cache,
-        cache_dir=settings.download_path,
-        intra_threads=settings.cpu_intra_threads,
-        inter_threads=settings.cpu_inter_threads,
-        mem_arena=settings.cpu_mem_arena,
-        mem_pattern=settings.mem_pattern,
-        arena_shrink=settings.cpu_arena_shrink,
-        verbose=settings.verbose_logs,
-        context=ProviderContext(
-            device_id=settings.device_id,
-            openvino_device=settings.openvino_device,
-            cache_dir=settings.download_path,
-        ),
-    )
-
-
-def _load_catalogue(settings: Settings) -> VoiceCatalogue:
-    voices_path, _ = resolve_voices(settings)
+def _load_catalogue(assets: AssetSettings, speech: SpeechSettings) -> VoiceCatalogue:
+    voices_path, _ = resolve_voices(assets)
     catalogue = VoiceCatalogue.from_file(voices_path)
-    for name, custom in settings.custom_voices.items():
+    for name, custom in speech.custom_voices.items():
         try:
             catalogue.add_custom(name, custom.weights, custom.speed, custom.description)
         except UnknownVoiceError as err:
             raise ConfigError(f"custom_voices: {err}") from None
-    load_saved_voices(catalogue, settings.download_path)  # saved from the web page
-    if settings.voice not in catalogue:
-        raise ConfigError(f"voice: {settings.voice!r} is not a known voice (see --list-voices)")
+    load_saved_voices(catalogue, speech.download_path)  # saved from the web page
+    if speech.voice not in catalogue:
+        raise ConfigError(f"voice: {speech.voice!r} is not a known voice (see --list-voices)")
     return catalogue
 
 
 def _load_speaker(settings: Settings, catalogue: VoiceCatalogue) -> Speaker:
     """Find the model, open its sessions, build the G2P and warm everything up."""
-    model_path, _ = resolve_model(settings)
-    model = KokoroModel(
-        model_path,
-        session_config(settings),
-        settings.provider,
-        settings.provider_switches,
-        model_digest=file_digest(model_path),
-        short_threshold=settings.short_segment_phonemes,
-        cooldown=settings.provider_cooldown,
-        split=settings.vocoder_split,
-    )
-    speaker = Speaker(
-        model,
-        catalogue,
-        Phonemizer(),
-        settings.voice,
-        cache_bytes=settings.phrase_cache_mb * 1024 * 1024,
-        first_clause=settings.first_clause,
-        lexicon=LexiconFiles(settings.lexicon_paths, builtin=settings.default_lexicon),
-        audio=AudioSettings(**settings.section("audio")),
-        scheduler=settings.scheduler,
+    model_path, _ = resolve_model(settings.section(AssetSettings))
+    engine = settings.section(EngineSettings)
+    model = KokoroModel.from_settings(model_path, engine, model_digest=file_digest(model_path))
+    speech = settings.section(SpeechSettings)
+    audio = settings.section(AudioSettings)
+    speaker = Speaker.from_settings(
+        model, catalogue, Phonemizer(), speech, audio, scheduler=engine.scheduler
     )
     speaker.warm_up()
-    _benchmark(settings, model, catalogue, table=False)
+    _benchmark(engine, speech.voice, model, catalogue, table=False)
     return speaker
 
 
 def _benchmark(
-    settings: Settings, model: KokoroModel, catalogue: VoiceCatalogue, table: bool
+    engine: EngineSettings, voice: str, model: KokoroModel, catalogue: VoiceCatalogue, table: bool
 ) -> None:
     """Benchmark at start-up (cached) or for --benchmark-providers (measured afresh)."""
     sessions = [
@@ -116,19 +90,18 @@ def _benchmark(
         for s in model.sessions
         if table
         or (
-            settings.switches(s.spec.key).benchmark
-            if settings.switches(s.spec.key).benchmark is not None
-            else settings.benchmark_providers
+            engine.switches(s.spec.key).benchmark
+            if engine.switches(s.spec.key).benchmark is not None
+            else engine.benchmark_providers
         )
     ]
     if not sessions:
         return
-    voice = settings.voice
     results = run_benchmark(
         model,
         sessions,
         lambda n: catalogue.style(voice, n),
-        BenchmarkCache(settings.download_path / "benchmarks.json"),
+        BenchmarkCache(engine.download_path / "benchmarks.json"),
         refresh=table,
     )
     if table:
@@ -187,31 +160,26 @@ def _loaded(load_task: asyncio.Future[Speaker]) -> Speaker:
         raise StartupError(f"Cannot load the model: {err}") from err
 
 
-async def _announce(name: str, uri: str, address: str | None) -> ZeroconfAnnouncer:
-    announcer = ZeroconfAnnouncer(name, uri, address=address)
+async def _announce(settings: DiscoverySettings) -> ZeroconfAnnouncer:
+    announcer = ZeroconfAnnouncer.from_settings(settings)
     try:
         await announcer.start()
     except OSError as err:
-        raise StartupError(f"Cannot announce {name!r} over zeroconf: {err}") from err
+        raise StartupError(f"Cannot announce {settings.zeroconf!r} over zeroconf: {err}") from err
     return announcer
 
 
 async def _listen(
-    settings: Settings, handle: SpeakerHandle, stats_writer: StatsWriter
+    settings: WireSettings, handle: SpeakerHandle, stats_writer: StatsWriter
 ) -> KokoroServer:
     def factory(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> KokoroConnection:
         # Info is built per connection: voices saved from the web page join it at once.
         return connection(reader, writer, info_event=build_info(handle.catalogue).event())
 
     connection = partial(
-        KokoroConnection,
-        speaker=handle,
-        stats_writer=stats_writer,
-        speed=settings.speed,
-        samples_per_chunk=settings.samples_per_chunk,
-        limits=Limits(**settings.section("limits")),
+        KokoroConnection, speaker=handle, stats_writer=stats_writer, settings=settings
     )
-    server = KokoroServer(settings.uri, factory, settings.max_connections)
+    server = KokoroServer(settings, factory)
     try:
         await server.start()
     except (OSError, ValueError) as err:
@@ -222,23 +190,15 @@ async def _listen(
     return server
 
 
-async def _listen_http(settings: Settings, handle: SpeakerHandle, stats_writer: StatsWriter) -> Any:
+async def _listen_http(
+    settings: HttpSettings, handle: SpeakerHandle, stats_writer: StatsWriter
+) -> Any:
     """The HTTP front door (OpenAI's speech API, the web page), when ``http`` is set."""
     from .http.app import HttpFrontDoor, HttpOptions  # aiohttp only when asked for
     from .http.metrics import Metrics
 
     metrics = getattr(stats_writer, "metrics", None) or Metrics()
-    options = HttpOptions(
-        address=str(settings.http),
-        api_key=settings.http_api_key,
-        speed=settings.speed,
-        max_text_chars=settings.max_text_chars,
-        max_requests=settings.max_connections,
-        write_timeout=settings.write_timeout,
-        voices_folder=settings.download_path,
-        lexicon_path=next(iter(settings.lexicon_paths), None),
-    )
-    front = HttpFrontDoor(handle, stats_writer, metrics, options)
+    front = HttpFrontDoor(handle, stats_writer, metrics, HttpOptions.from_settings(settings))
     try:
         await front.start()
     except (OSError, ValueError) as err:
@@ -270,8 +230,12 @@ async def _serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    server = await _listen(settings, handle, stats_writer)
-    http = await _listen_http(settings, handle, stats_writer) if settings.http else None
+    server = await _listen(settings.section(WireSettings), handle, stats_writer)
+    http = (
+        await _listen_http(settings.section(HttpSettings), handle, stats_writer)
+        if settings.http
+        else None
+    )
     load_task = _in_daemon_thread(_load_speaker, settings, handle.catalogue)
     load_task.add_done_callback(partial(_hand_over, handle))
     stop_task = asyncio.create_task(stop.wait())
@@ -282,9 +246,7 @@ async def _serve(
         if load_task.done():
             speaker = _loaded(load_task)  # a failed load raises here: start-up failed
             if settings.zeroconf:
-                announcer = await _announce(
-                    settings.zeroconf, settings.uri, settings.zeroconf_address
-                )
+                announcer = await _announce(settings.section(DiscoverySettings))
             _LOGGER.info(
                 "Ready after %.2f s: %s voices on %s (provider %s, default voice %s)",
                 time.monotonic() - started,
@@ -340,14 +302,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         if invocation.list_voices:
-            voices_path, _ = resolve_voices(settings)
+            voices_path, _ = resolve_voices(settings.section(AssetSettings))
             _print_voices(VoiceCatalogue.from_file(voices_path))
             return 0
-        catalogue = _load_catalogue(settings)
+        catalogue = _load_catalogue(
+            settings.section(AssetSettings), settings.section(SpeechSettings)
+        )
         if invocation.benchmark_table:
             speaker = _load_speaker(settings, catalogue)
             model = cast(KokoroModel, speaker.model)
-            _benchmark(settings, model, catalogue, table=True)  # measured afresh, printed
+            engine = settings.section(EngineSettings)
+            _benchmark(engine, settings.voice, model, catalogue, table=True)  # measured afresh
             speaker.close()
             return 0
     except ConfigError as err:
@@ -365,12 +330,11 @@ def main(argv: list[str] | None = None) -> int:
 def _run_server(settings: Settings, catalogue: VoiceCatalogue, started: float) -> int:
     """Serve until SIGTERM / SIGINT; the exit status."""
     # With HTTP on, the records also feed /metrics and the web page's figures.
-    stats_writer = (ObservedStatsWriter if settings.http else StatsWriter)(
-        settings.stats_path, int(settings.stats_max_mb * 10**6), settings.stats_keep
-    )
-    if settings.stats_path is not None:
-        _LOGGER.info("Stats file: %s", settings.stats_path)
-    liveness = Liveness(**settings.section("liveness"))
+    stats = settings.section(StatsSettings)
+    stats_writer = (ObservedStatsWriter if settings.http else StatsWriter).from_settings(stats)
+    if stats.stats_path is not None:
+        _LOGGER.info("Stats file: %s", stats.stats_path)
+    liveness = settings.section(Liveness)
     handle = SpeakerHandle(catalogue, settings.voice, liveness)
     try:
         asyncio.run(_serve(settings, handle, stats_writer, started))

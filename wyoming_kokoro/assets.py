@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError, Settings, load_settings
+from .config import AssetSettings, ConfigError, load_settings
 from .engine.voices import STYLE_DIM, STYLE_ROWS, VoicesFileError, read_voices_file
 
 _LOGGER = logging.getLogger(__name__)
@@ -440,7 +440,7 @@ def _usable(path: Path, spec: AssetSpec, what: str) -> bool:
     return True
 
 
-def resolve_model(settings: Settings) -> tuple[Path, str]:
+def resolve_model(settings: AssetSettings) -> tuple[Path, str]:
     remove_stale_parts(settings.download_path)  # what an interrupted run left behind
     spec = MODEL_SPECS[settings.model_variant]
     if settings.model:
@@ -470,7 +470,7 @@ def resolve_model(settings: Settings) -> tuple[Path, str]:
     return target, "download"
 
 
-def resolve_voices(settings: Settings) -> tuple[Path, str]:
+def resolve_voices(settings: AssetSettings) -> tuple[Path, str]:
     if settings.voices:
         path = Path(settings.voices).expanduser()
         if not path.is_file():
@@ -516,12 +516,12 @@ def _usable_voices(path: Path) -> bool:
     return True
 
 
-def _searched(settings: Settings) -> str:
+def _searched(settings: AssetSettings) -> str:
     folders = [*settings.data_paths, settings.download_path]
     return ", ".join(str(f) for f in folders)
 
 
-def resolve_assets(settings: Settings) -> AssetPaths:
+def resolve_assets(settings: AssetSettings) -> AssetPaths:
     """Find (or make) the model and voices files the engine will load."""
     model, model_source = resolve_model(settings)
     voices, voices_source = resolve_voices(settings)

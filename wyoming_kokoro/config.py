@@ -1,29 +1,31 @@
 """Settings: defaults ◄ config file ◄ KOKORO_* environment ◄ command line.
 
-Every setting is declared once, as one field of :class:`Settings` made with
-:func:`setting`: its name is the config key, ``KOKORO_<NAME>`` its variable and
-``--name-with-dashes`` its flag; its default, parser, help and the subsystem it
-belongs to (``group``) sit beside it. The flags, the environment and the file
-parsing are all derived from those fields, with one rule for every setting:
-CLI flag > environment > config file > default. To add a setting, add one field
-(and its row in README's configuration table and in config.yaml).
+Every setting is declared once, as one field made with :func:`setting` in the
+section (a frozen dataclass) of the subsystem that uses it: its name is the config
+key, ``KOKORO_<NAME>`` its variable and ``--name-with-dashes`` its flag; its default,
+parser and help sit beside it. :class:`Settings` inherits every section; the flags,
+the environment and the file parsing are all derived from its fields, with one rule
+for every setting: CLI flag > environment > config file > default. Each subsystem
+takes only its own section, ``settings.section(WireSettings)``. To add a setting,
+add one field to its section (and its row in README's configuration table and in
+config.yaml).
 
-This module imports nothing of the runtime: the small value types settings parse
-into (provider switches, custom voices) live here, and each subsystem builds its own
-settings object from :meth:`Settings.section`.
+This module imports nothing of the runtime: the sections and the small value types
+settings parse into (provider switches, custom voices) live here.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import os
 import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import yaml
 
@@ -286,7 +288,7 @@ class Option:
     key: str
     parse: Callable[[Any], Any]
     help: str
-    group: str = "server"  # the subsystem whose settings object holds it (Settings.section)
+    section: str = ""  # the section class that declares it
     repeat: bool = False
     cli_const: str | None = None  # value of the flag given without an argument
     cli: bool = True  # False: config file and environment only
@@ -309,7 +311,6 @@ def setting(
     default: Any,
     parse: Callable[[Any], Any],
     help: str,
-    group: str,
     *,
     repeat: bool = False,
     cli_const: str | None = None,
@@ -317,10 +318,10 @@ def setting(
 ) -> Any:
     """One row of the settings table: a dataclass field carrying its :class:`Option`.
 
-    A list or dict default is copied for each :class:`Settings`; a callable default
-    is called (for defaults that depend on the environment).
+    A list or dict default is copied for each instance; a callable default is called
+    (for defaults that depend on the environment).
     """
-    option = Option("", parse, help, group, repeat, cli_const, cli)
+    option = Option("", parse, help, "", repeat, cli_const, cli)
     metadata = {"option": option}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
@@ -329,273 +330,24 @@ def setting(
     return field(default=default, metadata=metadata)
 
 
-@dataclass
-class Settings:
-    """Everything the server needs to start, one field per setting. Built by :func:`load_settings`.
+# --------------------------------------------------------------------------- sections
+#
+# Each subsystem's settings object is one section below; every setting is one field of
+# the one section that declares it. A setting two subsystems need lives in a small base
+# section both inherit (FolderSettings, ListenSettings, FrontDoorSettings,
+# LexiconSettings), so it is still declared once. Settings inherits every section.
 
-    Groups: ``server`` (listening, logging, shutdown), ``assets`` (finding and
-    downloading the model and voices), ``engine`` (onnxruntime and routing), ``speech``
-    (voices, text, cache), ``audio`` (output shaping), ``limits`` (protocol and request
-    limits), ``stats`` (the stats file).
-    """
 
-    uri: str = setting(
-        "tcp://0.0.0.0:10200", _uri, "where to listen: tcp://HOST:PORT or unix://PATH", "server"
-    )
-    voice: str = setting("af_heart", _str, "default voice (see --list-voices)", "speech")
-    speed: float = setting(
-        1.0, _number(float, 0.5, 2.0), "default speaking rate, 0.5 to 2.0", "speech"
-    )
+@dataclass(frozen=True)
+class FolderSettings:
+    """Where assets are looked for and written (shared by assets, engine, speech, http, stats)."""
+
     data_dir: list[str] = setting(
-        [], _path_list, "folder searched for model and voices (repeatable)", "assets", repeat=True
+        [], _path_list, "folder searched for model and voices (repeatable)", repeat=True
     )
     download_dir: str = setting(
-        default_download_dir,
-        _str,
-        "folder for assembled, imported and downloaded assets",
-        "assets",
+        default_download_dir, _str, "folder for assembled, imported and downloaded assets"
     )
-    model: str | None = setting(
-        None, _optional_path, "explicit path to a Kokoro .onnx model", "assets"
-    )
-    voices: str | None = setting(
-        None, _optional_path, "explicit path to a voices file (voices-v1.0.bin)", "assets"
-    )
-    model_variant: str = setting("int8", _choice(*MODEL_VARIANTS), "int8, fp16 or fp32", "assets")
-    download: bool = setting(
-        True, _bool, "allow downloading missing assets from download_url", "assets"
-    )
-    download_url: str = setting(
-        UPSTREAM_URL, _str, "base URL of the kokoro-onnx model-files-v1.0 release", "assets"
-    )
-    stats_file: str = setting(
-        "stats.jsonl",
-        _str,
-        "JSON-lines stats file; a bare name lives in the download dir; none",
-        "stats",
-    )
-    samples_per_chunk: int = setting(
-        1024, _number(int, 64, 96000), "PCM samples per audio-chunk event", "server"
-    )
-    zeroconf: str | None = setting(
-        None,
-        _zeroconf,
-        "announce _wyoming._tcp over mDNS with this name (flag alone: kokoro)",
-        "server",
-        cli_const="true",
-    )
-    zeroconf_address: str | None = setting(
-        None,
-        _host_port,
-        "announce this HOST:PORT over zeroconf instead of our own (a load balancer's)",
-        "server",
-    )
-    debug: bool = setting(False, _bool, "log at DEBUG level", "server")
-    provider: list[str] = setting(
-        ["auto"],
-        _provider_list,
-        f"execution providers in order of preference, comma-separated ({', '.join(PROVIDER_KEYS)}),"
-        " or auto (every available one by priority)",
-        "engine",
-    )
-    device_id: int = setting(
-        0, _number(int, 0, 64), "GPU index for CUDA, TensorRT, ROCm, DirectML", "engine"
-    )
-    openvino_device: str = setting(
-        "GPU", _str, "OpenVINO device_type: CPU, GPU, NPU, AUTO:GPU,CPU…", "engine"
-    )
-    graph_opt_level: str = setting(
-        "all",
-        _choice("disabled", "basic", "extended", "all"),
-        "onnxruntime graph optimization level",
-        "engine",
-    )
-    optimized_model_cache: bool = setting(
-        True,
-        _bool,
-        "save the optimized model once per provider and load it at the next start",
-        "engine",
-    )
-    cpu_intra_threads: int = setting(
-        0, _number(int, 0, 256), "CPU threads inside an operator (0: auto)", "engine"
-    )
-    cpu_inter_threads: int = setting(
-        0, _number(int, 0, 256), "CPU threads across operators (0: auto)", "engine"
-    )
-    cpu_mem_arena: bool = setting(True, _bool, "onnxruntime's CPU memory arena", "engine")
-    cpu_arena_shrink: bool = setting(
-        True, _bool, "return the CPU arena's free memory whenever the engine goes idle", "engine"
-    )
-    mem_pattern: bool = setting(
-        False,
-        _bool,
-        "onnxruntime's memory-pattern planning (costs memory: Kokoro's shapes vary)",
-        "engine",
-    )
-    verbose_logs: bool = setting(False, _bool, "onnxruntime's own verbose logging", "engine")
-    benchmark_providers: bool = setting(
-        False,
-        _bool,
-        "benchmark providers at start-up to order the routing (CLI --benchmark-providers "
-        "instead prints the table and exits)",
-        "engine",
-        cli=False,
-    )
-    short_segment_phonemes: int = setting(
-        150,
-        _number(int, 1, 510),
-        "segments up to this many phonemes go to the lowest-latency provider",
-        "engine",
-    )
-    provider_cooldown: float = setting(
-        60.0,
-        _number(float, 0.0, 86400.0),
-        "seconds a failed provider rests before it is tried again",
-        "engine",
-    )
-    phrase_cache_mb: int = setting(
-        32, _number(int, 0, 65536), "memory for repeated phrases' audio (0: off)", "speech"
-    )
-    first_clause: bool = setting(
-        True, _bool, "speak the first clause on its own for the fastest first audio", "speech"
-    )
-    vocoder_split: bool = setting(
-        True,
-        _bool,
-        "render a request's first segment in two parts: its opening is sent while the rest renders",
-        "engine",
-    )
-    lexicon: list[str] = setting(
-        [],
-        _path_list,
-        "pronunciation lexicon file, reloaded when it changes (repeatable; default: "
-        "lexicon.yaml in the download dir and in each data dir)",
-        "speech",
-        repeat=True,
-    )
-    default_lexicon: bool = setting(
-        True, _bool, "the built-in smart-home lexicon (your entries win)", "speech"
-    )
-    sentence_silence: float | None = setting(
-        None,
-        _off_or(_number(float, 0.0, 10.0), "auto"),
-        "seconds of silence after a sentence (auto: Kokoro's own pause for the language)",
-        "audio",
-    )
-    clause_silence: float | None = setting(
-        None,
-        _off_or(_number(float, 0.0, 10.0), "auto"),
-        "seconds of silence after a clause's comma, semicolon, colon or dash (auto: Kokoro's)",
-        "audio",
-    )
-    paragraph_silence: float | None = setting(
-        None,
-        _off_or(_number(float, 0.0, 10.0), "auto"),
-        "seconds of silence after a paragraph (auto: the sentence pause + 0.3 s)",
-        "audio",
-    )
-    loudness_lufs: float | None = setting(
-        -20.0,
-        _off_or(_number(float, -50.0, -5.0), "off", "none", "false", "no"),
-        "bring every request to this integrated loudness (LUFS; off: as the voice makes it)",
-        "audio",
-    )
-    volume: float = setting(
-        1.0, _volume, "volume on top: a factor (1.5) or decibels (6dB, -3dB)", "audio"
-    )
-    tail_silence: float = setting(
-        0.2,
-        _number(float, 0.0, 10.0),
-        "seconds of silence after a request's last audio (for players that cut the end)",
-        "audio",
-    )
-    max_header_bytes: int = setting(
-        64 * 1024, _number(int, 1024, 16 * 2**20), "longest event header line", "limits"
-    )
-    max_data_bytes: int = setting(
-        256 * 1024, _number(int, 1024, 64 * 2**20), "largest data_length accepted", "limits"
-    )
-    max_payload_bytes: int = setting(
-        1024 * 1024, _number(int, 0, 256 * 2**20), "largest payload_length accepted", "limits"
-    )
-    max_text_chars: int = setting(
-        20_000, _number(int, 1, 10_000_000), "longest text of one synthesize", "limits"
-    )
-    max_stream_chars: int = setting(
-        100_000, _number(int, 1, 10_000_000), "longest text of one stream", "limits"
-    )
-    max_connections: int = setting(
-        32, _number(int, 1, 100_000), "connections served at once", "limits"
-    )
-    idle_timeout: float = setting(
-        300.0, _number(float, 1.0, 86400.0), "close a connection silent this long (s)", "limits"
-    )
-    write_timeout: float = setting(
-        60.0,
-        _number(float, 1.0, 86400.0),
-        "drop a client that reads nothing this long",
-        "limits",
-    )
-    shutdown_timeout: float = setting(
-        10.0,
-        _number(float, 0.0, 3600.0),
-        "on SIGTERM/SIGINT, seconds requests in progress get to finish",
-        "server",
-    )
-    stall_timeout: float = setting(
-        30.0,
-        _number(float, 0.0, 86400.0),
-        "end a request whose own work (model load, G2P, inference) makes no progress this "
-        "long (s; 0: never)",
-        "liveness",
-    )
-    stream_keepalive: bool = setting(
-        True,
-        _bool,
-        "once a stream speaks, send silence whenever its audio would run out (a pause in its text)",
-        "liveness",
-    )
-    scheduler: str = setting(
-        "deadline",
-        _choice("deadline", "first-segment"),
-        "inference order: by playback deadline, or every first segment first",
-        "engine",
-    )
-    stats_max_mb: float = setting(
-        10.0, _number(float, 0.01, 1e6), "rotate the stats file at this size (MB)", "stats"
-    )
-    stats_keep: int = setting(
-        5, _number(int, 0, 1000), "rotated stats files kept (stats.jsonl.1 …)", "stats"
-    )
-    custom_voices: dict[str, CustomVoice] = setting(
-        {},
-        _custom_voices,
-        "named blends as YAML: {cozy: {af_heart: 0.7, af_bella: 0.3, speed: 1.1}}",
-        "speech",
-    )
-    # the HTTP front door (wyoming_kokoro/http): OpenAI's speech API and the web page
-    http: str | None = setting(
-        None,
-        _http_address,
-        "serve OpenAI's /v1/audio/speech and the web page on HOST:PORT (off by default)",
-        "server",
-    )
-    http_api_key: str | None = setting(
-        None,
-        _optional_path,
-        "Bearer token the HTTP API asks for (and that allows writes from outside ingress)",
-        "server",
-    )
-    # KOKORO_<NAME>_PROVIDER_ENABLED / _BENCHMARK / _PRIORITY, one entry per provider key
-    # (derived options: see SWITCH_OPTIONS)
-    provider_switches: dict[str, ProviderSwitches] = field(default_factory=dict)
-
-    def section(self, group: str) -> dict[str, Any]:
-        """The settings of one subsystem, by name: what its own settings object is built from."""
-        return {o.key: getattr(self, o.key) for o in OPTIONS if o.group == group}
-
-    def switches(self, key: str) -> ProviderSwitches:
-        return self.provider_switches.get(key, ProviderSwitches())
 
     @property
     def download_path(self) -> Path:
@@ -605,6 +357,45 @@ class Settings:
     def data_paths(self) -> list[Path]:
         return [Path(d).expanduser() for d in self.data_dir]
 
+
+@dataclass(frozen=True)
+class ListenSettings:
+    """The Wyoming address (shared by the wire server and its zeroconf announcement)."""
+
+    uri: str = setting(
+        "tcp://0.0.0.0:10200", _uri, "where to listen: tcp://HOST:PORT or unix://PATH"
+    )
+
+
+@dataclass(frozen=True)
+class FrontDoorSettings:
+    """What both front doors (Wyoming and HTTP) apply to every request."""
+
+    speed: float = setting(1.0, _number(float, 0.5, 2.0), "default speaking rate, 0.5 to 2.0")
+    max_text_chars: int = setting(
+        20_000, _number(int, 1, 10_000_000), "longest text of one synthesize"
+    )
+    max_connections: int = setting(32, _number(int, 1, 100_000), "connections served at once")
+    write_timeout: float = setting(
+        60.0, _number(float, 1.0, 86400.0), "drop a client that reads nothing this long"
+    )
+
+
+@dataclass(frozen=True)
+class LexiconSettings(FolderSettings):
+    """The pronunciation lexicons (the speaker reads them, the web page edits the first)."""
+
+    lexicon: list[str] = setting(
+        [],
+        _path_list,
+        "pronunciation lexicon file, reloaded when it changes (repeatable; default: "
+        "lexicon.yaml in the download dir and in each data dir)",
+        repeat=True,
+    )
+    default_lexicon: bool = setting(
+        True, _bool, "the built-in smart-home lexicon (your entries win)"
+    )
+
     @property
     def lexicon_paths(self) -> list[Path]:
         """The user's lexicon files: as set, else lexicon.yaml in the download and data dirs."""
@@ -612,6 +403,245 @@ class Settings:
             return [Path(p).expanduser() for p in self.lexicon]
         folders = [self.download_path, *self.data_paths]
         return list(dict.fromkeys(folder / "lexicon.yaml" for folder in folders))
+
+
+@dataclass(frozen=True)
+class ProcessSettings:
+    """The process itself: logging and shutdown (``__main__``)."""
+
+    debug: bool = setting(False, _bool, "log at DEBUG level")
+    shutdown_timeout: float = setting(
+        10.0,
+        _number(float, 0.0, 3600.0),
+        "on SIGTERM/SIGINT, seconds requests in progress get to finish",
+    )
+
+
+@dataclass(frozen=True)
+class AssetSettings(FolderSettings):
+    """Finding, verifying and downloading the model and voices (``assets``)."""
+
+    model: str | None = setting(None, _optional_path, "explicit path to a Kokoro .onnx model")
+    voices: str | None = setting(
+        None, _optional_path, "explicit path to a voices file (voices-v1.0.bin)"
+    )
+    model_variant: str = setting("int8", _choice(*MODEL_VARIANTS), "int8, fp16 or fp32")
+    download: bool = setting(True, _bool, "allow downloading missing assets from download_url")
+    download_url: str = setting(
+        UPSTREAM_URL, _str, "base URL of the kokoro-onnx model-files-v1.0 release"
+    )
+
+
+@dataclass(frozen=True)
+class EngineSettings(FolderSettings):
+    """onnxruntime, providers and routing (``engine``); the download dir caches optimized models."""
+
+    provider: list[str] = setting(
+        ["auto"],
+        _provider_list,
+        f"execution providers in order of preference, comma-separated ({', '.join(PROVIDER_KEYS)}),"
+        " or auto (every available one by priority)",
+    )
+    device_id: int = setting(0, _number(int, 0, 64), "GPU index for CUDA, TensorRT, ROCm, DirectML")
+    openvino_device: str = setting(
+        "GPU", _str, "OpenVINO device_type: CPU, GPU, NPU, AUTO:GPU,CPU…"
+    )
+    graph_opt_level: str = setting(
+        "all",
+        _choice("disabled", "basic", "extended", "all"),
+        "onnxruntime graph optimization level",
+    )
+    optimized_model_cache: bool = setting(
+        True, _bool, "save the optimized model once per provider and load it at the next start"
+    )
+    cpu_intra_threads: int = setting(
+        0, _number(int, 0, 256), "CPU threads inside an operator (0: auto)"
+    )
+    cpu_inter_threads: int = setting(
+        0, _number(int, 0, 256), "CPU threads across operators (0: auto)"
+    )
+    cpu_mem_arena: bool = setting(True, _bool, "onnxruntime's CPU memory arena")
+    cpu_arena_shrink: bool = setting(
+        True, _bool, "return the CPU arena's free memory whenever the engine goes idle"
+    )
+    mem_pattern: bool = setting(
+        False,
+        _bool,
+        "onnxruntime's memory-pattern planning (costs memory: Kokoro's shapes vary)",
+    )
+    verbose_logs: bool = setting(False, _bool, "onnxruntime's own verbose logging")
+    benchmark_providers: bool = setting(
+        False,
+        _bool,
+        "benchmark providers at start-up to order the routing (CLI --benchmark-providers "
+        "instead prints the table and exits)",
+        cli=False,
+    )
+    short_segment_phonemes: int = setting(
+        150,
+        _number(int, 1, 510),
+        "segments up to this many phonemes go to the lowest-latency provider",
+    )
+    provider_cooldown: float = setting(
+        60.0,
+        _number(float, 0.0, 86400.0),
+        "seconds a failed provider rests before it is tried again",
+    )
+    vocoder_split: bool = setting(
+        True,
+        _bool,
+        "render a request's first segment in two parts: its opening is sent while the rest renders",
+    )
+    scheduler: str = setting(
+        "deadline",
+        _choice("deadline", "first-segment"),
+        "inference order: by playback deadline, or every first segment first",
+    )
+    # KOKORO_<NAME>_PROVIDER_ENABLED / _BENCHMARK / _PRIORITY, one entry per provider key
+    # (derived options: see SWITCH_OPTIONS)
+    provider_switches: dict[str, ProviderSwitches] = field(default_factory=dict)
+
+    def switches(self, key: str) -> ProviderSwitches:
+        return self.provider_switches.get(key, ProviderSwitches())
+
+
+@dataclass(frozen=True)
+class SpeechSettings(LexiconSettings):
+    """Voices, text and the phrase cache (the speaker and the voice catalogue)."""
+
+    voice: str = setting("af_heart", _str, "default voice (see --list-voices)")
+    phrase_cache_mb: int = setting(
+        32, _number(int, 0, 65536), "memory for repeated phrases' audio (0: off)"
+    )
+    first_clause: bool = setting(
+        True, _bool, "speak the first clause on its own for the fastest first audio"
+    )
+    custom_voices: dict[str, CustomVoice] = setting(
+        {},
+        _custom_voices,
+        "named blends as YAML: {cozy: {af_heart: 0.7, af_bella: 0.3, speed: 1.1}}",
+    )
+
+
+@dataclass(frozen=True)
+class ShapingSettings:
+    """Output audio shaping: pauses, loudness, volume, tail (shaping.AudioSettings)."""
+
+    sentence_silence: float | None = setting(
+        None,
+        _off_or(_number(float, 0.0, 10.0), "auto"),
+        "seconds of silence after a sentence (auto: Kokoro's own pause for the language)",
+    )
+    clause_silence: float | None = setting(
+        None,
+        _off_or(_number(float, 0.0, 10.0), "auto"),
+        "seconds of silence after a clause's comma, semicolon, colon or dash (auto: Kokoro's)",
+    )
+    paragraph_silence: float | None = setting(
+        None,
+        _off_or(_number(float, 0.0, 10.0), "auto"),
+        "seconds of silence after a paragraph (auto: the sentence pause + 0.3 s)",
+    )
+    loudness_lufs: float | None = setting(
+        -20.0,
+        _off_or(_number(float, -50.0, -5.0), "off", "none", "false", "no"),
+        "bring every request to this integrated loudness (LUFS; off: as the voice makes it)",
+    )
+    volume: float = setting(1.0, _volume, "volume on top: a factor (1.5) or decibels (6dB, -3dB)")
+    tail_silence: float = setting(
+        0.2,
+        _number(float, 0.0, 10.0),
+        "seconds of silence after a request's last audio (for players that cut the end)",
+    )
+
+
+@dataclass(frozen=True)
+class WireSettings(ListenSettings, FrontDoorSettings):
+    """The Wyoming front door: the server, each connection's reader, writer and admission."""
+
+    samples_per_chunk: int = setting(
+        1024, _number(int, 64, 96000), "PCM samples per audio-chunk event"
+    )
+    max_header_bytes: int = setting(
+        64 * 1024, _number(int, 1024, 16 * 2**20), "longest event header line"
+    )
+    max_data_bytes: int = setting(
+        256 * 1024, _number(int, 1024, 64 * 2**20), "largest data_length accepted"
+    )
+    max_payload_bytes: int = setting(
+        1024 * 1024, _number(int, 0, 256 * 2**20), "largest payload_length accepted"
+    )
+    max_stream_chars: int = setting(
+        100_000, _number(int, 1, 10_000_000), "longest text of one stream"
+    )
+    idle_timeout: float = setting(
+        300.0, _number(float, 1.0, 86400.0), "close a connection silent this long (s)"
+    )
+
+
+@dataclass(frozen=True)
+class HttpSettings(FrontDoorSettings, LexiconSettings):
+    """The HTTP front door (wyoming_kokoro/http): OpenAI's speech API and the web page."""
+
+    http: str | None = setting(
+        None,
+        _http_address,
+        "serve OpenAI's /v1/audio/speech and the web page on HOST:PORT (off by default)",
+    )
+    http_api_key: str | None = setting(
+        None,
+        _optional_path,
+        "Bearer token the HTTP API asks for (and that allows writes from outside ingress)",
+    )
+
+
+@dataclass(frozen=True)
+class DiscoverySettings(ListenSettings):
+    """The zeroconf announcement of the Wyoming service (``discovery``)."""
+
+    zeroconf: str | None = setting(
+        None,
+        _zeroconf,
+        "announce _wyoming._tcp over mDNS with this name (flag alone: kokoro)",
+        cli_const="true",
+    )
+    zeroconf_address: str | None = setting(
+        None,
+        _host_port,
+        "announce this HOST:PORT over zeroconf instead of our own (a load balancer's)",
+    )
+
+
+@dataclass(frozen=True)
+class LivenessSettings:
+    """A request keeps moving: the stall bound and a paused stream's keep-alive (``liveness``)."""
+
+    stall_timeout: float = setting(
+        30.0,
+        _number(float, 0.0, 86400.0),
+        "end a request whose own work (model load, G2P, inference) makes no progress this "
+        "long (s; 0: never)",
+    )
+    stream_keepalive: bool = setting(
+        True,
+        _bool,
+        "once a stream speaks, send silence whenever its audio would run out (a pause in its text)",
+    )
+
+
+@dataclass(frozen=True)
+class StatsSettings(FolderSettings):
+    """The stats file and its rotation (``stats``)."""
+
+    stats_file: str = setting(
+        "stats.jsonl", _str, "JSON-lines stats file; a bare name lives in the download dir; none"
+    )
+    stats_max_mb: float = setting(
+        10.0, _number(float, 0.01, 1e6), "rotate the stats file at this size (MB)"
+    )
+    stats_keep: int = setting(
+        5, _number(int, 0, 1000), "rotated stats files kept (stats.jsonl.1 …)"
+    )
 
     @property
     def stats_path(self) -> Path | None:
@@ -625,42 +655,96 @@ class Settings:
         return path
 
 
+SECTIONS: tuple[type, ...] = (
+    ListenSettings,
+    FrontDoorSettings,
+    FolderSettings,
+    LexiconSettings,
+    ProcessSettings,
+    AssetSettings,
+    EngineSettings,
+    SpeechSettings,
+    ShapingSettings,
+    WireSettings,
+    HttpSettings,
+    DiscoverySettings,
+    LivenessSettings,
+    StatsSettings,
+)
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Settings(
+    ProcessSettings,
+    WireSettings,
+    SpeechSettings,
+    AssetSettings,
+    StatsSettings,
+    DiscoverySettings,
+    EngineSettings,
+    ShapingSettings,
+    LivenessSettings,
+    HttpSettings,
+):
+    """Everything the server needs to start: every section's settings, flat. Built by
+    :func:`load_settings`; each subsystem takes its own section (:meth:`section`)."""
+
+    def section(self, kind: type[_T]) -> _T:
+        """The settings object of one subsystem: ``kind`` (a dataclass) with each of its
+        fields that is a setting taken from here; its other fields keep their defaults."""
+        names = {f.name for f in fields(Settings)}
+        values = {f.name: getattr(self, f.name) for f in fields(cast(Any, kind)) if f.name in names}
+        return kind(**values)
+
+
+def _declared_in(name: str) -> str:
+    """The section class whose own body declares the field ``name``."""
+    for cls in SECTIONS:
+        if name in inspect.get_annotations(cls):
+            return cls.__name__
+    raise LookupError(name)
+
+
+_SECTION_NAMES = [cls.__name__ for cls in SECTIONS]
+# In the order of SECTIONS (--help lists them so), each section's in its own order.
 OPTIONS: tuple[Option, ...] = tuple(
-    replace(f.metadata["option"], key=f.name) for f in fields(Settings) if "option" in f.metadata
+    sorted(
+        (
+            replace(f.metadata["option"], key=f.name, section=_declared_in(f.name))
+            for f in fields(Settings)
+            if "option" in f.metadata
+        ),
+        key=lambda option: _SECTION_NAMES.index(option.section),
+    )
 )
 SWITCH_OPTIONS: tuple[Option, ...] = tuple(
     option
     for key in PROVIDER_KEYS
     for option in (
         Option(
-            f"{key}_provider_enabled", _bool, f"use the {key} provider when available", "engine"
+            f"{key}_provider_enabled",
+            _bool,
+            f"use the {key} provider when available",
+            "EngineSettings",
         ),
         Option(
             f"{key}_provider_benchmark",
             _optional_bool,
             f"benchmark {key} at start-up: true, false, or auto (follow benchmark_providers)",
-            "engine",
+            "EngineSettings",
         ),
         Option(
             f"{key}_provider_priority",
             _optional_priority,
             f"{key}'s priority (lower first)",
-            "engine",
+            "EngineSettings",
         ),
     )
 )
 ALL_OPTIONS = OPTIONS + SWITCH_OPTIONS
 _OPTION_BY_KEY = {option.key: option for option in ALL_OPTIONS}
-
-
-def default(key: str) -> Any:
-    """A setting's default, for the runtime's own settings objects (their field defaults)."""
-    for f in fields(Settings):
-        if f.name == key and "option" in f.metadata:
-            if f.default is not MISSING:
-                return f.default
-            return f.default_factory()  # type: ignore[operator]
-    raise KeyError(key)
 
 
 def build_parser() -> argparse.ArgumentParser:

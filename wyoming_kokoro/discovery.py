@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
+from .config import DiscoverySettings
+
 _LOGGER = logging.getLogger(__name__)
 
 SERVICE_TYPE = "_wyoming._tcp.local."
@@ -81,6 +83,13 @@ class ZeroconfAnnouncer:
         self._cooperating = address is not None
         self._factory = zeroconf_factory or AsyncZeroconf
         self._zeroconf: Any = None
+
+    @classmethod
+    def from_settings(cls, settings: DiscoverySettings) -> ZeroconfAnnouncer:
+        """The server's announcement: ``zeroconf`` names it (it must be set)."""
+        if settings.zeroconf is None:
+            raise ValueError("zeroconf is off: nothing to announce")
+        return cls(settings.zeroconf, settings.uri, address=settings.zeroconf_address)
 
     async def start(self) -> None:
         from zeroconf import NonUniqueNameException

@@ -18,11 +18,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .config import LivenessSettings
+
 
 @dataclass(frozen=True)
-class Liveness:
-    stall_timeout: float = 30.0  # seconds; 0: no bound
-    stream_keepalive: bool = True
+class Liveness(LivenessSettings):
+    """The settings (stall_timeout, 0: no bound; stream_keepalive) and the fixed timings.
+
+    Built with ``settings.section(Liveness)``: the two settings come from the table, the
+    timings keep their defaults."""
+
     keepalive_chunk_s: float = 0.1  # the length of one silence chunk
     keepalive_lead_s: float = 0.3  # sent when the audio in hand is shorter than this (jitter)
     settle_s: float = 0.4  # a stream's text that waited this long is spoken (at a mark)

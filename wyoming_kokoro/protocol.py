@@ -2,6 +2,5 @@
 
 from .errors import KokoroError as ProtocolError
 from .wire.reader import LimitedEventReader as LimitedEventReader
-from .wire.reader import Limits as Limits
 
-__all__ = ["LimitedEventReader", "Limits", "ProtocolError"]
+__all__ = ["LimitedEventReader", "ProtocolError"]

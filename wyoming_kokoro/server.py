@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 from wyoming.error import Error
 from wyoming.event import async_write_event
 
+from .config import WireSettings
 from .errors import ErrorCode
 
 _LOGGER = logging.getLogger(__name__)
@@ -32,10 +33,10 @@ ConnectionFactory = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Conne
 
 
 class KokoroServer:
-    def __init__(self, uri: str, factory: ConnectionFactory, max_connections: int) -> None:
-        self.uri = uri
+    def __init__(self, settings: WireSettings, factory: ConnectionFactory) -> None:
+        self.uri = settings.uri
         self._factory = factory
-        self._max_connections = max_connections
+        self._max_connections = settings.max_connections
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], Connection] = {}
 

@@ -33,7 +33,7 @@ from typing import TypeVar
 import numpy as np
 
 from .audio import LEAD_MARGIN_S, TRAIL_MARGIN_S, pause_after, silence, trim_silence
-from .config import default
+from .config import ShapingSettings
 from .engine.render import Piece, Place
 from .languages import LANGUAGES
 from .loudness import HOP_S, LoudnessMeter, gated_loudness, limit, lufs_power
@@ -56,16 +56,9 @@ PARAGRAPH_EXTRA_S = 0.3  # auto paragraph pause: the sentence pause and this muc
 
 
 @dataclass(frozen=True)
-class AudioSettings:
-    """How output audio is shaped (see the README's configuration table)."""
-
-    # The defaults are the settings table's (config.py): declared there once.
-    sentence_silence: float | None = default("sentence_silence")  # None: Kokoro's own pause
-    clause_silence: float | None = default("clause_silence")
-    paragraph_silence: float | None = default("paragraph_silence")  # None: sentence + extra
-    loudness_lufs: float | None = default("loudness_lufs")  # None: no normalization
-    volume: float = default("volume")  # linear factor on top
-    tail_silence: float = default("tail_silence")
+class AudioSettings(ShapingSettings):
+    """How output audio is shaped: the settings table's shaping section (config.py, where
+    each field is declared once), with what the shaper asks of it."""
 
     def pause(self, ending: Ending, lang_code: str) -> float:
         """Seconds between the speech of a segment that ended so and the next one's.

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .config import SpeechSettings
 from .engine.cache import PhraseCache
 from .engine.render import Renderer
 from .engine.router import Router, SegmentResult
@@ -176,6 +177,30 @@ class Speaker:
             model, catalogue, PhraseCache(cache_bytes), InferenceScheduler(policy=scheduler)
         )
         self.shaping = Shaping(audio)
+
+    @classmethod
+    def from_settings(
+        cls,
+        model: SpeechModel,
+        catalogue: VoiceCatalogue,
+        phonemizer: Phonemize,
+        speech: SpeechSettings,
+        audio: AudioSettings,
+        scheduler: str = DEADLINE,
+    ) -> Speaker:
+        """The Speaker of the speech section (and the shaping's, and the scheduler's
+        policy from the engine's)."""
+        return cls(
+            model,
+            catalogue,
+            phonemizer,
+            speech.voice,
+            cache_bytes=speech.phrase_cache_mb * 1024 * 1024,
+            first_clause=speech.first_clause,
+            lexicon=LexiconFiles(speech.lexicon_paths, builtin=speech.default_lexicon),
+            audio=audio,
+            scheduler=scheduler,
+        )
 
     @property
     def provider(self) -> str:

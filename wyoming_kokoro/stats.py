@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from time import monotonic
-from typing import Any
+from typing import Any, TypeVar
 
+from .config import StatsSettings
 from .tables import text_table
 
 _LOGGER = logging.getLogger(__name__)
@@ -119,11 +120,19 @@ class RequestStats:
         return json.dumps(record, ensure_ascii=False)
 
 
+_Writer = TypeVar("_Writer", bound="StatsWriter")
+
+
 class StatsWriter:
     """Appends records from one background thread: lines never interleave or tear.
 
     An unwritable path gives one warning; the server keeps serving.
     """
+
+    @classmethod
+    def from_settings(cls: type[_Writer], settings: StatsSettings) -> _Writer:
+        """The server's writer: its file (or none), rotated at its size, so many kept."""
+        return cls(settings.stats_path, int(settings.stats_max_mb * 10**6), settings.stats_keep)
 
     def __init__(self, path: Path | None, max_bytes: int = 10 * 10**6, keep: int = 5) -> None:
         self.path = path

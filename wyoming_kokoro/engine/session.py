@@ -18,6 +18,7 @@ os.environ.setdefault("ORT_TELEMETRY_DISABLED", "1")
 
 import onnxruntime as ort  # noqa: E402
 
+from ..config import EngineSettings  # noqa: E402
 from .providers import ProviderContext, ProviderSpec  # noqa: E402
 
 _LOGGER = logging.getLogger(__name__)
@@ -47,6 +48,26 @@ class SessionConfig:
     arena_shrink: bool = True
     verbose: bool = False
     context: ProviderContext = field(default_factory=ProviderContext)
+
+    @classmethod
+    def from_settings(cls, settings: EngineSettings) -> SessionConfig:
+        """The server's sessions: optimized models and provider caches in the download dir."""
+        return cls(
+            graph_opt_level=settings.graph_opt_level,
+            optimized_model_cache=settings.optimized_model_cache,
+            cache_dir=settings.download_path,
+            intra_threads=settings.cpu_intra_threads,
+            inter_threads=settings.cpu_inter_threads,
+            mem_arena=settings.cpu_mem_arena,
+            mem_pattern=settings.mem_pattern,
+            arena_shrink=settings.cpu_arena_shrink,
+            verbose=settings.verbose_logs,
+            context=ProviderContext(
+                device_id=settings.device_id,
+                openvino_device=settings.openvino_device,
+                cache_dir=settings.download_path,
+            ),
+        )
 
 
 def hardware_name() -> str:

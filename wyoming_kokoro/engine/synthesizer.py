@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import EngineSettings
 from .providers import CPU, ProviderSpec, ProviderSwitches, plan_providers
 from .router import ProviderSession, Router, SegmentResult
 from .session import OpenedSession, SessionConfig, create_session, ort
@@ -96,6 +97,22 @@ class KokoroModel:
         for session in sessions:
             how = "cached optimized model" if session.from_cache else "model"
             _LOGGER.info("Session %s ready in %.2f s (%s)", session.label, session.startup_s, how)
+
+    @classmethod
+    def from_settings(
+        cls, path: Path, settings: EngineSettings, *, model_digest: str = ""
+    ) -> KokoroModel:
+        """The server's model: providers, routing and sessions as the settings say."""
+        return cls(
+            path,
+            SessionConfig.from_settings(settings),
+            settings.provider,
+            settings.provider_switches,
+            model_digest=model_digest,
+            short_threshold=settings.short_segment_phonemes,
+            cooldown=settings.provider_cooldown,
+            split=settings.vocoder_split,
+        )
 
     def _open_split(self) -> OpenedSession | None:
         try:

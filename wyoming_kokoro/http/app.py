@@ -31,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import __version__
+from ..config import HttpSettings
 from ..languages import LANGUAGES
 from ..speech import SpeakerHandle
 from ..stats import StatsWriter
@@ -49,7 +50,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @dataclass
 class HttpOptions:
-    """What the HTTP front door needs of the settings."""
+    """What the HTTP front door needs of the settings (the server's: :meth:`from_settings`)."""
 
     address: str  # HOST:PORT
     api_key: str | None = None
@@ -60,6 +61,22 @@ class HttpOptions:
     voices_folder: Path | None = None  # where custom voices saved from the page go
     lexicon_path: Path | None = None  # the lexicon file the page edits
     ingress_peers: frozenset[str] = field(default_factory=lambda: frozenset({INGRESS_PROXY}))
+
+    @classmethod
+    def from_settings(cls, settings: HttpSettings) -> HttpOptions:
+        """The server's front door: ``http`` is its address (it must be set)."""
+        if settings.http is None:
+            raise ValueError("http is off: no address to serve on")
+        return cls(
+            address=settings.http,
+            api_key=settings.http_api_key,
+            speed=settings.speed,
+            max_text_chars=settings.max_text_chars,
+            max_requests=settings.max_connections,
+            write_timeout=settings.write_timeout,
+            voices_folder=settings.download_path,
+            lexicon_path=next(iter(settings.lexicon_paths), None),
+        )
 
     @property
     def max_body_bytes(self) -> int:

@@ -16,10 +16,10 @@ from typing import Any
 
 from wyoming.event import Event
 
+from ..config import WireSettings
 from ..engine.voices import UnknownVoiceError, VoiceCatalogue
 from ..errors import MAX_CLIENT_TEXT, ErrorCode, KokoroError, safe_text
 from ..speech import VoiceChoice, choose_voice
-from .reader import Limits
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -32,8 +32,7 @@ class ServerState:
 
     catalogue: VoiceCatalogue
     default_voice: str
-    speed: float
-    limits: Limits
+    settings: WireSettings  # the default speed and the text limits
     queued: int = 0  # requests accepted and not yet answered on this connection
 
 
@@ -84,9 +83,9 @@ def _admit(mode: str, data: dict[str, Any], state: ServerState) -> Admitted:
         raise KokoroError(
             f"{state.queued} requests already queued on this connection", ErrorCode.BUSY
         )
-    if isinstance(text, str) and mode == "oneshot" and len(text) > state.limits.max_text_chars:
+    if isinstance(text, str) and mode == "oneshot" and len(text) > state.settings.max_text_chars:
         raise KokoroError(
-            f"text has {len(text)} characters; the limit is {state.limits.max_text_chars}",
+            f"text has {len(text)} characters; the limit is {state.settings.max_text_chars}",
             ErrorCode.TEXT_TOO_LONG,
         )
     text_format = data.get("text_format")
@@ -95,7 +94,11 @@ def _admit(mode: str, data: dict[str, Any], state: ServerState) -> Admitted:
     choice = choose_voice(state.catalogue, state.default_voice, name, language)
     ssml = (text_format or "").lower() == "ssml"
     return Admitted(
-        mode, choice, choice.speed or state.speed, ssml, text if mode == "oneshot" else None
+        mode,
+        choice,
+        choice.speed or state.settings.speed,
+        ssml,
+        text if mode == "oneshot" else None,
     )
 
 
@@ -119,7 +122,7 @@ def _voice_fields(voice: object) -> tuple[str | None, str | None]:
     return name, language
 
 
-def stream_text(event: Event, chars_so_far: int, limits: Limits) -> str | KokoroError:
+def stream_text(event: Event, chars_so_far: int, limits: WireSettings) -> str | KokoroError:
     """A ``synthesize-chunk``'s text, or why it fails its stream."""
     text = event.data.get("text") if isinstance(event.data, dict) else None
     if not isinstance(text, str):

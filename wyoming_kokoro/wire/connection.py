@@ -34,12 +34,13 @@ from wyoming.tts import (
 )
 
 from ..audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, float_to_pcm16, pcm_chunks, pcm_seconds
+from ..config import WireSettings
 from ..errors import ErrorCode, KokoroError, safe_text
 from ..request import SpeechRequest
 from ..speech import SpeakerHandle
 from ..stats import RequestStats, StatsWriter
 from .admission import MAX_QUEUED_REQUESTS, Refused, ServerState, admit, stream_text
-from .reader import LimitedEventReader, Limits
+from .reader import LimitedEventReader
 from .writer import EventWriter
 
 _LOGGER = logging.getLogger(__name__)
@@ -60,20 +61,16 @@ class KokoroConnection:
         speaker: SpeakerHandle,
         info_event: Event,
         stats_writer: StatsWriter,
-        speed: float,
-        samples_per_chunk: int,
-        limits: Limits | None = None,
+        settings: WireSettings,
     ) -> None:
         self.reader = reader
         self.writer = writer
-        self._limits = limits or Limits()
-        self._out = EventWriter(writer, self._limits.write_timeout)
-        self._events = LimitedEventReader(reader, self._limits)
+        self._settings = settings
+        self._out = EventWriter(writer, self._settings.write_timeout)
+        self._events = LimitedEventReader(reader, self._settings)
         self._speaker = speaker
         self._info_event = info_event
         self._stats_writer = stats_writer
-        self._speed = speed
-        self._samples_per_chunk = samples_per_chunk
         self._answers: asyncio.Queue[SpeechRequest] = asyncio.Queue()
         self._waiting: list[SpeechRequest] = []  # not yet answered, in order (current first)
         self._current: SpeechRequest | None = None
@@ -96,18 +93,20 @@ class KokoroConnection:
     async def _read_events(self) -> None:
         while True:
             try:
-                await self._events.wait(self._limits.idle_timeout)
+                await self._events.wait(self._settings.idle_timeout)
             except asyncio.TimeoutError:
                 if self._stream is None and self._busy:
                     continue  # still speaking: a quiet client is not idle
-                _LOGGER.info("Closing a connection idle for %.0f s", self._limits.idle_timeout)
+                _LOGGER.info("Closing a connection idle for %.0f s", self._settings.idle_timeout)
                 return
             except (ConnectionError, OSError):
                 return
             try:
                 # Once an event has begun, all of it must arrive in time (a client that
                 # trickles bytes cannot hold a connection forever).
-                event = await asyncio.wait_for(self._events.read_event(), self._limits.idle_timeout)
+                event = await asyncio.wait_for(
+                    self._events.read_event(), self._settings.idle_timeout
+                )
                 if event is None:
                     return
                 await self._dispatch(event)
@@ -130,7 +129,7 @@ class KokoroConnection:
             request.fail(error)
             request.close()
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._answers.join(), self._limits.write_timeout)
+            await asyncio.wait_for(self._answers.join(), self._settings.write_timeout)
 
     @property
     def _busy(self) -> bool:
@@ -176,7 +175,7 @@ class KokoroConnection:
             _LOGGER.debug("Ignoring event %s", safe_text(event.type))
 
     def _on_chunk(self, stream: SpeechRequest, event: Event) -> None:
-        text = stream_text(event, self._stream_chars, self._limits)
+        text = stream_text(event, self._stream_chars, self._settings)
         if isinstance(text, KokoroError):
             stream.fail(text)
             return
@@ -187,7 +186,7 @@ class KokoroConnection:
         """The request an event opens; a refused one if admission says no."""
         queued = sum(1 for request in self._waiting if not request.refused)
         state = ServerState(
-            self._speaker.catalogue, self._speaker.default_voice, self._speed, self._limits, queued
+            self._speaker.catalogue, self._speaker.default_voice, self._settings, queued
         )
         admitted = admit(mode, event, state)
         if isinstance(admitted, Refused):
@@ -270,7 +269,7 @@ class KokoroConnection:
         if not pcm:
             return
         request.stats.audio_sent(pcm_seconds(len(pcm)))
-        for piece in pcm_chunks(pcm, self._samples_per_chunk):
+        for piece in pcm_chunks(pcm, self._settings.samples_per_chunk):
             chunk = AudioChunk(rate=SAMPLE_RATE, width=SAMPLE_WIDTH, channels=CHANNELS, audio=piece)
             await self._out.write(chunk.event())
 

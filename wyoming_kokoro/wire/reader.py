@@ -10,28 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from wyoming.event import Event
 
-from ..config import default
+from ..config import WireSettings
 from ..errors import ErrorCode, KokoroError
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Protocol and request limits (all configurable, see config.py)."""
-
-    # The defaults are the settings table's (config.py, group "limits"): declared there once.
-    max_header_bytes: int = default("max_header_bytes")
-    max_data_bytes: int = default("max_data_bytes")
-    max_payload_bytes: int = default("max_payload_bytes")
-    max_text_chars: int = default("max_text_chars")
-    max_stream_chars: int = default("max_stream_chars")
-    max_connections: int = default("max_connections")
-    idle_timeout: float = default("idle_timeout")
-    write_timeout: float = default("write_timeout")
 
 
 def _broken(text: str, code: ErrorCode) -> KokoroError:
@@ -45,7 +29,7 @@ _READ_SIZE = 64 * 1024
 class LimitedEventReader:
     """Reads events from a stream with its own bounded buffer."""
 
-    def __init__(self, reader: asyncio.StreamReader, limits: Limits) -> None:
+    def __init__(self, reader: asyncio.StreamReader, limits: WireSettings) -> None:
         self._reader = reader
         self._limits = limits
         self._buffer = bytearray()
