@@ -1,27 +1,34 @@
 """Where the vocoder's time goes, per operator type, for each version the split can build.
 
     flock /tmp/bench.lock .venv/bin/python -m benchmarks.profile_vocoder [--runs 3] [--json F]
+        [--threads N] [--steps]
 
-Every version (as exported; the int8 kernels of engine/int8.py; those with the AdaIN
-chains fused by engine/fuse.py) renders the same segment in the same run, turn by turn,
-so the ratios hold on a shared machine. Prints ms per frame (best of ``--runs``), the
-audio's log-mel difference from the exported vocoder (same length), and onnxruntime's
-profile summed per operator type.
+Every version the split builds (engine/split.py: as exported; the int8 kernels of
+engine/int8.py; those with the AdaIN chains fused by engine/fuse.py), and with ``--steps``
+the rewrites it leaves out (the Snake of engine/snake.py, the MatMulIntegerToFloat
+convolutions of engine/int8_float.py), renders the same segment in the same
+run, turn by turn, so the ratios hold on a shared machine. Prints ms per frame (median
+and best of ``--runs``; with ``--threads 1`` also the median thread CPU time, which
+another process's load barely moves), the audio's log-mel difference from the exported
+vocoder (same length), and onnxruntime's profile summed per operator type.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnxruntime as ort
 
+from wyoming_kokoro.engine.fuse import fuse_adain
+from wyoming_kokoro.engine.int8_float import rewrite_convolutions_to_float
 from wyoming_kokoro.engine.session import SessionConfig
+from wyoming_kokoro.engine.snake import rewrite_snake
 from wyoming_kokoro.engine.split import (
     DECODER_INPUTS,
     SplitSession,
@@ -48,21 +55,53 @@ def by_op_type(profile: Path, runs: int) -> dict[str, float]:
     return dict(totals)
 
 
+def candidates(variants: list[tuple[str, bytes, bytes]]) -> list[tuple[str, bytes, bytes]]:
+    """Versions the split does not build (not faster here; see engine/snake.py and
+    engine/int8_float.py), for --steps: the Snake rewrite on the int8 kernels' version
+    with fused AdaIN, and MatMulIntegerToFloat with fused AdaIN, without and with it."""
+    import onnx
+
+    named = {name: (front, decoder) for name, front, decoder in variants}
+    if "int8 kernels + fused AdaIN" not in named:
+        return []
+    front, fused = named["int8 kernels + fused AdaIN"]
+    exported = named["as exported"][1]
+    made = []
+    for name, base, rewrites in (
+        ("int8 kernels + fused AdaIN + Snake on Cos", fused, [rewrite_snake]),
+        ("int8 float epilogue + fused AdaIN", exported, [rewrite_convolutions_to_float,
+                                                         fuse_adain]),
+        ("int8 float epilogue + fused AdaIN + Snake on Cos", exported,
+         [rewrite_convolutions_to_float, fuse_adain, rewrite_snake]),
+    ):  # fmt: skip
+        model = onnx.load_from_string(base)
+        for rewrite in rewrites:
+            rewrite(model)
+        made.append((name, front, model.SerializeToString()))
+    return made
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", type=Path, default=HOME / "kokoro-v1.0.int8.onnx")
     parser.add_argument("--voices", type=Path, default=HOME / "voices-v1.0.bin")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: all)")
+    parser.add_argument("--steps", action="store_true", help="the rewrites not built too")
     args = parser.parse_args()
     config = SessionConfig()
     model = KokoroModel(args.model, config, ["cpu"], model_digest="profile")
     style = read_voices_file(args.voices)["af_heart"][len(PHONEMES)]
     feeds = model.feeds(PHONEMES, style, 1.0)
     variants = _cut_graph(args.model)
+    if args.steps:
+        variants = candidates(variants) + variants
     sessions: list[tuple[str, Any, Any]] = []
     for name, front, decoder in variants:
         options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.intra_op_num_threads = args.threads
         options.enable_profiling = True
         options.profile_file_prefix = f"/tmp/profile-{name.replace(' ', '_')}"
         halves = load_parts(front, decoder, options)
@@ -71,28 +110,41 @@ def main() -> None:
     frames = int(made[DECODER_INPUTS[0]].shape[-1])
     style_feed = feeds[sessions[0][1]._style]
     audio = [s._decode(made, style_feed, 0, frames) for _, s, _ in sessions]
-    best = [math.inf] * len(sessions)
+    wall: list[list[float]] = [[] for _ in sessions]
+    cpu: list[list[float]] = [[] for _ in sessions]
     for _ in range(args.runs):
         for index, (_, session, _) in enumerate(sessions):
-            began = time.perf_counter()
+            began, used = time.perf_counter(), time.thread_time()
             session._decode(made, style_feed, 0, frames)
-            best[index] = min(best[index], (time.perf_counter() - began) / frames)
+            wall[index].append((time.perf_counter() - began) / frames)
+            cpu[index].append((time.thread_time() - used) / frames)
+    median = [float(np.median(w)) for w in wall]
+    best = [min(w) for w in wall]
+    cpu_median = [float(np.median(c)) for c in cpu]
     report: dict[str, Any] = {"frames": frames, "versions": {}}
     reference = audio[-1]  # as exported
-    for (name, _, decoder), seconds, sound in zip(sessions, best, audio, strict=True):
+    for (name, _, decoder), seconds, fastest, used, sound in zip(
+        sessions, median, best, cpu_median, audio, strict=True
+    ):
         profile = Path(decoder.end_profiling())
         ops = by_op_type(profile, args.runs + 1)
         profile.unlink(missing_ok=True)
         total = sum(ops.values())
         report["versions"][name] = {
-            "ms_per_frame": round(seconds * 1000, 3),
-            "ratio_to_exported": round(seconds / best[-1], 3),
+            "ms_per_frame_median": round(seconds * 1000, 3),
+            "ms_per_frame_best": round(fastest * 1000, 3),
+            "ratio_to_exported": round(seconds / median[-1], 3),
+            "threads": args.threads,
             "log_mel_db_vs_exported": round(mel_difference(reference, sound), 4),
             "same_length": len(sound) == len(reference),
             "ms_by_op_type": {k: round(v, 2) for k, v in sorted(ops.items(), key=lambda i: -i[1])},
         }
+        if args.threads == 1:
+            report["versions"][name]["cpu_ms_per_frame_median"] = round(used * 1000, 3)
+        cpu_note = f", CPU {used * 1000:.2f} ms/frame" if args.threads == 1 else ""
         print(
-            f"\n{name}: {seconds * 1000:.2f} ms/frame ({seconds / best[-1]:.2f}x as exported), "
+            f"\n{name}: {seconds * 1000:.2f} ms/frame median, {fastest * 1000:.2f} best "
+            f"({seconds / median[-1]:.2f}x as exported){cpu_note}, "
             f"log-mel {mel_difference(reference, sound):.3f} dB"
         )
         for op, ms in sorted(ops.items(), key=lambda i: -i[1])[:12]:
