@@ -2,7 +2,8 @@
 
 One long answer (about a minute of audio, one ``synthesize``) plays while new short
 commands arrive at a steady rate, each on its own connection. Measured per scheduler
-(``--scheduler deadline`` and the older ``first-segment``), against the same server idle:
+(``--scheduler deadline`` and the older ``first-segment``, both servers started at once
+and taken in turn at each level, at the same command rate), against the same server idle:
 
 * the long answer's **stall**: seconds its client's playout would be dry after its first
   audio (the client plays each chunk as soon as it arrives and the one before it ended);
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import tempfile
@@ -123,36 +125,50 @@ async def loaded(
     }
 
 
-async def measure(
-    server: RunningServer, texts: Texts, long_text: str, levels: list[float]
-) -> dict[str, Any]:
-    # Idle: short commands one at a time, and the long answer's RTF on a part of it.
-    idle = [(await speak(server, texts.get("short", i)))[0][0] for i in range(IDLE_COMMANDS)]
+async def idle(server: RunningServer, texts: Texts, long_text: str) -> dict[str, Any]:
+    """Short commands one at a time, and the long answer's RTF on a part of it."""
+    firsts = [(await speak(server, texts.get("short", i)))[0][0] for i in range(IDLE_COMMANDS)]
     engine_s = [(r["g2p_ms"] + r["inference_ms"]) / 1000 for r in records(server)[-IDLE_COMMANDS:]]
-    command_s = sum(engine_s) / len(engine_s)
     await speak(server, long_text[: len(long_text) // 4])
     part = records(server)[-1]
-    long_rtf = (part["g2p_ms"] + part["inference_ms"]) / 1000 / part["audio_seconds"]
+    return {
+        "idle_first_audio_p50_s": round(percentile(firsts, 0.5), 3),
+        "idle_first_audio_p95_s": round(percentile(firsts, 0.95), 3),
+        "short_command_engine_s": round(sum(engine_s) / len(engine_s), 3),
+        "long_rtf_alone": round(
+            (part["g2p_ms"] + part["inference_ms"]) / 1000 / part["audio_seconds"], 3
+        ),
+    }
+
+
+async def measure(
+    servers: dict[str, RunningServer], texts: Texts, long_text: str, levels: list[float]
+) -> dict[str, Any]:
+    """Every scheduler at the same loads, taken in turn level by level (the machine's
+    speed drifts): the command rates come from the first scheduler's idle figures."""
+    results: dict[str, Any] = {}
+    for name, server in servers.items():
+        results[name] = {**await idle(server, texts, long_text), "levels": {}}
+        print(f"{name} idle: {json.dumps(results[name])}", flush=True)
+    calibration = next(iter(results.values()))
+    command_s, long_rtf = calibration["short_command_engine_s"], calibration["long_rtf_alone"]
     spare = max(0.0, 1.0 - long_rtf)
     if long_rtf >= 0.9:  # the long answer alone nearly fills the engine: no load to add
         print(f"  the long answer alone needs RTF {long_rtf:.2f}: machine too busy", flush=True)
-    result: dict[str, Any] = {
-        "idle_first_audio_p50_s": round(percentile(idle, 0.5), 3),
-        "idle_first_audio_p95_s": round(percentile(idle, 0.95), 3),
-        "short_command_engine_s": round(command_s, 3),
-        "long_rtf_alone": round(long_rtf, 3),
-        "levels": {},
-    }
     for level in levels:
         rate = level * spare / command_s  # commands per second
-        figures = await loaded(server, long_text, texts, 1 / rate if rate > 0 else None)
-        figures["interval_s"] = round(1 / rate, 3) if rate > 0 else None
-        figures["utilization"] = round(long_rtf + rate * command_s, 2)
-        p95 = figures["short_first_audio_p95_s"]
-        figures["p95_vs_idle"] = round(p95 / result["idle_first_audio_p95_s"], 2) if p95 else None
-        result["levels"][f"{round(level * 100)}%"] = figures
-        print(f"  {level:.0%}: {json.dumps(figures)}", flush=True)
-    return result
+        for name, server in servers.items():
+            figures = await loaded(server, long_text, texts, 1 / rate if rate > 0 else None)
+            figures["interval_s"] = round(1 / rate, 3) if rate > 0 else None
+            figures["utilization"] = round(long_rtf + rate * command_s, 2)
+            p95, idle_p95 = (
+                figures["short_first_audio_p95_s"],
+                results[name]["idle_first_audio_p95_s"],
+            )
+            figures["p95_vs_idle"] = round(p95 / idle_p95, 2) if p95 else None
+            results[name]["levels"][f"{round(level * 100)}%"] = figures
+            print(f"  {name} {level:.0%}: {json.dumps(figures)}", flush=True)
+    return results
 
 
 def main() -> int:
@@ -167,16 +183,14 @@ def main() -> int:
     corpus = json.loads((ROOT / "benchmarks" / "corpus.json").read_text())
     texts = Texts(corpus, seed=21)
     long_text = " ".join(texts.get("paragraph", i) for i in range(3))  # ~60 s of audio
-    results: dict[str, Any] = {}
-    for scheduler in args.schedulers.split(","):
-        with tempfile.TemporaryDirectory() as tmp:
-            server = start(Path(tmp), scheduler)
-            try:
-                print(f"{scheduler}:", flush=True)
-                levels = [float(level) for level in args.levels.split(",")]
-                results[scheduler] = asyncio.run(measure(server, texts, long_text, levels))
-            finally:
-                server.stop()
+    levels = [float(level) for level in args.levels.split(",")]
+    with contextlib.ExitStack() as stack:
+        servers: dict[str, RunningServer] = {}
+        for scheduler in args.schedulers.split(","):
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            servers[scheduler] = start(tmp, scheduler)
+            stack.callback(servers[scheduler].stop)
+        results = asyncio.run(measure(servers, texts, long_text, levels))
     print(json.dumps(results, indent=2))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2) + "\n")

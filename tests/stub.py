@@ -32,6 +32,7 @@ from wyoming.tts import (
 
 from wyoming_kokoro.config import WireSettings
 from wyoming_kokoro.engine.router import Router, SegmentResult
+from wyoming_kokoro.engine.scheduler import FIRST_SEGMENT_POLICY
 from wyoming_kokoro.engine.synthesizer import load_vocab
 from wyoming_kokoro.engine.voices import STYLE_DIM, STYLE_ROWS, VoiceCatalogue
 from wyoming_kokoro.handler import KokoroConnection
@@ -281,6 +282,7 @@ async def stub_server(
     parts: bool = False,
     liveness: Liveness | None = None,
     first_clause: bool = True,
+    scheduler: str = FIRST_SEGMENT_POLICY,
 ) -> AsyncIterator[StubServer]:
     """A server on a free loopback port; ``loaded=False`` leaves the model 'loading'.
 
@@ -294,7 +296,13 @@ async def stub_server(
     model = (PartsStubModel if parts else StubModel)(delay, samples_per_phoneme)
     phonemizer = StubPhonemizer()
     speaker = Speaker(
-        model, catalogue, phonemizer, "af_heart", audio=audio, first_clause=first_clause
+        model,
+        catalogue,
+        phonemizer,
+        "af_heart",
+        audio=audio,
+        first_clause=first_clause,
+        scheduler=scheduler,
     )
     if loaded:
         handle.set(speaker)

@@ -152,6 +152,35 @@ async def test_between_parts_the_engine_serves_what_must_start_first() -> None:
     scheduler.close()
 
 
+async def test_a_job_run_between_parts_lets_nothing_go_before_the_one_it_interrupted() -> None:
+    """A job run between another's parts may offer the engine back in turn, but only to
+    what suits the interrupted job as well: once that is about to run dry, it comes next."""
+    scheduler = InferenceScheduler()
+    order: list[str] = []
+    queued = threading.Event()
+    outer_until = [1e12]
+
+    def outer() -> None:
+        queued.wait(5)
+        scheduler.between(0.5, due=lambda: outer_until[0])
+        order.append("outer rest")
+
+    def inner() -> None:
+        outer_until[0] = 0.0  # meanwhile the interrupted answer is about to run dry
+        scheduler.between(0.5, due=lambda: 1e12)  # inner itself has plenty in hand
+        order.append("inner")
+
+    running = scheduler.submit(False, outer, due=lambda: outer_until[0], owner=Owner())
+    while scheduler.pending():
+        await asyncio.sleep(0.01)
+    first_in = scheduler.submit(True, inner)
+    other = scheduler.submit(True, lambda: order.append("other"))
+    queued.set()
+    await asyncio.gather(running, first_in, other)
+    assert order == ["inner", "outer rest", "other"]
+    scheduler.close()
+
+
 async def test_between_parts_does_nothing_under_the_first_segment_policy() -> None:
     scheduler = InferenceScheduler(policy=FIRST_SEGMENT_POLICY)
     order: list[str] = []
@@ -176,12 +205,21 @@ async def test_the_engine_is_contended_while_another_request_uses_it() -> None:
     clock = [100.0]
     scheduler = InferenceScheduler(clock=lambda: clock[0])
     mine, theirs = Owner(), Owner()  # each request's own object (its playout clock)
+    plays_until = [105.0]
     await scheduler.submit(True, lambda: None, owner=mine)
     assert not scheduler.contended(mine)  # only my own work
-    await scheduler.submit(True, lambda: None, owner=theirs)
-    assert scheduler.contended(mine) and scheduler.contended(theirs)
-    clock[0] += 60.0  # long ago: alone again
+    await scheduler.submit(True, lambda: None, owner=theirs, due=lambda: plays_until[0])
+    assert scheduler.contended(mine)  # their audio still plays: more of it may come
+    assert not scheduler.contended(theirs)  # mine has none playing (due unknown)
+    clock[0] = 106.0  # their audio has played out: requests one after another
     assert not scheduler.contended(mine)
+    gate = threading.Event()
+    queued = scheduler.submit(True, gate.wait, 5, owner=theirs)  # running or queued
+    while not scheduler.pending() and not scheduler._running:
+        await asyncio.sleep(0.01)
+    assert scheduler.contended(mine)
+    gate.set()
+    await queued
     scheduler.close()
     assert not InferenceScheduler(policy=FIRST_SEGMENT_POLICY).contended(mine)
 

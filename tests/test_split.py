@@ -21,6 +21,7 @@ from wyoming.tts import Synthesize
 from tests.stub import PARAGRAPH, PartsStubModel, audio_bytes, stub_server, types
 from wyoming_kokoro.audio import SAMPLE_RATE, float_to_pcm16
 from wyoming_kokoro.engine.render import Piece, Place
+from wyoming_kokoro.engine.scheduler import DEADLINE
 from wyoming_kokoro.engine.session import SessionConfig
 from wyoming_kokoro.engine.split import (
     FRAME_S,
@@ -125,7 +126,7 @@ async def test_hang_up_or_failure_between_head_and_rest() -> None:
 async def test_a_new_request_is_served_between_a_long_segments_parts() -> None:
     """A command that arrives while another request's segment is being vocoded runs
     between that segment's parts (the engine is offered back), not after all of it."""
-    async with stub_server(parts=True, samples_per_phoneme=2400) as server:
+    async with stub_server(parts=True, samples_per_phoneme=9600, scheduler=DEADLINE) as server:
         model = server.model
         assert isinstance(model, PartsStubModel)
         model.rest_gate.clear()  # the long segment is between its parts
@@ -143,7 +144,7 @@ async def test_a_new_request_is_served_between_a_long_segments_parts() -> None:
         assert audio_bytes(events) > 0
         await long_answer.read_until("audio-stop", timeout=ANSWER)
         # The command finished first: it ran between the long segment's parts (the long
-        # answer had a second of audio in hand, the command none).
+        # answer had 4 s of audio in hand, the command none).
         assert len(model.finished) == 2 and model.finished[0] == "on."
 
 

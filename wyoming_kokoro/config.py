@@ -493,9 +493,9 @@ class EngineSettings(FolderSettings):
         "render a request's first segment in two parts: its opening is sent while the rest renders",
     )
     scheduler: str = setting(
-        "deadline",
+        "first-segment",
         _choice("deadline", "first-segment"),
-        "inference order: by playback deadline, or every first segment first",
+        "inference order: every first segment first, or by playback deadline",
     )
     # KOKORO_<NAME>_PROVIDER_ENABLED / _BENCHMARK / _PRIORITY, one entry per provider key
     # (derived options: see SWITCH_OPTIONS)

@@ -19,7 +19,7 @@ from .config import SpeechSettings
 from .engine.cache import PhraseCache
 from .engine.render import Renderer
 from .engine.router import Router, SegmentResult
-from .engine.scheduler import DEADLINE, InferenceScheduler
+from .engine.scheduler import FIRST_SEGMENT_POLICY, InferenceScheduler
 from .engine.voices import VoiceCatalogue, language_code
 from .liveness import Liveness
 from .shaping import AudioSettings, Shaping
@@ -158,7 +158,7 @@ class Speaker:
         first_clause: bool = True,
         lexicon: LexiconFiles | None = None,
         audio: AudioSettings | None = None,
-        scheduler: str = DEADLINE,
+        scheduler: str = FIRST_SEGMENT_POLICY,
     ) -> None:
         if default_voice not in catalogue:
             raise ValueError(f"default voice {default_voice!r} is not in the voices file")
@@ -186,7 +186,7 @@ class Speaker:
         phonemizer: Phonemize,
         speech: SpeechSettings,
         audio: AudioSettings,
-        scheduler: str = DEADLINE,
+        scheduler: str = FIRST_SEGMENT_POLICY,
     ) -> Speaker:
         """The Speaker of the speech section (and the shaping's, and the scheduler's
         policy from the engine's)."""

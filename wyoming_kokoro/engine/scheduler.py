@@ -1,15 +1,20 @@
-"""One inference thread, ordered by playback deadline.
+"""One inference thread, and the order it takes jobs in: two policies.
 
-Every job carries a *deadline*: the moment (``time.monotonic``) its request's audio sent
-so far runs out. A request's first segment is due at once (its deadline is when it was
-queued: someone waits in silence); a later segment is due when the audio made before it
-will have played out, read when the engine picks its next job, so it follows the
-request's progress. The engine runs the job whose *latest start* (deadline minus the
-job's expected run time) comes first: a new short command goes ahead of a long answer
-that still has seconds of audio in hand, and the long answer goes first once waiting
-longer would let it run dry. Priority therefore ages by itself: a job queued earlier
-has the earlier deadline. Equal keys run in arrival order, so a request's segments keep
-their order.
+``first-segment`` (the server's default): every request's first segment before any later
+one, each kind in arrival order. With sentence-sized segments it measured best here
+(benchmarks/deadline.py, README "Under load"): a long answer runs whenever no first
+segment waits, so its audio builds up far ahead of its listener.
+
+``deadline``: every job carries a *deadline*: the moment (``time.monotonic``) its
+request's audio sent so far runs out. A request's first segment is due at once (its
+deadline is when it was queued: someone waits in silence); a later segment is due when
+the audio made before it will have played out, read when the engine picks its next job,
+so it follows the request's progress. The engine runs the job whose *latest start*
+(deadline minus the job's expected run time) comes first: a new short command goes
+ahead of a long answer that still has seconds of audio in hand, and the long answer goes
+first once waiting longer would let it run dry. Priority therefore ages by itself: a job
+queued earlier has the earlier deadline. Equal keys run in arrival order, so a
+request's segments keep their order.
 
 A job is one segment, and a segment vocoded in parts (engine/split.py) gives the engine
 back between its parts: :meth:`InferenceScheduler.between` runs, on the inference
@@ -19,8 +24,8 @@ for one part, not the whole sentence. While more than one request is using the e
 (:meth:`InferenceScheduler.contended`), a long segment is cut into parts of at most
 ``CONTENDED_PART_S`` of vocoding for that reason.
 
-The older policy, ``first-segment`` (every first segment before every later segment),
-is kept as a setting to compare against in the benchmark.
+Run just in time, a request runs dry whenever an estimate is off by more than
+``SAFETY_S``; in the benchmark it ran dry more often than ``first-segment``.
 
 A job whose future was cancelled (the client went away) is skipped.
 """
@@ -48,15 +53,15 @@ POLICIES = (DEADLINE, FIRST_SEGMENT_POLICY)
 # Seconds of inference per phoneme before any run was measured (a slow CPU's figure:
 # starting a long answer's segment early costs little, starting it late stalls it).
 INITIAL_S_PER_PHONEME = 0.004
-# Started this much before the latest start: the thread may be busy with another job.
-SAFETY_S = 0.3
 # A running job counts as moving until it has taken this many times its expected time.
 HUNG_FACTOR = 3.0
-# While another request has used the engine this recently (seconds), the engine is shared:
-CONTENDED_S = 5.0
-# and a segment's vocoding goes in parts of at most this long, so a new request waits for
-# one part at most (each cut costs the vocoder 16 frames of overlap, ~8 % of a part).
+# While another request has work queued or running, or audio still playing, the engine is
+# shared, and a segment's vocoding goes in parts of at most this long, so a new request
+# waits for one part at most (each cut costs the vocoder 16 frames of overlap, ~8 %).
 CONTENDED_PART_S = 1.0
+# Started this much before the latest start: the thread may be busy with another job's
+# part when that comes (and the estimates are estimates).
+SAFETY_S = 0.5 + 2 * CONTENDED_PART_S
 
 
 @dataclass
@@ -113,9 +118,14 @@ class InferenceScheduler:
         self._moved = time.monotonic()
         # Each job on the thread's stack: when it began, and its expected seconds.
         self._jobs: list[tuple[float, float]] = []
-        self._seen: weakref.WeakKeyDictionary[object, float] = weakref.WeakKeyDictionary()
+        # Each request (its owner object, while it lives): when its audio runs out.
+        self._seen: weakref.WeakKeyDictionary[object, Callable[[], float | None] | None] = (
+            weakref.WeakKeyDictionary()
+        )
         self.inline_s = 0.0  # seconds spent on jobs run between another job's parts
         self._running: list[object | None] = []  # owners of the jobs on the thread's stack
+        # The jobs waiting on the stack for a job run between their parts: (due, next part s).
+        self._suspended: list[tuple[Callable[[], float | None], float]] = []
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
@@ -140,29 +150,45 @@ class InferenceScheduler:
         with self._ready:
             self._pending.append(ticket)
             if owner is not None:
-                self._seen[owner] = ticket.queued
+                self._seen[owner] = due
             self._ready.notify()
         return future
 
     def contended(self, owner: object) -> bool:
-        """Another request than ``owner``'s has queued work in the last ``CONTENDED_S``."""
+        """Another request than ``owner``'s uses the engine: it has a job queued or running,
+        or audio still playing (more of it may come). Requests one after another are not."""
         if self.policy != DEADLINE:
             return False
         with self._ready:
-            since = self._clock() - CONTENDED_S
-            return any(seen >= since for other, seen in self._seen.items() if other is not owner)
+            busy = {id(t.owner) for t in self._pending} | {id(o) for o in self._running}
+            others = [(o, due) for o, due in self._seen.items() if o is not owner]
+        now = self._clock()
+        for other, due in others:
+            if id(other) in busy:
+                return True
+            until = due() if due is not None else None
+            if until is not None and until > now:
+                return True
+        return False
 
     def between(self, next_part_s: float, due: Callable[[], float | None]) -> None:
         """Called on the inference thread between two parts of the running job, whose next
         part takes about ``next_part_s`` and whose request's audio runs out at ``due()``:
-        run the queued jobs that must start before that part, then return to it."""
+        run the queued jobs that must start before that part, then return to it.
+
+        A job run here may offer the engine back between its own parts too; what it lets
+        go first must then suit every job waiting on the thread's stack, not only it."""
         if self.policy != DEADLINE:
             return
         while True:
-            until = due()
-            if until is None:
-                return  # the running job's listener waits for it
-            mine = until - next_part_s - SAFETY_S
+            mine: float | None = None
+            for waits, part_s in [*self._suspended, (due, next_part_s)]:
+                until = waits()
+                if until is None:
+                    return  # its listener waits for it: nothing goes first
+                latest = until - part_s - SAFETY_S
+                mine = latest if mine is None else min(mine, latest)
+            assert mine is not None
             with self._ready:
                 # Not a request whose job waits on the stack: its next segment cannot go
                 # before the rest of the one in hand.
@@ -178,7 +204,11 @@ class InferenceScheduler:
                     return
                 self._pending = [t for t in self._pending if t is not ticket]
             counted, started = self.inline_s, time.perf_counter()
-            self._run(ticket)
+            self._suspended.append((due, next_part_s))
+            try:
+                self._run(ticket)
+            finally:
+                self._suspended.pop()
             # All of its time, what ran between its own parts included (counted once).
             self.inline_s = counted + time.perf_counter() - started
 
