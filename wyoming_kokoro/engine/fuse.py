@@ -16,10 +16,11 @@ scale on synthetic graphs).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
+
+from .graph import GraphIndex
 
 _CHANNELS = "fuse/channels"
 
@@ -32,13 +33,8 @@ def fuse_adain(model: Any) -> int:
     from onnx import helper, numpy_helper
 
     graph = model.graph
-    initializers = {t.name: t for t in graph.initializer}
-    producers = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list[Any]] = defaultdict(list)
-    for node in graph.node:
-        for name in dict.fromkeys(node.input):  # a node reading a tensor twice is one user
-            consumers[name].append(node)
-    outputs = {o.name for o in graph.output}
+    index = GraphIndex.of(graph)
+    initializers, consumers, outputs = index.initializers, index.consumers, index.outputs
     shapes = {
         v.name: [
             d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim
@@ -47,20 +43,7 @@ def fuse_adain(model: Any) -> int:
         if v.type.tensor_type.HasField("shape")
     }
 
-    def constant(name: str) -> np.ndarray | None:
-        if name in initializers:
-            return numpy_helper.to_array(initializers[name])
-        node = producers.get(name)
-        if node is not None and node.op_type == "Constant":
-            return numpy_helper.to_array(node.attribute[0].t)
-        return None
-
-    def only(name: str, op: str) -> Any | None:
-        """The single consumer of ``name`` if it is an ``op`` and nothing else reads it."""
-        users = consumers.get(name, [])
-        if len(users) != 1 or users[0].op_type != op or name in outputs:
-            return None
-        return users[0]
+    constant, only = index.value, index.only
 
     def over_time(node: Any) -> bool:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}

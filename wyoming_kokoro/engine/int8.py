@@ -23,6 +23,7 @@ both vocoders once and keeps the faster (see ``open_split``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,48 @@ _FLIP = "int8_rewrite/0x80"
 _BATCH_AXIS = "int8_rewrite/axis0"
 _TIME_AXIS = "int8_rewrite/axis1"
 _LAST = np.iinfo(np.int64).max
+
+
+def tap_columns(
+    source: str,
+    prefix: str,
+    taps: int,
+    dilation: int,
+    stride: int,
+    axis: int,
+    time_axis: str,
+    constant: Callable[[str, np.ndarray], str],
+    nodes: list[Any],
+) -> str:
+    """A convolution's input ``source`` (already padded) as the columns of one matrix
+    product: for each tap, the input from that tap's offset, every ``stride``-th step in
+    time (a ``Slice`` along ``time_axis``), the taps stacked along ``axis`` (a ``Concat``);
+    the input itself for one tap at stride 1. Appends the nodes to ``nodes``; ``constant``
+    makes an initializer and returns its name."""
+    from onnx import helper
+
+    if taps == 1 and stride == 1:
+        return source
+    span = dilation * (taps - 1)
+    step = constant(f"{prefix}stride", np.array([stride], dtype=np.int64))
+    slices = []
+    for tap in range(taps):
+        start = tap * dilation
+        stop = start - span if start < span else _LAST  # from the padded length
+        sliced = f"{prefix}tap{tap}"
+        starts = constant(f"{prefix}start{tap}", np.array([start], dtype=np.int64))
+        stops = constant(f"{prefix}stop{tap}", np.array([stop], dtype=np.int64))
+        nodes.append(
+            helper.make_node(
+                "Slice", [source, starts, stops, time_axis, step], [sliced], name=sliced
+            )
+        )
+        slices.append(sliced)
+    if taps == 1:
+        return slices[0]
+    columns = f"{prefix}columns"
+    nodes.append(helper.make_node("Concat", slices, [columns], name=columns, axis=axis))
+    return columns
 
 
 def rewrite_convolutions(model: Any) -> int:
@@ -112,34 +155,9 @@ def rewrite_convolutions(model: Any) -> int:
             padded = f"{base}/padded"
             nodes.append(helper.make_node("Pad", [source, pads, zero8], [padded], name=padded))
             source = padded
-        span = dilation * (taps - 1)
-        columns = source
-        if taps > 1 or stride > 1:
-            step = constant(f"{base}/stride", np.array([stride], dtype=np.int64))
-            slices = []
-            for tap in range(taps):
-                start = tap * dilation
-                stop = start - span if start < span else _LAST  # from the padded length
-                sliced = f"{base}/tap{tap}"
-                nodes.append(
-                    helper.make_node(
-                        "Slice",
-                        [
-                            source,
-                            constant(f"{base}/start{tap}", np.array([start], dtype=np.int64)),
-                            constant(f"{base}/stop{tap}", np.array([stop], dtype=np.int64)),
-                            _TIME_AXIS,
-                            step,
-                        ],
-                        [sliced],
-                        name=sliced,
-                    )
-                )
-                slices.append(sliced)
-            columns = slices[0]
-            if taps > 1:
-                columns = f"{base}/columns"
-                nodes.append(helper.make_node("Concat", slices, [columns], name=columns, axis=0))
+        columns = tap_columns(
+            source, f"{base}/", taps, dilation, stride, 0, _TIME_AXIS, constant, nodes
+        )
         # Columns are stacked tap by tap: the weights' rows follow the same order.
         matrix = np.ascontiguousarray(weights.transpose(0, 2, 1).reshape(outputs, taps * inputs))
         product = f"{base}/product"

@@ -38,9 +38,11 @@ from typing import Any
 
 import numpy as np
 
+from .graph import GraphIndex
+from .int8 import tap_columns
+
 _MS = "com.microsoft"
 _TO_TIME = [0, 2, 1]
-_LAST = np.iinfo(np.int64).max
 _FLAT = "int8_float/flat"
 _TIME_AXIS = "int8_float/axis1"
 
@@ -54,13 +56,8 @@ def rewrite_convolutions_to_float(model: Any) -> int:
     from onnx import TensorProto, helper, numpy_helper
 
     graph = model.graph
-    initializers = {t.name: t for t in graph.initializer}
-    producers = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list[Any]] = defaultdict(list)
-    for node in graph.node:
-        for name in dict.fromkeys(node.input):
-            consumers[name].append(node)
-    outputs = {o.name for o in graph.output}
+    index = GraphIndex.of(graph)
+    initializers, producers = index.initializers, index.producers
     added: list[Any] = []
 
     def constant(name: str, value: np.ndarray) -> str:
@@ -70,16 +67,7 @@ def rewrite_convolutions_to_float(model: Any) -> int:
             added.append(tensor)
         return name
 
-    def value(name: str) -> np.ndarray | None:
-        if name in initializers:
-            return numpy_helper.to_array(initializers[name])
-        return None
-
-    def only(name: str, op: str) -> Any | None:
-        users = consumers.get(name, [])
-        if len(users) != 1 or users[0].op_type != op or name in outputs:
-            return None
-        return users[0]
+    value, only = index.value, index.only
 
     def other(node: Any, known: str) -> str | None:
         if len(node.input) != 2 or known not in node.input:
@@ -172,34 +160,9 @@ def rewrite_convolutions_to_float(model: Any) -> int:
             padded = f"{base}/padded"
             nodes.append(helper.make_node("Pad", [source, pads, x_zero], [padded], name=padded))
             source = padded
-        span = dilation * (taps - 1)
-        columns = source
-        if taps > 1 or stride > 1:
-            step = constant(f"{base}/stride", np.array([stride], dtype=np.int64))
-            slices = []
-            for tap in range(taps):
-                start = tap * dilation
-                stop = start - span if start < span else _LAST
-                sliced = f"{base}/tap{tap}"
-                nodes.append(
-                    helper.make_node(
-                        "Slice",
-                        [
-                            source,
-                            constant(f"{base}/start{tap}", np.array([start], dtype=np.int64)),
-                            constant(f"{base}/stop{tap}", np.array([stop], dtype=np.int64)),
-                            _TIME_AXIS,
-                            step,
-                        ],
-                        [sliced],
-                        name=sliced,
-                    )
-                )
-                slices.append(sliced)
-            columns = slices[0]
-            if taps > 1:
-                columns = f"{base}/columns"
-                nodes.append(helper.make_node("Concat", slices, [columns], name=columns, axis=2))
+        columns = tap_columns(
+            source, f"{base}/", taps, dilation, stride, 2, _TIME_AXIS, constant, nodes
+        )
         # Columns are stacked tap by tap along the channels: the weights' rows follow.
         signed = (weights ^ np.uint8(0x80)).view(np.int8)
         matrix = np.ascontiguousarray(signed.transpose(2, 1, 0).reshape(taps * inputs, outputs_))

@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from .graph import GraphIndex
+
 MIN_ALPHA = 1e-3  # below it, c = 1/(2α) is so large that its rounding is heard
 # Where x is rebuilt as c·u (the normalization folded), c·2α must be 1 to this: the
 # export's 1e-9 beside α, and rounding.
@@ -53,27 +55,10 @@ def rewrite_snake(model: Any, fold_into_norm: bool = True) -> int:
     from onnx import helper, numpy_helper
 
     graph = model.graph
-    initializers = {t.name: t for t in graph.initializer}
-    producers = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list[Any]] = defaultdict(list)
-    for node in graph.node:
-        for name in dict.fromkeys(node.input):
-            consumers[name].append(node)
-    outputs = {o.name for o in graph.output}
+    index = GraphIndex.of(graph)
+    producers, consumers, outputs = index.producers, index.consumers, index.outputs
 
-    def constant(name: str) -> np.ndarray | None:
-        if name in initializers:
-            return numpy_helper.to_array(initializers[name])
-        node = producers.get(name)
-        if node is not None and node.op_type == "Constant" and node.attribute[0].name == "value":
-            return numpy_helper.to_array(node.attribute[0].t)
-        return None
-
-    def only(name: str, *ops: str) -> Any | None:
-        users = consumers.get(name, [])
-        if len(users) != 1 or users[0].op_type not in ops or name in outputs:
-            return None
-        return users[0]
+    constant, only = index.value, index.only
 
     def split(node: Any) -> tuple[str, np.ndarray] | None:
         """(the tensor, the constant) of a two-input node with one constant input."""

@@ -1,0 +1,50 @@
+"""Lookups over an ONNX graph that the graph rewrites (fuse, snake, int8_float) share."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class GraphIndex:
+    """Who makes and who reads each tensor of a graph, and its constants."""
+
+    initializers: dict[str, Any]
+    producers: dict[str, Any]
+    consumers: dict[str, list[Any]]
+    outputs: set[str]
+
+    @classmethod
+    def of(cls, graph: Any) -> GraphIndex:
+        consumers: dict[str, list[Any]] = defaultdict(list)
+        for node in graph.node:
+            for name in dict.fromkeys(node.input):  # a node reading a tensor twice is one user
+                consumers[name].append(node)
+        return cls(
+            {t.name: t for t in graph.initializer},
+            {out: node for node in graph.node for out in node.output},
+            consumers,
+            {o.name for o in graph.output},
+        )
+
+    def value(self, name: str) -> np.ndarray | None:
+        """The tensor's value if it is a constant (an initializer or a Constant node)."""
+        from onnx import numpy_helper
+
+        if name in self.initializers:
+            return numpy_helper.to_array(self.initializers[name])
+        node = self.producers.get(name)
+        if node is not None and node.op_type == "Constant" and node.attribute[0].name == "value":
+            return numpy_helper.to_array(node.attribute[0].t)
+        return None
+
+    def only(self, name: str, *ops: str) -> Any | None:
+        """The single consumer of ``name`` if it is one of ``ops`` and nothing else reads it."""
+        users = self.consumers.get(name, [])
+        if len(users) != 1 or users[0].op_type not in ops or name in self.outputs:
+            return None
+        return users[0]
