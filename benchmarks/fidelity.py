@@ -12,8 +12,9 @@ off, no tail), trimmed. Reported per configuration:
 - frames rendered / played by the vocoder (its parts' overlaps), and first speech (the
   seconds until the first audio of a one-shot).
 
-Configurations: the defaults, and each feature off in turn (whole-reply planning: pauses
-by rule between sentences; the vocoder in parts). Run it alone on the machine:
+Configurations: the defaults (the first clause cut, then a segment per sentence), each
+reply planned whole (``--no-first-clause``), pauses given explicitly, and the vocoder in
+one part. Run it alone on the machine:
 
     flock /tmp/bench.lock .venv/bin/python benchmarks/fidelity.py [--json OUT] [--replies N]
 """
@@ -216,10 +217,12 @@ def span(audio: np.ndarray) -> float:
 
 
 CONFIGS: dict[str, dict[str, Any]] = {
+    # The first clause cut, then a segment per sentence, Kokoro's pauses by rule.
     "defaults": {},
-    "whole-reply planning off": {
-        "audio": AudioSettings(*KOKORO_PAUSES["a"][::-1], None, None, 1.0, 0.0)
-    },
+    # Each reply planned as whole as one inference allows; the model pauses.
+    "whole-reply (--no-first-clause)": {"first_clause": False},
+    # Pauses set by the user (here Kokoro's medians, given explicitly).
+    "fixed pauses": {"audio": AudioSettings(*KOKORO_PAUSES["a"][::-1], None, None, 1.0, 0.0)},
     "vocoder parts off": {"split": False},
 }
 
@@ -234,7 +237,11 @@ def measure(names: list[str], replies: tuple[str, ...]) -> dict[str, Any]:
         config = CONFIGS[name]
         model = models[config.get("split", True)]
         audio = config.get("audio", AudioSettings(None, None, None, None, 1.0, 0.0))
-        speaker = Speaker(model, catalogue, phonemizer, "af_heart", cache_bytes=0, audio=audio)
+        first_clause = config.get("first_clause", True)
+        speaker = Speaker(
+            model, catalogue, phonemizer, "af_heart", cache_bytes=0, audio=audio,
+            first_clause=first_clause,
+        )  # fmt: skip
         speaker.warm_up()
         voice = choose_voice(catalogue, "af_heart", "af_heart", None)
         rows = []
