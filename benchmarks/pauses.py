@@ -32,6 +32,7 @@ from wyoming_kokoro.audio import (  # noqa: E402
     Gap,
     find_gaps,
     leading_silence_s,
+    longest_pause,
     speech_bounds,
 )
 from wyoming_kokoro.config import Settings  # noqa: E402
@@ -137,13 +138,10 @@ def compare(speaker: Speaker, voice: str, text: str, whole: np.ndarray) -> tuple
         bounds = speech_bounds(audio)
         return (bounds[1] - bounds[0]) / SAMPLE_RATE if bounds else 0.0
 
-    def longest(audio: np.ndarray) -> float:
-        return max((gap.length_s for gap in find_gaps(audio)), default=0.0)
-
     return (
         f"{leading_silence_s(ours):.3f} s",
         f"{span(ours) / span(whole):.3f}",
-        f"{longest(ours):.2f} / {longest(whole):.2f} s",
+        f"{longest_pause(ours):.2f} / {longest_pause(whole):.2f} s",
     )
 
 

@@ -135,6 +135,7 @@ class PartsStubModel(StubModel):
         self.head_sent = threading.Event()
         self.fail_after_head = False
         self.deadlines: list[float | None] = []  # heard_until() at each run
+        self.part_bounds: list[float | None] = []  # max_part_s at each run
         self.completed = 0
         self.finished: list[str] = []  # the phonemes of each run, as it finished
 
@@ -152,6 +153,7 @@ class PartsStubModel(StubModel):
         result = self.infer(phonemes, style, speed, release_memory)
         result.audio *= np.linspace(1.0, 2.0, len(result.audio), dtype=np.float32)
         self.deadlines.append(heard_until())
+        self.part_bounds.append(max_part_s)
         if len(phonemes) >= self.MIN_PHONEMES:
             quarter = len(result.audio) // 4
             on_part(result.audio[:quarter])

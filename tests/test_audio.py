@@ -14,6 +14,7 @@ from wyoming_kokoro.audio import (
     TRAIL_MARGIN_S,
     find_gaps,
     leading_silence_s,
+    longest_pause,
     pause_after,
     silence,
     speech_bounds,
@@ -98,6 +99,24 @@ def test_gaps_are_found_between_speech_only() -> None:
     assert len(gaps) == 1
     assert abs(gaps[0].start_s - 0.8) <= 0.006
     assert abs(gaps[0].length_s - 0.25) <= 0.011
+
+
+def test_the_longest_pause_joins_silences_around_a_faint_blip() -> None:
+    def pause_around(blip_s: float) -> float:
+        return longest_pause(
+            np.concatenate(
+                (
+                    tone(0.5, 0.3, 220.0),
+                    silence(0.15),
+                    tone(blip_s, 0.3, 300.0),  # a breath between two silences, or a word
+                    silence(0.2),
+                    tone(0.5, 0.3, 220.0),
+                )
+            )
+        )
+
+    assert abs(pause_around(0.06) - 0.41) <= 0.015  # one pause across the blip
+    assert abs(pause_around(0.25) - 0.2) <= 0.015  # a word between: two pauses
 
 
 def test_pause_after_counts_the_margins() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.fidelity import mel_distance, reference, server_rendering, span
 from wyoming_kokoro.audio import trim_silence
-from wyoming_kokoro.engine.split import KEEP_LEAD, LEFT_CONTEXT, MIN_PART, RIGHT_CONTEXT, plan_parts
+from wyoming_kokoro.engine.split import LEFT_CONTEXT, MIN_PART, RIGHT_CONTEXT, plan_parts
 from wyoming_kokoro.engine.synthesizer import KokoroModel
 from wyoming_kokoro.engine.voices import VoiceCatalogue
 from wyoming_kokoro.shaping import AudioSettings
@@ -20,13 +20,13 @@ from wyoming_kokoro.speech import Speaker, choose_voice
 from wyoming_kokoro.text.g2p import Phonemizer
 
 
-def paragraph(tokens: int, seed: int) -> tuple[np.ndarray, list[int], int]:
-    """Token durations of a made-up paragraph (a long leading pad), word ends, frames skipped."""
+def paragraph(tokens: int, seed: int) -> tuple[np.ndarray, list[int]]:
+    """Token durations of a made-up paragraph (a long leading pad) and its word ends."""
     rng = np.random.default_rng(seed)
     durations = rng.integers(1, 5, tokens).astype(np.float32)
     durations[0], durations[-1] = 30, 10
     word_ends = [i for i in range(1, tokens - 1) if i % 5 == 0]
-    return durations, word_ends, int(durations[0]) - KEEP_LEAD
+    return durations, word_ends
 
 
 @pytest.mark.parametrize("seconds_per_frame", [0.005, 0.00665, 0.008])
@@ -37,13 +37,13 @@ def test_the_vocoder_plan_renders_at_most_ten_percent_more_than_it_plays(
     """A paragraph, the listener waiting: a short opening and few, growing parts; their
     overlaps cost at most 10 % of the frames played, and no part is a sliver."""
     for seed in range(3):
-        durations, word_ends, skip = paragraph(tokens, seed)
+        durations, word_ends = paragraph(tokens, seed)
         total = int(durations.sum())
-        cuts = plan_parts(durations, word_ends, seconds_per_frame, None, skip)
+        cuts = plan_parts(durations, word_ends, seconds_per_frame, None)
         assert cuts, "a paragraph is made in parts: its opening goes first"
-        rendered = total - skip + len(cuts) * (LEFT_CONTEXT + RIGHT_CONTEXT)
-        assert rendered / (total - skip) <= 1.10
-        parts = np.diff([skip, *cuts, total])
+        rendered = total + len(cuts) * (LEFT_CONTEXT + RIGHT_CONTEXT)
+        assert rendered / total <= 1.10
+        parts = np.diff([0, *cuts, total])
         assert all(parts[1:] >= MIN_PART), parts
         assert len(cuts) <= 4
 

@@ -181,20 +181,61 @@ async def test_a_job_run_between_parts_lets_nothing_go_before_the_one_it_interru
     scheduler.close()
 
 
-async def test_between_parts_does_nothing_under_the_first_segment_policy() -> None:
+async def test_under_the_first_segment_policy_only_first_segments_go_between_parts() -> None:
+    """A long one-shot (one segment, seconds of vocoding) lets a new request's first
+    segment run between its parts once its own first audio is out (its rest is later
+    audio), while its audio in hand lasts; later segments of other requests wait for its
+    end, and nothing goes first once it is about to run dry."""
     scheduler = InferenceScheduler(policy=FIRST_SEGMENT_POLICY)
+    order: list[str] = []
+    queued = threading.Event()
+    plenty = [1e12]
+
+    def long_answer() -> None:
+        order.append("part 1")
+        queued.wait(5)
+        scheduler.between(0.5, due=lambda: plenty[0])
+        order.append("part 2")
+        plenty[0] = 0.0  # about to run dry
+        late.set()
+        arrived.wait(5)
+        scheduler.between(0.5, due=lambda: plenty[0])
+        order.append("part 3")
+
+    def job(name: str) -> None:
+        order.append(name)
+
+    late, arrived = threading.Event(), threading.Event()
+    running = scheduler.submit(False, long_answer, due=lambda: plenty[0], owner=Owner())
+    while scheduler.pending():
+        await asyncio.sleep(0.01)
+    other_later = scheduler.submit(False, job, "other later", due=lambda: 0.0, owner=Owner())
+    new = scheduler.submit(True, job, "new", owner=Owner())
+    queued.set()
+    while not late.is_set():
+        await asyncio.sleep(0.01)
+    newest = scheduler.submit(True, job, "newest", owner=Owner())
+    arrived.set()
+    await asyncio.gather(running, other_later, new, newest)
+    assert order == ["part 1", "new", "part 2", "part 3", "newest", "other later"]
+    scheduler.close()
+
+
+@pytest.mark.parametrize("policy", [FIRST_SEGMENT_POLICY, DEADLINE])
+async def test_between_parts_nothing_goes_first_while_its_listener_waits(policy: str) -> None:
+    scheduler = InferenceScheduler(policy=policy)
     order: list[str] = []
     queued = threading.Event()
 
     def long_answer() -> None:
         queued.wait(5)
-        scheduler.between(0.5, due=lambda: 1e12)
+        scheduler.between(0.5, due=lambda: None)  # nothing made yet
         order.append("answer")
 
-    running = scheduler.submit(False, long_answer)
+    running = scheduler.submit(True, long_answer, owner=Owner())
     while scheduler.pending():
         await asyncio.sleep(0.01)
-    new = scheduler.submit(True, lambda: order.append("new"))
+    new = scheduler.submit(True, lambda: order.append("new"), owner=Owner())
     queued.set()
     await asyncio.gather(running, new)
     assert order == ["answer", "new"]
@@ -221,7 +262,11 @@ async def test_the_engine_is_contended_while_another_request_uses_it() -> None:
     gate.set()
     await queued
     scheduler.close()
-    assert not InferenceScheduler(policy=FIRST_SEGMENT_POLICY).contended(mine)
+    other = InferenceScheduler(policy=FIRST_SEGMENT_POLICY, clock=lambda: clock[0])
+    await other.submit(True, lambda: None, owner=theirs, due=lambda: plays_until[0])
+    clock[0] = 104.0
+    assert other.contended(mine)  # under either policy
+    other.close()
 
 
 async def test_a_long_job_moves_until_it_takes_far_longer_than_expected() -> None:

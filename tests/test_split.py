@@ -21,7 +21,7 @@ from wyoming.tts import Synthesize
 from tests.stub import PARAGRAPH, PartsStubModel, audio_bytes, stub_server, types
 from wyoming_kokoro.audio import SAMPLE_RATE, float_to_pcm16
 from wyoming_kokoro.engine.render import Piece, Place
-from wyoming_kokoro.engine.scheduler import DEADLINE
+from wyoming_kokoro.engine.scheduler import CONTENDED_PART_S, DEADLINE, FIRST_SEGMENT_POLICY
 from wyoming_kokoro.engine.session import SessionConfig
 from wyoming_kokoro.engine.split import (
     FRAME_S,
@@ -123,10 +123,11 @@ async def test_hang_up_or_failure_between_head_and_rest() -> None:
         assert audio_bytes(events) > 0
 
 
-async def test_a_new_request_is_served_between_a_long_segments_parts() -> None:
+@pytest.mark.parametrize("policy", [FIRST_SEGMENT_POLICY, DEADLINE])
+async def test_a_new_request_is_served_between_a_long_segments_parts(policy: str) -> None:
     """A command that arrives while another request's segment is being vocoded runs
     between that segment's parts (the engine is offered back), not after all of it."""
-    async with stub_server(parts=True, samples_per_phoneme=9600, scheduler=DEADLINE) as server:
+    async with stub_server(parts=True, samples_per_phoneme=9600, scheduler=policy) as server:
         model = server.model
         assert isinstance(model, PartsStubModel)
         model.rest_gate.clear()  # the long segment is between its parts
@@ -146,6 +147,8 @@ async def test_a_new_request_is_served_between_a_long_segments_parts() -> None:
         # The command finished first: it ran between the long segment's parts (the long
         # answer had 4 s of audio in hand, the command none).
         assert len(model.finished) == 2 and model.finished[0] == "on."
+        # The long answer's run began alone (unbounded); the command's beside it (bounded).
+        assert model.part_bounds == [None, CONTENDED_PART_S]
 
 
 async def test_later_segments_know_when_the_audio_made_plays_out() -> None:
@@ -287,10 +290,7 @@ def test_a_segment_in_two_parts_stays_close_to_the_whole(split_model: dict) -> N
     audio = split.run_parts(feeds, word_ends, heads.append)
     assert len(heads) >= 1
     head = np.concatenate(heads)
-    # It starts KEEP_LEAD frames before the speech: part of the leading pad is not made.
-    skipped = len(whole) - len(audio)
-    assert skipped % 600 == 0 and 0 <= skipped <= 8 * 600
-    whole = whole[skipped:]
+    assert len(audio) == len(whole)  # the leading pad is made too
     assert np.array_equal(audio[: len(head)], head)  # the parts are the audio's opening
     assert len(heads[0]) < 0.5 * len(whole)
     # Each part sees only its own frames, so the audio is not bit-exact; it stays close
@@ -310,11 +310,8 @@ def test_no_parts_when_the_audio_sent_lasts(split_model: dict) -> None:
     word_ends = [i + 1 for i, s in enumerate(PHONEMES) if s == " "]
     audio = split.run_parts(feeds, word_ends, heads.append, lambda: time.monotonic() + 60)
     assert heads == []
-    # One part, from KEEP_LEAD frames before the speech (the rest of the leading pad's
-    # silence would be trimmed): close to the whole rendering, which is longer by that.
-    skipped = len(whole) - len(audio)
-    assert skipped % 600 == 0 and 0 < skipped <= 16 * 600
-    assert mel_difference(whole[skipped:], audio) < 2.0
+    # One part, the leading pad included: the whole model's audio, bit for bit.
+    assert np.array_equal(whole, audio)
     # Through the model, as the server calls it: a short segment is made whole.
     result = model.infer_parts("hˈI.", split_model["voices"]["af_heart"][4], 1.0, heads.append)
     assert heads == [] and len(result.audio) > 0
@@ -398,9 +395,10 @@ def test_plan_parts_keeps_the_audio_flowing() -> None:
     assert cuts[0] - 6 + RIGHT_CONTEXT >= MIN_FIRST
     shorter = np.array([14] + [2] * 30 + [6, 1])  # 2 s: a first part could not be shorter
     assert plan_parts(shorter, list(range(4, 31, 4)), per_frame, None, skip=6) == []
-    # Audio playing for 1 s: parts only as needed, still no stall.
-    cuts = plan_parts(durations, word_ends, per_frame, 1.0)
-    assert cuts and simulate(durations, cuts, planned, 1.0, 0)[1] == 0.0
+    # Audio playing for 1.2 s (a first part's floor, MIN_FIRST frames, takes ~1 s to make
+    # at this speed): parts only as needed, still no stall.
+    cuts = plan_parts(durations, word_ends, per_frame, 1.2)
+    assert cuts and simulate(durations, cuts, planned, 1.2, 0)[1] == 0.0
     # Enough audio playing, a short segment, or a machine too slow for parts: one part.
     assert plan_parts(durations, word_ends, per_frame, 10.0) == []
     assert plan_parts(np.array([14, 2, 2, 2, 6, 1]), [2], per_frame) == []

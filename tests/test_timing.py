@@ -60,11 +60,10 @@ async def test_a_streamed_first_clause_is_spoken_before_the_sentence_ends() -> N
 
 
 async def wire_pauses(
-    settings: AudioSettings, text: str, parts: bool = True, first_clause: bool = False
+    settings: AudioSettings, text: str, parts: bool = True
 ) -> tuple[np.ndarray, list[float]]:
-    """A one-shot's audio and its silent runs between speech (seconds), the tail apart;
-    ``first_clause`` off (whole-reply planning) unless asked."""
-    async with stub_server(audio=settings, parts=parts, first_clause=first_clause) as server:
+    """A one-shot's audio and its silent runs between speech (seconds), the tail apart."""
+    async with stub_server(audio=settings, parts=parts) as server:
         client = await server.connect()
         await client.send(Synthesize(text=text).event())
         audio = pcm(await client.read_until("audio-stop"))
@@ -78,9 +77,8 @@ async def wire_pauses(
 
 async def test_pauses_loudness_and_tail_on_the_wire() -> None:
     text = "The lights are on, the door is locked. Good night."
-    # whole-reply planning (first_clause off): Kokoro's own pauses, -20 LUFS, 0.2 s tail.
-    # The reply is one inference:
-    # the model makes its pauses, none is added by rule
+    # The defaults plan a one-shot whole: one inference, the model makes its pauses (none
+    # is added by rule), -20 LUFS, a 0.2 s tail.
     audio, inner = await wire_pauses(AudioSettings(), text)
     assert inner == []
     assert np.max(np.abs(audio)) > 0.25  # brought up from the stub's level to the target
@@ -91,5 +89,5 @@ async def test_pauses_loudness_and_tail_on_the_wire() -> None:
     clause, sentence = KOKORO_PAUSES["a"]
     settings = AudioSettings(sentence_silence=sentence, clause_silence=clause)
     for audio_settings, parts in ((settings, True), (AudioSettings(), False)):
-        audio, inner = await wire_pauses(audio_settings, text, parts, first_clause=True)
+        audio, inner = await wire_pauses(audio_settings, text, parts)
         assert len(inner) == 2 and 0.2 < inner[0] <= clause < inner[1] <= sentence

@@ -148,6 +148,25 @@ def find_gaps(audio: np.ndarray, min_gap_s: float = 0.06) -> list[Gap]:
     return gaps
 
 
+# Silences this close together are one pause (longest_pause). The speech mask's threshold
+# is set by the loudest frame, so a faint sound of ~0.1 s inside a pause (a breath, a decay
+# 40 dB under the peak) counts as speech in one rendering and not in another a few dB
+# louder elsewhere; the pause a listener hears spans both silences either way.
+PAUSE_JOIN_S = 0.12
+
+
+def longest_pause(audio: np.ndarray, join_s: float = PAUSE_JOIN_S) -> float:
+    """The longest pause inside ``audio`` (s): its gaps, those under ``join_s`` apart joined."""
+    spans: list[tuple[float, float]] = []
+    for gap in find_gaps(audio):
+        end = gap.start_s + gap.length_s
+        if spans and gap.start_s - spans[-1][1] < join_s:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((gap.start_s, end))
+    return max((end - start for start, end in spans), default=0.0)
+
+
 def leading_silence_s(audio: np.ndarray) -> float:
     """Seconds before the first speech frame (the whole length if there is none)."""
     bounds = speech_bounds(audio)

@@ -490,7 +490,7 @@ class EngineSettings(FolderSettings):
     vocoder_split: bool = setting(
         True,
         _bool,
-        "render a request's first segment in two parts: its opening is sent while the rest renders",
+        "vocode a segment in parts: its opening is sent while the rest renders",
     )
     scheduler: str = setting(
         "first-segment",
@@ -514,7 +514,10 @@ class SpeechSettings(LexiconSettings):
         32, _number(int, 0, 65536), "memory for repeated phrases' audio (0: off)"
     )
     first_clause: bool = setting(
-        True, _bool, "speak the first clause on its own for the fastest first audio"
+        True,
+        _bool,
+        "speak a stream's first clause as soon as it is complete (and a one-shot's, when it "
+        "is not planned whole)",
     )
     custom_voices: dict[str, CustomVoice] = setting(
         {},

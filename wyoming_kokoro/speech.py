@@ -123,25 +123,18 @@ class SpeakerHandle:
         return self._speaker
 
 
-def plans_whole(model: SpeechModel, first_clause: bool, audio: AudioSettings) -> bool:
+def plans_whole(model: SpeechModel, audio: AudioSettings) -> bool:
     """Whether each inference takes as much of a reply as fits (and the model pauses).
 
-    Only with ``--no-first-clause``, Kokoro's own pauses (``sentence_silence`` and
-    ``clause_silence`` auto) and a model that vocodes a segment in parts (its first audio
-    comes from the first part, see engine/split.py). A pause set by the user needs the
-    sentences apart, to put it between them; a model without parts would make the first
-    audio wait for the whole reply. With the first clause cut (the default) a reply goes
-    as sentence-sized segments, because a whole reply vocoded in parts lost a word's tail
-    before a pause (an Italian reply: 0.47 s of pause against 0.23 s in one inference,
-    tests/test_timing_e2e).
+    With Kokoro's own pauses (``sentence_silence`` and ``clause_silence`` auto) and a
+    model that vocodes a segment in parts (its first audio comes from the first part, see
+    engine/split.py). A pause set by the user needs the sentences apart, to put it between
+    them; a model without parts would make the first audio wait for the whole reply. A
+    stream's first clause is still cut off when ``first_clause`` is on (it is spoken while
+    the rest of its text arrives); a one-shot's text is all there, and is not cut.
     """
     parts = callable(getattr(model, "infer_parts", None)) and getattr(model, "split", True)
-    return (
-        parts
-        and not first_clause
-        and audio.sentence_silence is None
-        and audio.clause_silence is None
-    )
+    return parts and audio.sentence_silence is None and audio.clause_silence is None
 
 
 class Speaker:
@@ -171,7 +164,7 @@ class Speaker:
             model.filter_phonemes,
             lexicon,
             split_first=first_clause,
-            whole=plans_whole(model, first_clause, audio),
+            whole=plans_whole(model, audio),
         )
         self.renderer = Renderer(
             model, catalogue, PhraseCache(cache_bytes), InferenceScheduler(policy=scheduler)

@@ -33,12 +33,11 @@ from ..text.ssml import MAX_RATE, MIN_RATE
 from .cache import PhraseCache, PhraseKey
 from .router import SegmentResult
 from .scheduler import CONTENDED_PART_S, InferenceScheduler
-from .split import FRAME_S, KEEP_LEAD
 
-# Silence trimmed off a segment's audio, at most (a model that vocodes in parts makes
-# KEEP_LEAD frames of the leading pad, 0.2 s; the trailing silence is ~0.2-0.3 s; see
-# audio.trim_silence): for the playing-out estimate, which stays on the low side.
-HEAD_TRIM_S = KEEP_LEAD * FRAME_S
+# Silence trimmed off a segment's audio, at least (the model's leading pad is 0.3-0.4 s,
+# the trailing silence ~0.2-0.3 s; see audio.trim_silence): for the playing-out
+# estimate, which stays on the low side.
+HEAD_TRIM_S = 0.2
 REST_TRIM_S = 0.25
 WHOLE_TRIM_S = HEAD_TRIM_S + REST_TRIM_S
 

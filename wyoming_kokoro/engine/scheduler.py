@@ -1,9 +1,12 @@
 """One inference thread, and the order it takes jobs in: two policies.
 
 ``first-segment`` (the server's default): every request's first segment before any later
-one, each kind in arrival order. With sentence-sized segments it measured best here
-(benchmarks/deadline.py, README "Under load"): a long answer runs whenever no first
-segment waits, so its audio builds up far ahead of its listener.
+one, each kind in arrival order. It measured best here (benchmarks/deadline.py, README
+"Under load"): a long answer runs whenever no first segment waits, so its audio builds up
+far ahead of its listener. A one-shot is planned as whole as one inference allows, so a
+segment may take seconds of vocoding: once its first part is out, the engine serves the
+first segments that wait between its parts (its rest is later audio), as long as its audio
+in hand lasts.
 
 ``deadline``: every job carries a *deadline*: the moment (``time.monotonic``) its
 request's audio sent so far runs out. A request's first segment is due at once (its
@@ -22,7 +25,7 @@ thread, the queued jobs whose latest start comes before the running job's next p
 So a short command that arrives while a long answer's sentence is being vocoded waits
 for one part, not the whole sentence. While more than one request is using the engine
 (:meth:`InferenceScheduler.contended`), a long segment is cut into parts of at most
-``CONTENDED_PART_S`` of vocoding for that reason.
+``CONTENDED_PART_S`` of vocoding for that reason, under either policy.
 
 Run just in time, a request runs dry whenever an estimate is off by more than
 ``SAFETY_S``; in the benchmark it ran dry more often than ``first-segment``.
@@ -156,16 +159,15 @@ class InferenceScheduler:
 
     def contended(self, owner: object) -> bool:
         """Another request than ``owner``'s uses the engine: it has a job queued or running,
-        or audio still playing (more of it may come). Requests one after another are not."""
-        if self.policy != DEADLINE:
-            return False
+        or audio still playing (the box is serving another listener now: more may come).
+        Requests one after another, each after the last one's audio, are not."""
         with self._ready:
-            busy = {id(t.owner) for t in self._pending} | {id(o) for o in self._running}
-            others = [(o, due) for o, due in self._seen.items() if o is not owner]
-        now = self._clock()
-        for other, due in others:
-            if id(other) in busy:
+            owners = [t.owner for t in self._pending] + self._running
+            if any(o is not None and o is not owner for o in owners):
                 return True
+            others = [due for o, due in self._seen.items() if o is not owner]
+        now = self._clock()
+        for due in others:
             until = due() if due is not None else None
             if until is not None and until > now:
                 return True
@@ -176,17 +178,22 @@ class InferenceScheduler:
         part takes about ``next_part_s`` and whose request's audio runs out at ``due()``:
         run the queued jobs that must start before that part, then return to it.
 
-        A job run here may offer the engine back between its own parts too; what it lets
-        go first must then suit every job waiting on the thread's stack, not only it."""
-        if self.policy != DEADLINE:
-            return
+        Under ``first-segment`` the waiting first segments go here, in arrival order,
+        once each job on the stack has audio out and while each would be done (on its
+        expected time) before any of them runs dry: the rest of a segment whose first
+        words are out is later audio, as a later segment would be. A job run here may offer the
+        engine back between its own parts too; what it lets go first must then suit every
+        job waiting on the thread's stack, not only it."""
         while True:
+            # Under first-segment the jobs on the stack must only not run dry; under
+            # deadline they keep SAFETY_S in hand as well.
+            margin = SAFETY_S if self.policy == DEADLINE else 0.0
             mine: float | None = None
             for waits, part_s in [*self._suspended, (due, next_part_s)]:
                 until = waits()
                 if until is None:
                     return  # its listener waits for it: nothing goes first
-                latest = until - part_s - SAFETY_S
+                latest = until - part_s - margin
                 mine = latest if mine is None else min(mine, latest)
             assert mine is not None
             with self._ready:
@@ -197,10 +204,16 @@ class InferenceScheduler:
                     for t in self._pending
                     if t.owner is None or all(t.owner is not o for o in self._running)
                 ]
+                if self.policy == FIRST_SEGMENT_POLICY:
+                    waiting = [t for t in waiting if t.first]
                 if self._closed or not waiting:
                     return
                 ticket = waiting[pick(waiting, self.policy, self.s_per_phoneme)]
-                if order_key(ticket, self.policy, self.s_per_phoneme)[0] >= mine:
+                if self.policy == DEADLINE:
+                    start_by = order_key(ticket, self.policy, self.s_per_phoneme)[0]
+                else:  # it must be done before the stack's jobs run dry
+                    start_by = self._clock() + ticket.phonemes * self.s_per_phoneme
+                if start_by >= mine:
                     return
                 self._pending = [t for t in self._pending if t is not ticket]
             counted, started = self.inline_s, time.perf_counter()

@@ -48,7 +48,6 @@ DECODER_INPUTS = (
 )
 DURATIONS = "/encoder/Gather_output_0"
 
-KEEP_LEAD = 8  # frames of the leading pad made: the speech starts after silence, as whole
 # Frames a later part starts early, and a part goes on past its end (not heard). Chosen by
 # measured fidelity (benchmarks/fidelity.py --overlap, results.json "vocoder_overlap"): 4,
 # 8, 12 and 20 frames give the same log-mel distance to the whole rendering within
@@ -61,19 +60,24 @@ SAFETY = 1.4  # the rest must be ready with this margin on the measured vocoder 
 MARGIN_S = 0.1  # and this much earlier than the head runs out
 MIN_GAIN = 0.15  # split only when the first part saves at least this share of the frames
 MAX_PARTS = 6
-# A segment the listener waits for (nothing playing yet): a short opening and the rest.
-# Each part is normalized over its own frames, so a pause inside a middle part of a whole
-# reply came out twice as long as in one inference (an Italian two-sentence reply: 0.47 s
-# against 0.23 s; in two parts 0.26 s). Where audio already plays, more parts may bridge it.
-OPENING_PARTS = 2
-# A segment's first part renders at least this many frames (1.6 s, its overlap
-# included): the vocoder normalizes over the frames it gets, and a short first part is
-# much of it the leading pad's silence. Shorter first parts were heard worse (speech
-# recognition on the say-it-right sentences: 1.8 % word errors, 0.3 % with this floor,
-# as with whole segments; the later parts, without a floor, did not add errors).
-MIN_FIRST = 64
+# A segment the listener waits for (nothing playing yet): a short opening, a part its
+# playing time pays for, and the rest. Each part is normalized over its own frames, so
+# every cut costs some fidelity; with two parts a paragraph's opening had to pay for all of
+# the rest (165 of 742 frames: first audio 0.69 s), with three it need not (the fidelity
+# benchmark's paragraph: first speech 0.47 s against 0.52 s, log-mel 1.85 against 1.69 dB,
+# the shorter replies unchanged). Where audio already plays, more parts may bridge it.
+OPENING_PARTS = 3
+# A segment's first part renders at least this many frames (2 s, its overlap and the
+# leading pad included): the vocoder normalizes over the frames it gets, and a short
+# first part is heard worse. Measured on the lexicon's 37 one-sentence commands, each a
+# one-shot planned whole (`benchmarks/fidelity.py --min-first 64,96 --asr`: speech
+# recognition word errors, median first speech of its replies): 64 frames 10.4 %, 0.27 s;
+# 80 frames 4.3 %, 0.31 s; 96 frames 3.8 %, 0.36 s; sentence-sized segments in one part
+# 3.9 % (a slower machine: 8.3, 6.7 and 5.5 %, one inference 6.1 %). 80 is where the errors
+# reach those without parts, within whisper's own noise of about a point.
+MIN_FIRST = 80
 # No later part, and no rest after a cut, is shorter than this (frames, 0.8 s): a part
-# that short only rounds a plan, and costs its overlaps (24 frames) for little audio.
+# that short only rounds a plan, and costs its overlaps (16 frames) for little audio.
 MIN_PART = 32
 
 
@@ -284,9 +288,8 @@ class SplitSession:
         :func:`plan_parts`), and no part is longer than ``max_part_s`` of vocoding when
         that is given (:func:`bound_parts`). ``between(seconds)`` is called between two
         parts with the next one's expected time (the scheduler may run other work then).
-        The returned audio starts with exactly the samples handed out, in order. It
-        starts ``KEEP_LEAD`` frames before the first speech (the whole model's leading
-        silence is longer; it is trimmed anyway).
+        The returned audio starts with exactly the samples handed out, in order; made in
+        one part, it is the whole model's audio.
         """
         front = self._front(feeds, run_options)
         style = feeds[self._style]
@@ -295,18 +298,19 @@ class SplitSession:
         if DURATIONS not in front:
             return self._decode(front, style, 0, frames, run_options)
         durations = np.asarray(front[DURATIONS]).reshape(-1)
-        # The leading pad's silence is trimmed on the way out anyway: only its last
-        # KEEP_LEAD frames are made, so that the speech starts as it does in the whole.
-        skip = max(0, int(durations[0]) - KEEP_LEAD)
+        # The leading pad's silence is made too, although it is trimmed on the way out:
+        # the vocoder normalizes (and quantizes) over the frames it gets, and without
+        # those frames the speech after them came out 1-2 dB log-mel from the whole
+        # model's (benchmarks/fidelity.py), for 5-8 frames of vocoding.
         if self._per_frame is None:
-            return self._decode(front, style, skip, frames, run_options)
+            return self._decode(front, style, 0, frames, run_options)
         available = None if until is None else until - time.monotonic()
-        cuts = plan_parts(durations, word_ends, self._per_frame, available, skip)
+        cuts = plan_parts(durations, word_ends, self._per_frame, available)
         if max_part_s is not None:
             most = max(MIN_FIRST, int(max_part_s / self._per_frame))
-            cuts = bound_parts(cuts, durations, word_ends, most, skip)
+            cuts = bound_parts(cuts, durations, word_ends, most)
         if not cuts:
-            return self._decode(front, style, skip, frames, run_options)
+            return self._decode(front, style, 0, frames, run_options)
         _LOGGER.debug(
             "Vocoding %d frames in %d parts, cut at %s (audio before plays for %s)",
             frames,
@@ -318,7 +322,7 @@ class SplitSession:
         half = CROSSFADE // 2
         pieces: list[np.ndarray] = []
         previous: np.ndarray | None = None
-        previous_start = begin = skip
+        previous_start = begin = 0
         for end in [*cuts, frames]:
             last = end == frames
             start = begin if previous is None else begin - LEFT_CONTEXT
