@@ -342,25 +342,25 @@ def test_bound_parts_caps_every_part_at_word_ends() -> None:
     word_ends = list(range(4, 141, 4))
     ends = {int(e) for e in np.cumsum(durations)[word_ends]}
     total = int(durations.sum())
-    cuts = bound_parts([], durations, word_ends, 80, skip=6)
-    bounds = [6, *cuts, total]
+    cuts = bound_parts([], durations, word_ends, 80)
+    bounds = [0, *cuts, total]
     assert set(cuts) <= ends and cuts == sorted(cuts)
     assert all(b - a <= 80 for a, b in zip(bounds, bounds[1:], strict=False))
-    assert cuts[0] - 6 + RIGHT_CONTEXT >= MIN_FIRST and total - cuts[-1] >= MIN_PART
+    assert cuts[0] + RIGHT_CONTEXT >= MIN_FIRST and total - cuts[-1] >= MIN_PART
     # The plan's own cuts stay; a part already short enough is left alone.
-    assert set(bound_parts([60], durations, word_ends, 80, skip=6)) >= {60}
-    assert bound_parts([], durations, word_ends, 1000, skip=6) == []
-    assert bound_parts([], durations, [], 80, skip=6) == []  # no word ends: no cut
+    assert set(bound_parts([60], durations, word_ends, 80)) >= {60}
+    assert bound_parts([], durations, word_ends, 1000) == []
+    assert bound_parts([], durations, [], 80) == []  # no word ends: no cut
 
 
 def simulate(
-    durations: np.ndarray, cuts: list[int], real: float, available: float | None, skip: int
+    durations: np.ndarray, cuts: list[int], real: float, available: float | None
 ) -> tuple[float, float]:
     """Render the plan at ``real`` seconds per frame: the first audio's wait and the
     longest stall after it (the listener's view)."""
     total, lead = int(durations.sum()), int(durations[0])
     clock, plays, first, stall = 0.0, available, None, 0.0
-    begin = skip
+    begin = 0
     for index, end in enumerate([*cuts, total]):
         left = LEFT_CONTEXT if index else 0
         right = RIGHT_CONTEXT if end < total else 0
@@ -380,25 +380,25 @@ def test_plan_parts_keeps_the_audio_flowing() -> None:
     word_ends = list(range(4, 141, 4))
     ends = {int(e) for e in np.cumsum(durations)[word_ends]}
     per_frame = 0.009
-    # Nothing playing: a short opening and the rest (OPENING_PARTS), no stall after it.
-    cuts = plan_parts(durations, word_ends, per_frame, None, skip=6)
+    # Nothing playing: a short opening, then growing parts (OPENING_PARTS), no stall.
+    cuts = plan_parts(durations, word_ends, per_frame, None)
     assert len(cuts) == OPENING_PARTS - 1 and set(cuts) <= ends and cuts == sorted(cuts)
     planned = SAFETY * per_frame  # the speed the plan allows for (slower than measured)
-    first, stall = simulate(durations, cuts, planned, None, 6)
+    first, stall = simulate(durations, cuts, planned, None)
     assert first < 0.4 * planned * int(durations.sum()) and stall == 0.0
-    assert simulate(durations, cuts, per_frame, None, 6)[1] == 0.0
+    assert simulate(durations, cuts, per_frame, None)[1] == 0.0
     # A short command (2.8 s): two parts, the second made while the first plays; the
     # first renders at least MIN_FIRST frames (shorter ones were heard worse).
     command = np.array([14] + [2] * 45 + [6, 1])
-    cuts = plan_parts(command, list(range(4, 46, 4)), per_frame, None, skip=6)
-    assert len(cuts) == 1 and simulate(command, cuts, planned, None, 6)[1] == 0.0
-    assert cuts[0] - 6 + RIGHT_CONTEXT >= MIN_FIRST
+    cuts = plan_parts(command, list(range(4, 46, 4)), per_frame, None)
+    assert len(cuts) == 1 and simulate(command, cuts, planned, None)[1] == 0.0
+    assert cuts[0] + RIGHT_CONTEXT >= MIN_FIRST
     shorter = np.array([14] + [2] * 30 + [6, 1])  # 2 s: a first part could not be shorter
-    assert plan_parts(shorter, list(range(4, 31, 4)), per_frame, None, skip=6) == []
+    assert plan_parts(shorter, list(range(4, 31, 4)), per_frame, None) == []
     # Audio playing for 1.2 s (a first part's floor, MIN_FIRST frames, takes ~1 s to make
     # at this speed): parts only as needed, still no stall.
     cuts = plan_parts(durations, word_ends, per_frame, 1.2)
-    assert cuts and simulate(durations, cuts, planned, 1.2, 0)[1] == 0.0
+    assert cuts and simulate(durations, cuts, planned, 1.2)[1] == 0.0
     # Enough audio playing, a short segment, or a machine too slow for parts: one part.
     assert plan_parts(durations, word_ends, per_frame, 10.0) == []
     assert plan_parts(np.array([14, 2, 2, 2, 6, 1]), [2], per_frame) == []

@@ -178,12 +178,12 @@ class InferenceScheduler:
         part takes about ``next_part_s`` and whose request's audio runs out at ``due()``:
         run the queued jobs that must start before that part, then return to it.
 
-        Under ``first-segment`` the waiting first segments go here, in arrival order,
-        once each job on the stack has audio out and while each would be done (on its
-        expected time) before any of them runs dry: the rest of a segment whose first
-        words are out is later audio, as a later segment would be. A job run here may offer the
-        engine back between its own parts too; what it lets go first must then suit every
-        job waiting on the thread's stack, not only it."""
+        Under ``first-segment`` the waiting first segments go here instead, in arrival
+        order, once each job on the stack has audio out and while each would be done (on
+        its expected time) before any of them runs dry: the rest of a segment whose first
+        words are out is later audio, as a later segment would be. A job run here may
+        offer the engine back between its own parts too; what it lets go first must then
+        suit every job waiting on the thread's stack, not only it."""
         while True:
             # Under first-segment the jobs on the stack must only not run dry; under
             # deadline they keep SAFETY_S in hand as well.
@@ -209,11 +209,11 @@ class InferenceScheduler:
                 if self._closed or not waiting:
                     return
                 ticket = waiting[pick(waiting, self.policy, self.s_per_phoneme)]
-                if self.policy == DEADLINE:
-                    start_by = order_key(ticket, self.policy, self.s_per_phoneme)[0]
-                else:  # it must be done before the stack's jobs run dry
-                    start_by = self._clock() + ticket.phonemes * self.s_per_phoneme
-                if start_by >= mine:
+                if self.policy == DEADLINE:  # it must start before the next part would
+                    goes = order_key(ticket, self.policy, self.s_per_phoneme)[0] < mine
+                else:  # it is done before the jobs on the stack run dry
+                    goes = self._clock() + ticket.phonemes * self.s_per_phoneme < mine
+                if not goes:
                     return
                 self._pending = [t for t in self._pending if t is not ticket]
             counted, started = self.inline_s, time.perf_counter()

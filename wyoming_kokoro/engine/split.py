@@ -73,8 +73,9 @@ OPENING_PARTS = 3
 # one-shot planned whole (`benchmarks/fidelity.py --min-first 64,96 --asr`: speech
 # recognition word errors, median first speech of its replies): 64 frames 10.4 %, 0.27 s;
 # 80 frames 4.3 %, 0.31 s; 96 frames 3.8 %, 0.36 s; sentence-sized segments in one part
-# 3.9 % (a slower machine: 8.3, 6.7 and 5.5 %, one inference 6.1 %). 80 is where the errors
-# reach those without parts, within whisper's own noise of about a point.
+# 3.9 % (a second run: 8.2, 5.7, 5.5 and 3.9 %; a slower machine: 8.3, 6.7 and 5.5 %, one
+# inference 6.1 %). 80 is where the errors reach those without parts, within whisper's
+# own noise of 1-2 points; below it they rise clearly.
 MIN_FIRST = 80
 # No later part, and no rest after a cut, is shorter than this (frames, 0.8 s): a part
 # that short only rounds a plan, and costs its overlaps (16 frames) for little audio.
@@ -90,15 +91,13 @@ def plan_parts(
     word_ends: list[int],
     seconds_per_frame: float,
     available_s: float | None = None,
-    skip: int = 0,
 ) -> list[int]:
     """Where to cut a segment's frames into parts vocoded in turn; [] for one part.
 
     ``durations`` are the frames of each token (the pads included); ``word_ends`` the
     indices of tokens after which a word ends: every cut falls on such a boundary.
     ``available_s``: how long the audio made before this segment still plays (None:
-    nothing is playing, the listener waits for this segment's first part). ``skip``:
-    leading frames not vocoded at all.
+    nothing is playing, the listener waits for this segment's first part).
 
     Each part is planned on the measured vocoder speed (times ``SAFETY``) so that it is
     made before the audio before it runs out: the first part as short as lets the parts
@@ -115,7 +114,7 @@ def plan_parts(
     rate = FRAME_S / per_frame  # frames played per frame rendered
     if rate <= 1.2:
         return []  # parts could not keep up: their overlaps would cost more than they gain
-    if available_s is not None and per_frame * (total - skip) + MARGIN_S <= available_s:
+    if available_s is not None and per_frame * total + MARGIN_S <= available_s:
         return []
     # The smallest part whose playing time pays for a next part larger than itself.
     smallest = math.ceil((overlap + MARGIN_S / per_frame) / (rate - 1)) + 2
@@ -124,7 +123,7 @@ def plan_parts(
     max_parts = OPENING_PARTS if available_s is None else MAX_PARTS
     clock = 0.0  # rendering time spent so far
     plays_until = available_s  # when the audio made so far has played (None: not begun)
-    pos = skip
+    pos = 0
     while True:
         left = 0 if not cuts else LEFT_CONTEXT
         spoken_from = max(pos, lead) if not cuts else pos  # the leading pad is not heard
@@ -164,7 +163,7 @@ def plan_parts(
         plays_until = start + (cut - spoken_from) * FRAME_S
         cuts.append(cut)
         pos = cut
-    if cuts and cuts[0] + RIGHT_CONTEXT > (total - skip) * (1 - MIN_GAIN) + skip:
+    if cuts and cuts[0] + RIGHT_CONTEXT > total * (1 - MIN_GAIN):
         return []  # the first part would be nearly all of it
     return cuts
 
@@ -174,7 +173,6 @@ def bound_parts(
     durations: np.ndarray,
     word_ends: list[int],
     max_frames: int,
-    skip: int = 0,
 ) -> list[int]:
     """``cuts`` with more cuts added so that no part is longer than about ``max_frames``
     (at word ends; the first part at least ``MIN_FIRST`` frames, no part or rest below
@@ -184,10 +182,10 @@ def bound_parts(
     total = int(durations.sum())
     ends = sorted({int(e) for e in np.cumsum(durations)[word_ends]} - {0, total})
     bounded: list[int] = []
-    pos = skip
+    pos = 0
     for stop in [*cuts, total]:
         while stop - pos > max_frames:
-            floor = MIN_FIRST - RIGHT_CONTEXT if pos == skip else MIN_PART
+            floor = MIN_FIRST - RIGHT_CONTEXT if pos == 0 else MIN_PART
             allowed = [e for e in ends if e >= pos + floor and stop - e >= MIN_PART]
             fits = [e for e in allowed if e <= pos + max_frames]
             over = [e for e in allowed if e < stop - max_frames // 2]  # not a sliver's worth
