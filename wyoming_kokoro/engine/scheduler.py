@@ -184,10 +184,10 @@ class InferenceScheduler:
         words are out is later audio, as a later segment would be. A job run here may
         offer the engine back between its own parts too; what it lets go first must then
         suit every job waiting on the thread's stack, not only it."""
+        # Under first-segment the jobs on the stack must only not run dry; under deadline
+        # they keep SAFETY_S in hand as well.
+        margin = SAFETY_S if self.policy == DEADLINE else 0.0
         while True:
-            # Under first-segment the jobs on the stack must only not run dry; under
-            # deadline they keep SAFETY_S in hand as well.
-            margin = SAFETY_S if self.policy == DEADLINE else 0.0
             mine: float | None = None
             for waits, part_s in [*self._suspended, (due, next_part_s)]:
                 until = waits()
