@@ -4,9 +4,10 @@
         [--threads N] [--steps]
 
 Every version the split builds (engine/split.py: as exported; the int8 kernels of
-engine/int8.py; those with the AdaIN chains fused by engine/fuse.py), and with ``--steps``
-the rewrites it leaves out (the Snake of engine/snake.py, the MatMulIntegerToFloat
-convolutions of engine/int8_float.py), renders the same segment in the same
+engine/int8.py), its generator only (the frame-rate half runs once before it), and with
+``--steps`` the rewrites it leaves out (the AdaIN chains fused by engine/fuse.py, the
+Snake of engine/snake.py, the MatMulIntegerToFloat convolutions of engine/int8_float.py),
+renders the same segment in the same
 run, turn by turn, so the ratios hold on a shared machine. Prints ms per frame (median
 and best of ``--runs``; with ``--threads 1`` also the median thread CPU time, which
 another process's load barely moves), the audio's log-mel difference from the exported
@@ -26,14 +27,18 @@ import numpy as np
 import onnxruntime as ort
 
 from wyoming_kokoro.engine.fuse import fuse_adain
+from wyoming_kokoro.engine.int8 import rewrite_convolutions
 from wyoming_kokoro.engine.int8_float import rewrite_convolutions_to_float
 from wyoming_kokoro.engine.session import SessionConfig
 from wyoming_kokoro.engine.snake import rewrite_snake
 from wyoming_kokoro.engine.split import (
     DECODER_INPUTS,
     SplitSession,
+    Version,
     _cut_graph,
+    cut_model,
     load_parts,
+    make_version,
     mel_difference,
 )
 from wyoming_kokoro.engine.synthesizer import KokoroModel
@@ -55,29 +60,35 @@ def by_op_type(profile: Path, runs: int) -> dict[str, float]:
     return dict(totals)
 
 
-def candidates(variants: list[tuple[str, bytes, bytes]]) -> list[tuple[str, bytes, bytes]]:
-    """Versions the split does not build (not faster here; see engine/snake.py and
-    engine/int8_float.py), for --steps: the Snake rewrite on the int8 kernels' version
-    with fused AdaIN, and MatMulIntegerToFloat with fused AdaIN, without and with it."""
+def candidates(model_path: Path) -> list[Version]:
+    """Versions the split does not build, for --steps (not faster here, or unable to carry
+    the generator's state from part to part: see engine/fuse.py, engine/snake.py and
+    engine/int8_float.py), without carried state: the int8 kernels with the AdaIN chains
+    fused, then with Snake on Cos too; MatMulIntegerToFloat with fused AdaIN, without and
+    with Snake on Cos."""
     import onnx
 
-    named = {name: (front, decoder) for name, front, decoder in variants}
-    if "int8 kernels + fused AdaIN" not in named:
+    front, exported = cut_model(model_path)
+    fast_front, fast = onnx.ModelProto(), onnx.ModelProto()
+    fast_front.CopyFrom(front)
+    fast.CopyFrom(exported)
+    if not rewrite_convolutions(fast):
         return []
-    front, fused = named["int8 kernels + fused AdaIN"]
-    exported = named["as exported"][1]
+    rewrite_convolutions(fast_front)
     made = []
     for name, base, rewrites in (
-        ("int8 kernels + fused AdaIN + Snake on Cos", fused, [rewrite_snake]),
+        ("int8 kernels + fused AdaIN", fast, [fuse_adain]),
+        ("int8 kernels + fused AdaIN + Snake on Cos", fast, [fuse_adain, rewrite_snake]),
         ("int8 float epilogue + fused AdaIN", exported, [rewrite_convolutions_to_float,
                                                          fuse_adain]),
         ("int8 float epilogue + fused AdaIN + Snake on Cos", exported,
          [rewrite_convolutions_to_float, fuse_adain, rewrite_snake]),
     ):  # fmt: skip
-        model = onnx.load_from_string(base)
+        model = onnx.ModelProto()
+        model.CopyFrom(base)
         for rewrite in rewrites:
             rewrite(model)
-        made.append((name, front, model.SerializeToString()))
+        made.append(make_version(name, fast_front, model, carry=False))
     return made
 
 
@@ -94,28 +105,30 @@ def main() -> None:
     model = KokoroModel(args.model, config, ["cpu"], model_digest="profile")
     style = read_voices_file(args.voices)["af_heart"][len(PHONEMES)]
     feeds = model.feeds(PHONEMES, style, 1.0)
-    variants = _cut_graph(args.model)
+    versions = _cut_graph(args.model)
     if args.steps:
-        variants = candidates(variants) + variants
-    sessions: list[tuple[str, Any, Any]] = []
-    for name, front, decoder in variants:
+        versions = candidates(args.model) + versions
+    sessions: list[tuple[str, SplitSession, Any]] = []
+    for version in versions:
         options = ort.SessionOptions()
         options.log_severity_level = 3
         options.intra_op_num_threads = args.threads
         options.enable_profiling = True
-        options.profile_file_prefix = f"/tmp/profile-{name.replace(' ', '_')}"
-        halves = load_parts(front, decoder, options)
-        sessions.append((name, SplitSession(*halves, 0.0, False), halves[1]))
-    made = sessions[0][1]._front(feeds)
+        options.profile_file_prefix = f"/tmp/profile-{version.name.replace(' ', '_')}"
+        split = load_parts(version, options)
+        sessions.append((version.name, split, split.generator))
+    first = sessions[-1][1]
+    made = first._front(feeds)
     frames = int(made[DECODER_INPUTS[0]].shape[-1])
-    style_feed = feeds[sessions[0][1]._style]
-    audio = [s._decode(made, style_feed, 0, frames) for _, s, _ in sessions]
+    style_feed = feeds[first._style]
+    mid = first._mid(made, style_feed)
+    audio = [s._generate(mid, style_feed, 0, frames)[0] for _, s, _ in sessions]
     wall: list[list[float]] = [[] for _ in sessions]
     cpu: list[list[float]] = [[] for _ in sessions]
     for _ in range(args.runs):
         for index, (_, session, _) in enumerate(sessions):
             began, used = time.perf_counter(), time.thread_time()
-            session._decode(made, style_feed, 0, frames)
+            session._generate(mid, style_feed, 0, frames)
             wall[index].append((time.perf_counter() - began) / frames)
             cpu[index].append((time.thread_time() - used) / frames)
     median = [float(np.median(w)) for w in wall]

@@ -12,7 +12,15 @@ import pytest
 
 from benchmarks.fidelity import mel_distance, reference, server_rendering, span
 from wyoming_kokoro.audio import trim_silence
-from wyoming_kokoro.engine.split import LEFT_CONTEXT, MIN_PART, RIGHT_CONTEXT, plan_parts
+from wyoming_kokoro.engine.plan import (
+    LEFT_CONTEXT,
+    MAX_PART,
+    MAX_PARTS,
+    MIN_PART,
+    RIGHT_CONTEXT,
+    bound_parts,
+    plan_parts,
+)
 from wyoming_kokoro.engine.synthesizer import KokoroModel
 from wyoming_kokoro.engine.voices import VoiceCatalogue
 from wyoming_kokoro.shaping import AudioSettings
@@ -34,18 +42,22 @@ def paragraph(tokens: int, seed: int) -> tuple[np.ndarray, list[int]]:
 def test_the_vocoder_plan_renders_at_most_ten_percent_more_than_it_plays(
     tokens: int, seconds_per_frame: float
 ) -> None:
-    """A paragraph, the listener waiting: a short opening and few, growing parts; their
-    overlaps cost at most 10 % of the frames played, and no part is a sliver."""
+    """A paragraph, the listener waiting: a short opening and few, growing parts, none
+    longer than MAX_PART (as engine/split.py bounds them); their overlaps cost at most
+    10 % of the frames played, and no part is a sliver."""
     for seed in range(3):
         durations, word_ends = paragraph(tokens, seed)
         total = int(durations.sum())
-        cuts = plan_parts(durations, word_ends, seconds_per_frame, None)
-        assert cuts, "a paragraph is made in parts: its opening goes first"
+        planned = plan_parts(durations, word_ends, seconds_per_frame, None)
+        assert planned, "a paragraph is made in parts: its opening goes first"
+        assert len(planned) <= MAX_PARTS - 1
+        cuts = bound_parts(planned, durations, word_ends, MAX_PART)
+        assert set(planned) <= set(cuts)
         rendered = total + len(cuts) * (LEFT_CONTEXT + RIGHT_CONTEXT)
         assert rendered / total <= 1.10
         parts = np.diff([0, *cuts, total])
         assert all(parts[1:] >= MIN_PART), parts
-        assert len(cuts) <= 4
+        assert all(parts <= MAX_PART + 10), parts  # word ends fall every few frames here
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,12 @@ import time
 import pytest
 
 from wyoming_kokoro.engine.scheduler import (
+    CONTENDED_PART_S,
     DEADLINE,
     FIRST_SEGMENT_POLICY,
+    INLINE_ALLOWANCE,
     SAFETY_S,
+    URGENT_S,
     InferenceScheduler,
     Ticket,
     pick,
@@ -74,10 +77,18 @@ def test_the_deadline_is_read_when_the_engine_picks() -> None:
     assert pick(tickets, DEADLINE, RATE) == 0
 
 
-def test_the_first_segment_policy_ignores_deadlines() -> None:
+def test_the_first_segment_policy_ignores_deadlines_until_one_is_about_to_run_dry() -> None:
     tickets = [later(0, queued=0.0, until=100.1), first(1, queued=100.0)]
     assert pick(tickets, FIRST_SEGMENT_POLICY, RATE) == 1
     assert pick(tickets, DEADLINE, RATE) == 0
+    # With the clock: a later segment with its first part and URGENT_S still in hand
+    # waits for the first segments; one whose audio runs out sooner goes before them.
+    first_part = min(100 * RATE, CONTENDED_PART_S)
+    plenty = 100.1 - first_part - URGENT_S - 0.01
+    assert pick(tickets, FIRST_SEGMENT_POLICY, RATE, now=plenty) == 1
+    assert pick(tickets, FIRST_SEGMENT_POLICY, RATE, now=plenty + 0.02) == 0
+    nothing_made = [later(0, queued=0.0, until=None), first(1, queued=100.0)]
+    assert pick(nothing_made, FIRST_SEGMENT_POLICY, RATE, now=1e9) == 1
 
 
 def test_an_unknown_policy_is_refused() -> None:
@@ -209,7 +220,7 @@ async def test_under_the_first_segment_policy_only_first_segments_go_between_par
     running = scheduler.submit(False, long_answer, due=lambda: plenty[0], owner=Owner())
     while scheduler.pending():
         await asyncio.sleep(0.01)
-    other_later = scheduler.submit(False, job, "other later", due=lambda: 0.0, owner=Owner())
+    other_later = scheduler.submit(False, job, "other later", due=lambda: 1e12, owner=Owner())
     new = scheduler.submit(True, job, "new", owner=Owner())
     queued.set()
     while not late.is_set():
@@ -218,6 +229,35 @@ async def test_under_the_first_segment_policy_only_first_segments_go_between_par
     arrived.set()
     await asyncio.gather(running, other_later, new, newest)
     assert order == ["part 1", "new", "part 2", "part 3", "newest", "other later"]
+    scheduler.close()
+
+
+async def test_between_parts_a_first_segment_goes_only_with_time_to_spare() -> None:
+    """Under first-segment a new request's first segment runs between another's parts
+    only if it is done, its expected time taken INLINE_ALLOWANCE times, before that
+    request's audio runs dry: an estimate that is a little off must not leave it dry."""
+    now = [100.0]
+    scheduler = InferenceScheduler(policy=FIRST_SEGMENT_POLICY, clock=lambda: now[0])
+    expected = 100 * scheduler.s_per_phoneme
+    order: list[str] = []
+    queued = threading.Event()
+
+    def long_answer() -> None:
+        queued.wait(5)
+        # In hand: its next part (0.5 s) and 1.25 times the new job's expected time, less
+        # than the allowance: nothing goes. Then 1.1 times the allowance: it goes.
+        scheduler.between(0.5, due=lambda: now[0] + 0.5 + 1.25 * expected)
+        order.append("part 2")
+        scheduler.between(0.5, due=lambda: now[0] + 0.5 + 1.1 * INLINE_ALLOWANCE * expected)
+        order.append("part 3")
+
+    running = scheduler.submit(False, long_answer, due=lambda: 1e12, owner=Owner())
+    while scheduler.pending():
+        await asyncio.sleep(0.01)
+    new = scheduler.submit(True, lambda: order.append("new"), phonemes=100, owner=Owner())
+    queued.set()
+    await asyncio.gather(running, new)
+    assert order == ["part 2", "new", "part 3"]
     scheduler.close()
 
 

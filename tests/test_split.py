@@ -20,26 +20,29 @@ from wyoming.tts import Synthesize
 
 from tests.stub import PARAGRAPH, PartsStubModel, audio_bytes, stub_server, types
 from wyoming_kokoro.audio import SAMPLE_RATE, float_to_pcm16
+from wyoming_kokoro.engine.plan import (
+    FRAME_S,
+    LEFT_CONTEXT,
+    MAX_PART,
+    MAX_PARTS,
+    MIN_FIRST,
+    MIN_PART,
+    RIGHT_CONTEXT,
+    SAFETY,
+    SAMPLES_PER_FRAME,
+    bound_parts,
+    plan_parts,
+)
 from wyoming_kokoro.engine.render import Piece, Place
 from wyoming_kokoro.engine.scheduler import CONTENDED_PART_S, DEADLINE, FIRST_SEGMENT_POLICY
 from wyoming_kokoro.engine.session import SessionConfig
 from wyoming_kokoro.engine.split import (
-    FRAME_S,
-    LEFT_CONTEXT,
-    MEL_TOLERANCE_DB,
-    MIN_FIRST,
-    MIN_PART,
-    OPENING_PARTS,
-    RIGHT_CONTEXT,
-    SAFETY,
+    DECODER_INPUTS,
     SplitSession,
     _cut_graph,
-    bound_parts,
-    is_exact,
     load_parts,
     mel_difference,
     open_split,
-    plan_parts,
 )
 from wyoming_kokoro.engine.synthesizer import KokoroModel
 from wyoming_kokoro.engine.voices import read_voices_file
@@ -205,7 +208,7 @@ def split_model(real_assets: tuple[Path, Path], tmp_path_factory: pytest.TempPat
     model_path, voices_path = real_assets
     cache = tmp_path_factory.mktemp("split-cache")
     (cache / "optimized").mkdir()
-    (cache / "optimized" / "0123-split-2-vocoder.onnx").write_bytes(b"an older version's")
+    (cache / "optimized" / "0123-split-3-vocoder.onnx").write_bytes(b"an older version's")
     config = SessionConfig(cache_dir=cache)
     split = open_split(model_path, config, model_digest="test")
     whole = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
@@ -228,53 +231,62 @@ PHONEMES = (
 )
 
 
-def test_the_two_sessions_make_the_whole_models_audio(split_model: dict) -> None:
+def test_the_three_sessions_make_the_whole_models_audio(split_model: dict) -> None:
     model: KokoroModel = split_model["model"]
     feeds = feeds_for(model, split_model["voices"], PHONEMES)
     whole = split_model["whole"].run(None, feeds)[0].reshape(-1)
     parts = split_model["split"].run(None, feeds)[0]
-    assert len(parts) == len(whole)
-    # The version the timing kept makes the whole model's audio: to float rounding, or
-    # (AdaIN fused) within the tolerance the start-up check allows.
+    # The version the timing kept, its generator carrying state (engine/carry.py) with
+    # nothing to carry, makes the whole model's audio bit for bit.
     split: SplitSession = split_model["split"]
-    assert split.version in [name for name, _, _ in _cut_graph(split_model["path"])]
-    if is_exact(split.version):
-        assert float(np.max(np.abs(parts - whole))) < 1e-3
-    else:
-        assert mel_difference(whole, parts) <= MEL_TOLERANCE_DB
+    assert split.version in [version.name for version in _cut_graph(split_model["path"])]
+    assert len(split.sites.norms) == 44 and split.sites.phase
+    assert np.array_equal(parts, whole)
     # The model the server builds uses them on CPU, and a second start reads them cached.
     assert isinstance(model.router.cpu().session, SplitSession)
     # The vocoder was timed as exported and rewritten (engine/int8.py, the same audio): one
     # of them is kept. An older version's files are gone.
     kept = sorted(p.name for p in (split_model["config"].cache_dir / "optimized").iterdir())
-    assert [name.split("-split-3-")[1] for name in kept] == ["front.onnx", "vocoder.onnx"]
+    assert [name.split("-split-4-")[1] for name in kept] == [
+        "front.onnx",
+        "generator.onnx",
+        "mid.onnx",
+    ]
     again = open_split(split_model["path"], split_model["config"], model_digest="test")
-    assert again.from_cache
-    cached = again.run(None, feeds)[0]  # the version kept
-    assert len(cached) == len(whole) and mel_difference(parts, cached) <= MEL_TOLERANCE_DB
-    if is_exact(split.version):
-        assert float(np.max(np.abs(cached - whole))) < 1e-3
+    assert again.from_cache and again.sites == split.sites
+    assert np.array_equal(again.run(None, feeds)[0], whole)
 
 
-def test_the_rewritten_versions_make_the_exported_audio(split_model: dict) -> None:
-    # Whichever version the timing kept here, the rewritten ones must be there for the
+def test_the_rewritten_version_makes_the_exported_audio(split_model: dict) -> None:
+    # Whichever version the timing kept here, the rewritten one must be there for the
     # int8 model: the int8 kernels (engine/int8.py) make the exported version's audio bit
-    # for bit; with the AdaIN chains fused (engine/fuse.py) it is the same to float
-    # rounding, which the int8 vocoder's dynamic quantization amplifies (see
-    # MEL_TOLERANCE_DB): same length, within that of the exported audio.
-    variants = _cut_graph(split_model["path"])
-    names = [name for name, _, _ in variants]
-    assert names == ["int8 kernels + fused AdaIN", "int8 kernels", "as exported"]
+    # for bit.
+    versions = _cut_graph(split_model["path"])
+    assert [version.name for version in versions] == ["int8 kernels", "as exported"]
     feeds = feeds_for(split_model["model"], split_model["voices"], PHONEMES)
-    audio = []
-    for _, front, decoder in variants:
-        halves = load_parts(front, decoder)
-        audio.append(SplitSession(halves[0], halves[1], 0.0, False).run(None, feeds)[0])
-    fused, fast, exported = audio
+    fast, exported = (load_parts(version).run(None, feeds)[0] for version in versions)
     assert np.array_equal(fast, exported)
-    assert len(fused) == len(exported) and not np.array_equal(fused, exported)
-    assert mel_difference(exported, fused) <= MEL_TOLERANCE_DB
-    assert is_exact(names[1]) and not is_exact(names[0])
+
+
+def test_the_carried_state_brings_a_later_part_close_to_the_whole(split_model: dict) -> None:
+    """The rest of a segment after its opening, made with the statistics and phase the
+    opening carried, is closer to the whole rendering than the same rest made alone."""
+    split: SplitSession = split_model["split"]
+    feeds = feeds_for(split_model["model"], split_model["voices"], PHONEMES)
+    front = split._front(feeds)
+    style = feeds[split._style]
+    mid = split._mid(front, style)
+    frames = int(front[DECODER_INPUTS[0]].shape[-1])
+    whole = split._generate(mid, style, 0, frames)[0]
+    cut = 48
+    opening, state = split._generate(mid, style, 0, cut + RIGHT_CONTEXT)
+    start = cut - LEFT_CONTEXT
+    carried = split._generate(mid, style, start, frames, state)[0]
+    alone = split._generate(mid, style, start, frames)[0]
+    heard = slice(LEFT_CONTEXT * SAMPLES_PER_FRAME, None)
+    reference = whole[cut * SAMPLES_PER_FRAME :]
+    near, far = (mel_difference(reference, audio[heard]) for audio in (carried, alone))
+    assert near < 0.8 * far, (near, far)
 
 
 def test_a_segment_in_two_parts_stays_close_to_the_whole(split_model: dict) -> None:
@@ -293,9 +305,9 @@ def test_a_segment_in_two_parts_stays_close_to_the_whole(split_model: dict) -> N
     assert len(audio) == len(whole)  # the leading pad is made too
     assert np.array_equal(audio[: len(head)], head)  # the parts are the audio's opening
     assert len(heads[0]) < 0.5 * len(whole)
-    # Each part sees only its own frames, so the audio is not bit-exact; it stays close
-    # to the whole rendering everywhere, the join included (measured: about 2 dB; the
-    # rest placed 100 ms off gives about 11 dB).
+    # A part cannot know the frames after it, so the audio is not bit-exact; it stays
+    # close to the whole rendering everywhere, the join included (measured: about 1.5 dB;
+    # the rest placed 100 ms off gives about 11 dB).
     assert mel_difference(whole, audio) < 4.0
     join = slice(max(0, len(head) - SAMPLE_RATE // 4), len(head) + SAMPLE_RATE // 4)
     assert mel_difference(whole[join], audio[join]) < 5.0
@@ -304,10 +316,12 @@ def test_a_segment_in_two_parts_stays_close_to_the_whole(split_model: dict) -> N
 def test_no_parts_when_the_audio_sent_lasts(split_model: dict) -> None:
     split: SplitSession = split_model["split"]
     model: KokoroModel = split_model["model"]
-    feeds = feeds_for(model, split_model["voices"], PHONEMES)
+    sentence = PHONEMES.split(". ")[0] + "."  # one sentence: under MAX_PART frames
+    feeds = feeds_for(model, split_model["voices"], sentence)
     whole = split.run(None, feeds)[0]
+    assert len(whole) < MAX_PART * SAMPLES_PER_FRAME
     heads: list[np.ndarray] = []
-    word_ends = [i + 1 for i, s in enumerate(PHONEMES) if s == " "]
+    word_ends = [i + 1 for i, s in enumerate(sentence) if s == " "]
     audio = split.run_parts(feeds, word_ends, heads.append, lambda: time.monotonic() + 60)
     assert heads == []
     # One part, the leading pad included: the whole model's audio, bit for bit.
@@ -315,6 +329,14 @@ def test_no_parts_when_the_audio_sent_lasts(split_model: dict) -> None:
     # Through the model, as the server calls it: a short segment is made whole.
     result = model.infer_parts("hˈI.", split_model["voices"]["af_heart"][4], 1.0, heads.append)
     assert heads == [] and len(result.audio) > 0
+    # A segment longer than MAX_PART frames is made in parts all the same: the vocoder
+    # is faster per frame on fewer frames at once.
+    longer = f"{PHONEMES} {PHONEMES}"
+    feeds = feeds_for(model, split_model["voices"], longer)
+    word_ends = [i + 1 for i, s in enumerate(longer) if s == " "]
+    audio = split.run_parts(feeds, word_ends, heads.append, lambda: time.monotonic() + 60)
+    assert len(audio) > MAX_PART * SAMPLES_PER_FRAME
+    assert heads and all(len(head) <= (MAX_PART + 10) * SAMPLES_PER_FRAME for head in heads)
 
 
 def test_a_shared_engine_vocodes_in_bounded_parts(split_model: dict) -> None:
@@ -380,21 +402,24 @@ def test_plan_parts_keeps_the_audio_flowing() -> None:
     word_ends = list(range(4, 141, 4))
     ends = {int(e) for e in np.cumsum(durations)[word_ends]}
     per_frame = 0.009
-    # Nothing playing: a short opening, then growing parts (OPENING_PARTS), no stall.
+    # Nothing playing: a short opening, then growing parts, no stall.
     cuts = plan_parts(durations, word_ends, per_frame, None)
-    assert len(cuts) == OPENING_PARTS - 1 and set(cuts) <= ends and cuts == sorted(cuts)
+    assert 2 <= len(cuts) <= MAX_PARTS - 1 and set(cuts) <= ends and cuts == sorted(cuts)
+    sizes = np.diff([0, *cuts])  # the opening (its pad included), then growing parts
+    assert all(np.diff(sizes[1:]) > 0) and sizes[0] + RIGHT_CONTEXT >= MIN_FIRST
     planned = SAFETY * per_frame  # the speed the plan allows for (slower than measured)
     first, stall = simulate(durations, cuts, planned, None)
     assert first < 0.4 * planned * int(durations.sum()) and stall == 0.0
     assert simulate(durations, cuts, per_frame, None)[1] == 0.0
-    # A short command (2.8 s): two parts, the second made while the first plays; the
-    # first renders at least MIN_FIRST frames (shorter ones were heard worse).
+    # A short command (2.8 s): two or three parts, each later one made while the one
+    # before plays; the first renders at least MIN_FIRST frames (shorter ones were heard
+    # worse).
     command = np.array([14] + [2] * 45 + [6, 1])
     cuts = plan_parts(command, list(range(4, 46, 4)), per_frame, None)
-    assert len(cuts) == 1 and simulate(command, cuts, planned, None)[1] == 0.0
+    assert 1 <= len(cuts) <= 2 and simulate(command, cuts, planned, None)[1] == 0.0
     assert cuts[0] + RIGHT_CONTEXT >= MIN_FIRST
-    shorter = np.array([14] + [2] * 30 + [6, 1])  # 2 s: a first part could not be shorter
-    assert plan_parts(shorter, list(range(4, 31, 4)), per_frame, None) == []
+    shorter = np.array([14] + [2] * 18 + [6, 1])  # 1.4 s: a first part could not be shorter
+    assert plan_parts(shorter, list(range(4, 19, 4)), per_frame, None) == []
     # Audio playing for 1.2 s (a first part's floor, MIN_FIRST frames, takes ~1 s to make
     # at this speed): parts only as needed, still no stall.
     cuts = plan_parts(durations, word_ends, per_frame, 1.2)

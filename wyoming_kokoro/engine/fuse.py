@@ -12,6 +12,13 @@ scale and offset may be computed tensors, one value per channel): one kernel rea
 activations twice and writing them once, instead of seven passes. The result differs
 from the chain by float rounding only (the tests bound it: 1e-4 relative to the output's
 scale on synthetic graphs).
+
+Not in the split's versions (engine/split.py): the generator takes each
+normalization's mean and variance from the parts before it (engine/carry.py), which
+``InstanceNormalization`` cannot take, and a segment in one part must be the export's
+audio bit for bit. It was 0.95x the kernel time of the int8 kernels' version here, its
+audio 0.84 dB log-mel from the export's. ``benchmarks/profile_vocoder.py --steps``
+measures it again.
 """
 
 from __future__ import annotations

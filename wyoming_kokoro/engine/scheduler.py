@@ -1,12 +1,15 @@
 """One inference thread, and the order it takes jobs in: two policies.
 
 ``first-segment`` (the server's default): every request's first segment before any later
-one, each kind in arrival order. It measured best here (benchmarks/deadline.py, README
-"Under load"): a long answer runs whenever no first segment waits, so its audio builds up
-far ahead of its listener. A one-shot is planned as whole as one inference allows, so a
-segment may take seconds of vocoding: once its first part is out, the engine serves the
-first segments that wait between its parts (its rest is later audio), as long as its audio
-in hand lasts.
+one, each kind in arrival order, except a later segment whose listener is about to run
+dry (its audio runs out within its first part's time and ``URGENT_S``): that one goes
+first. It measured best here (benchmarks/deadline.py, README "Under load"): a long answer
+runs whenever no first segment waits, so its audio builds up far ahead of its listener,
+and a steady stream of new commands cannot hold back its next segment until it runs dry.
+A one-shot is planned as whole as one inference allows, so a segment may take seconds of
+vocoding: once its first part is out, the engine serves the first segments that wait
+between its parts (its rest is later audio), as long as each will be done (its expected
+time taken ``INLINE_ALLOWANCE`` times) before that audio in hand runs out.
 
 ``deadline``: every job carries a *deadline*: the moment (``time.monotonic``) its
 request's audio sent so far runs out. A request's first segment is due at once (its
@@ -60,8 +63,20 @@ INITIAL_S_PER_PHONEME = 0.004
 HUNG_FACTOR = 3.0
 # While another request has work queued or running, or audio still playing, the engine is
 # shared, and a segment's vocoding goes in parts of at most this long, so a new request
-# waits for one part at most (each cut costs the vocoder 16 frames of overlap, ~8 %).
-CONTENDED_PART_S = 1.0
+# waits for one part at most (each cut costs the vocoder 10 frames of overlap, ~8 % at
+# this bound on a machine at 5 ms per frame).
+CONTENDED_PART_S = 0.6
+# Under first-segment, a later segment whose request's audio runs out within this long
+# (after its expected first part) goes before the first segments that wait: with new
+# commands arriving all the time, a long answer's next segment would otherwise wait until
+# none is left, and its listener run dry (it has a command's time and a part's to spare).
+URGENT_S = 1.5
+# Under first-segment, a first segment runs between another job's parts only if it is done
+# before that job runs dry with its expected time taken this many times: a short command
+# costs more per phoneme than the long segments that teach the estimate (its text side
+# and first part weigh more), and one run late by its error leaves the long answer dry
+# (benchmarks/deadline.py at 80 %: 0.2 s dry with the bare estimate).
+INLINE_ALLOWANCE = 1.5
 # Started this much before the latest start: the thread may be busy with another job's
 # part when that comes (and the estimates are estimates).
 SAFETY_S = 0.5 + 2 * CONTENDED_PART_S
@@ -85,9 +100,17 @@ class Ticket:
         return self.queued if self.first or due is None else due
 
 
-def order_key(ticket: Ticket, policy: str, s_per_phoneme: float) -> tuple[float, int]:
-    """Smaller runs first (pure: the scheduler's whole ordering)."""
+def order_key(
+    ticket: Ticket, policy: str, s_per_phoneme: float, now: float | None = None
+) -> tuple[float, int]:
+    """Smaller runs first (pure: the scheduler's whole ordering; ``now`` is the clock's
+    time, for a later segment about to run dry under ``first-segment``)."""
     if policy == FIRST_SEGMENT_POLICY:
+        if not ticket.first and now is not None and ticket.due is not None:
+            due = ticket.due()
+            first_part = min(ticket.phonemes * s_per_phoneme, CONTENDED_PART_S)
+            if due is not None and due - first_part - URGENT_S <= now:
+                return (-1.0, ticket.order)  # its listener is about to run dry
         return (0.0 if ticket.first else 1.0, ticket.order)
     if ticket.first:
         return (ticket.queued, ticket.order)
@@ -95,9 +118,11 @@ def order_key(ticket: Ticket, policy: str, s_per_phoneme: float) -> tuple[float,
     return (ticket.deadline() - cost, ticket.order)
 
 
-def pick(tickets: Sequence[Ticket], policy: str, s_per_phoneme: float) -> int:
+def pick(
+    tickets: Sequence[Ticket], policy: str, s_per_phoneme: float, now: float | None = None
+) -> int:
     """The index of the ticket to run next."""
-    keys = [order_key(t, policy, s_per_phoneme) for t in tickets]
+    keys = [order_key(t, policy, s_per_phoneme, now) for t in tickets]
     return min(range(len(tickets)), key=keys.__getitem__)
 
 
@@ -212,7 +237,8 @@ class InferenceScheduler:
                 if self.policy == DEADLINE:  # it must start before the next part would
                     goes = order_key(ticket, self.policy, self.s_per_phoneme)[0] < mine
                 else:  # it is done before the jobs on the stack run dry
-                    goes = self._clock() + ticket.phonemes * self.s_per_phoneme < mine
+                    expected = INLINE_ALLOWANCE * ticket.phonemes * self.s_per_phoneme
+                    goes = self._clock() + expected < mine
                 if not goes:
                     return
                 self._pending = [t for t in self._pending if t is not ticket]
@@ -246,7 +272,7 @@ class InferenceScheduler:
                 self._ready.wait()
             if self._closed:
                 return None
-            index = pick(self._pending, self.policy, self.s_per_phoneme)
+            index = pick(self._pending, self.policy, self.s_per_phoneme, self._clock())
             return self._pending.pop(index)
 
     def _work(self) -> None:

@@ -1,4 +1,4 @@
-"""Kokoro split in two: the text side (durations, pitch, energy) and the vocoder.
+"""Kokoro in three sessions: the text side, the vocoder's frame-rate half, the generator.
 
 The model's vocoder costs about 95 % of a run and its cost grows with the audio's length;
 the text side before it costs the rest. With the graph cut between the two, a segment's
@@ -6,12 +6,16 @@ text side runs once on the whole segment (so durations and intonation are those 
 whole sentence), and the vocoder can render the segment's opening first and the rest
 after it: the first audio of a request arrives after the vocoder has made only its head.
 
-Cut this way the two sessions produce exactly the audio of the whole model (same nodes,
-same order). Rendering in two parts is not exact: each part sees its own frames only.
-The parts overlap (``LEFT_CONTEXT`` and ``RIGHT_CONTEXT`` frames, dropped afterwards, so
-neither part's edge effects are heard) and are cross-faded at a word boundary.
+The vocoder is cut once more (engine/carry.py): its frame-rate blocks (~2 % of its work)
+run on the whole segment at once, and the generator renders the parts, each taking the
+normalization statistics and the source's phase that the parts before it measured. Made
+in one part, the three sessions produce exactly the audio of the whole model (same
+nodes, same order). In parts it is not exact (a part cannot know the frames after it),
+but close; the parts overlap (``LEFT_CONTEXT`` and ``RIGHT_CONTEXT`` frames, dropped
+afterwards, so neither part's edge effects are heard) and are cross-faded at a word
+boundary.
 
-Needs the ``onnx`` package to cut the graph (once; the two halves are kept optimized in
+Needs the ``onnx`` package to cut the graph (once; the sessions are kept optimized in
 the cache folder). Without it, or with an export whose graph has other names, the whole
 model is used as before.
 """
@@ -23,21 +27,30 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .fuse import fuse_adain
+from . import plan
+from .carry import GENERATOR_INPUTS, CarrySites, carry_state, split_generator
 from .int8 import rewrite_convolutions
+from .plan import (
+    CROSSFADE,
+    LEFT_CONTEXT,
+    RIGHT_CONTEXT,
+    SAMPLES_PER_FRAME,
+    bound_parts,
+    plan_parts,
+)
 from .providers import CPU
 from .session import SessionConfig, cache_key, ort, session_options
 
 _LOGGER = logging.getLogger(__name__)
 
-SPLIT_VERSION = "split-3"
-SAMPLES_PER_FRAME = 600  # one duration unit of Kokoro at 24 kHz (25 ms)
-FRAME_S = SAMPLES_PER_FRAME / 24000
+SPLIT_VERSION = "split-4"
+FILES = ("front", "mid", "generator")  # the cached sessions, in the order they run
 
 # Where the graph of kokoro-v1.0 (the kokoro-onnx exports) is cut: the aligned text
 # features, the predicted pitch and energy; and the per-token durations.
@@ -48,172 +61,50 @@ DECODER_INPUTS = (
 )
 DURATIONS = "/encoder/Gather_output_0"
 
-# Frames a later part starts early, and a part goes on past its end (not heard). Chosen by
-# measured fidelity (benchmarks/fidelity.py --overlap, results.json "vocoder_overlap"): 4,
-# 8, 12 and 20 frames give the same log-mel distance to the whole rendering within
-# 0.1-0.5 dB (what differs is where the cut falls: each part is normalized over its own
-# frames), so the overlap is the smallest with margin, and each cut costs 16 frames.
-LEFT_CONTEXT = 8
-RIGHT_CONTEXT = 8
-CROSSFADE = 240  # samples (10 ms)
-SAFETY = 1.4  # the rest must be ready with this margin on the measured vocoder speed
-MARGIN_S = 0.1  # and this much earlier than the head runs out
-MIN_GAIN = 0.15  # split only when the first part saves at least this share of the frames
-MAX_PARTS = 6
-# A segment the listener waits for (nothing playing yet): a short opening, a part its
-# playing time pays for, and the rest. Each part is normalized over its own frames, so
-# every cut costs some fidelity; with two parts a paragraph's opening had to pay for all of
-# the rest (165 of 742 frames: first audio 0.69 s), with three it need not (the fidelity
-# benchmark's paragraph: first speech 0.47 s against 0.52 s, log-mel 1.85 against 1.69 dB,
-# the shorter replies unchanged). Where audio already plays, more parts may bridge it.
-OPENING_PARTS = 3
-# A segment's first part renders at least this many frames (2 s, its overlap and the
-# leading pad included): the vocoder normalizes over the frames it gets, and a short
-# first part is heard worse. Measured on the lexicon's 37 one-sentence commands, each a
-# one-shot planned whole (`benchmarks/fidelity.py --min-first 64,96 --asr`: speech
-# recognition word errors, median first speech of its replies): 64 frames 10.4 %, 0.27 s;
-# 80 frames 4.3 %, 0.31 s; 96 frames 3.8 %, 0.36 s; sentence-sized segments in one part
-# 3.9 % (a second run: 8.2, 5.7, 5.5 and 3.9 %; a slower machine: 8.3, 6.7 and 5.5 %, one
-# inference 6.1 %). 80 is where the errors reach those without parts, within whisper's
-# own noise of 1-2 points; below it they rise clearly.
-MIN_FIRST = 80
-# No later part, and no rest after a cut, is shorter than this (frames, 0.8 s): a part
-# that short only rounds a plan, and costs its overlaps (16 frames) for little audio.
-MIN_PART = 32
-
 
 class SplitUnavailable(RuntimeError):
     """The graph cannot be cut here (no ``onnx`` package, or other tensor names)."""
 
 
-def plan_parts(
-    durations: np.ndarray,
-    word_ends: list[int],
-    seconds_per_frame: float,
-    available_s: float | None = None,
-) -> list[int]:
-    """Where to cut a segment's frames into parts vocoded in turn; [] for one part.
+@dataclass
+class Version:
+    """One build of the three sessions' models, serialized."""
 
-    ``durations`` are the frames of each token (the pads included); ``word_ends`` the
-    indices of tokens after which a word ends: every cut falls on such a boundary.
-    ``available_s``: how long the audio made before this segment still plays (None:
-    nothing is playing, the listener waits for this segment's first part).
+    name: str
+    front: bytes
+    mid: bytes
+    generator: bytes
 
-    Each part is planned on the measured vocoder speed (times ``SAFETY``) so that it is
-    made before the audio before it runs out: the first part as short as lets the parts
-    after it keep up (each part's playing time pays for the next part's rendering and its
-    overlap), a later one as long as is still in time. No cut at all when the whole is in
-    time, when it is too short to gain, or on a machine too slow for parts to keep up.
-    """
-    total = int(durations.sum())
-    lead = int(durations[0]) if len(durations) else 0
-    per_frame = SAFETY * seconds_per_frame
-    if total <= 0 or per_frame <= 0:
-        return []
-    overlap = LEFT_CONTEXT + RIGHT_CONTEXT
-    rate = FRAME_S / per_frame  # frames played per frame rendered
-    if rate <= 1.2:
-        return []  # parts could not keep up: their overlaps would cost more than they gain
-    if available_s is not None and per_frame * total + MARGIN_S <= available_s:
-        return []
-    # The smallest part whose playing time pays for a next part larger than itself.
-    smallest = math.ceil((overlap + MARGIN_S / per_frame) / (rate - 1)) + 2
-    ends = sorted({int(e) for e in np.cumsum(durations)[word_ends]} - {0, total})
-    cuts: list[int] = []
-    max_parts = OPENING_PARTS if available_s is None else MAX_PARTS
-    clock = 0.0  # rendering time spent so far
-    plays_until = available_s  # when the audio made so far has played (None: not begun)
-    pos = 0
-    while True:
-        left = 0 if not cuts else LEFT_CONTEXT
-        spoken_from = max(pos, lead) if not cuts else pos  # the leading pad is not heard
-        finish = clock + per_frame * (total - pos + left)
-        if plays_until is not None and finish + MARGIN_S <= plays_until:
-            break  # the rest is in time as one part
-        candidates = [
-            e
-            for e in ends
-            if e > spoken_from
-            and total - e >= max(LEFT_CONTEXT, MIN_PART)
-            and (e - pos >= MIN_PART if cuts else e - pos + RIGHT_CONTEXT >= MIN_FIRST)
-        ]
-        if not candidates or len(cuts) >= max_parts - 1:
-            break
-        # This cut leaves the rest as the last part: it must pay for all of the rest.
-        last = len(cuts) >= max_parts - 2
-        if plays_until is None:
-            # The listener waits: the first part as short as can be, yet long enough to
-            # pay for the rest as one part, or for a next part larger than itself.
-            cut = 0
-            for end in candidates:
-                made = clock + per_frame * (end - pos + left + RIGHT_CONTEXT)
-                heard = made + (end - spoken_from) * FRAME_S
-                rest = made + per_frame * (total - end + LEFT_CONTEXT)
-                if (not last and end - spoken_from >= smallest) or rest + MARGIN_S <= heard:
-                    cut = end
-                    break
-            if not cut:
-                break
-        else:
-            budget = plays_until - MARGIN_S - clock
-            fits = [e for e in candidates if per_frame * (e - pos + left + RIGHT_CONTEXT) <= budget]
-            cut = fits[-1] if fits else candidates[0]  # late anyway: be late by the least
-        clock += per_frame * (cut - pos + left + RIGHT_CONTEXT)
-        start = clock if plays_until is None else max(clock, plays_until)
-        plays_until = start + (cut - spoken_from) * FRAME_S
-        cuts.append(cut)
-        pos = cut
-    if cuts and cuts[0] + RIGHT_CONTEXT > total * (1 - MIN_GAIN):
-        return []  # the first part would be nearly all of it
-    return cuts
-
-
-def bound_parts(
-    cuts: list[int],
-    durations: np.ndarray,
-    word_ends: list[int],
-    max_frames: int,
-) -> list[int]:
-    """``cuts`` with more cuts added so that no part is longer than about ``max_frames``
-    (at word ends; the first part at least ``MIN_FIRST`` frames, no part or rest below
-    ``MIN_PART``; where no word ends within the bound, at the first one past it): for an
-    engine shared by several requests, where a part is the longest a new request may
-    have to wait (see engine/scheduler.py)."""
-    total = int(durations.sum())
-    ends = sorted({int(e) for e in np.cumsum(durations)[word_ends]} - {0, total})
-    bounded: list[int] = []
-    pos = 0
-    for stop in [*cuts, total]:
-        while stop - pos > max_frames:
-            floor = MIN_FIRST - RIGHT_CONTEXT if pos == 0 else MIN_PART
-            allowed = [e for e in ends if e >= pos + floor and stop - e >= MIN_PART]
-            fits = [e for e in allowed if e <= pos + max_frames]
-            over = [e for e in allowed if e < stop - max_frames // 2]  # not a sliver's worth
-            cut = fits[-1] if fits else (over[0] if over else None)  # else: a little over
-            if cut is None:
-                break
-            bounded.append(cut)
-            pos = cut
-        if stop != total:
-            bounded.append(stop)
-        pos = stop
-    return bounded
+    @property
+    def models(self) -> tuple[bytes, bytes, bytes]:
+        return (self.front, self.mid, self.generator)
 
 
 class SplitSession:
-    """The model as two onnxruntime sessions; ``run`` is the whole model's ``run``."""
+    """The model as three onnxruntime sessions; ``run`` is the whole model's ``run``."""
 
     def __init__(
-        self, front: Any, decoder: Any, startup_s: float, from_cache: bool, version: str = ""
+        self,
+        front: Any,
+        mid: Any,
+        generator: Any,
+        startup_s: float = 0.0,
+        from_cache: bool = False,
+        version: str = "",
     ) -> None:
         self.front = front
-        self.version = version  # which of build_variants' versions ("" when read cached)
-        self.decoder = decoder
+        self.mid = mid
+        self.generator = generator
+        self.version = version  # which of build_versions' versions ("" when read cached)
         self.startup_s = startup_s
         self.from_cache = from_cache
         self._front_outputs = [o.name for o in front.get_outputs()]
-        self._decoder_inputs = [i.name for i in decoder.get_inputs()]
-        self._style = next(n for n in self._decoder_inputs if n not in self._front_outputs)
+        self._mid_inputs = [i.name for i in mid.get_inputs()]
+        self._style = next(n for n in self._mid_inputs if n not in self._front_outputs)
+        self._generator_outputs = [o.name for o in generator.get_outputs()]
+        self.sites = CarrySites.of(
+            [i.name for i in generator.get_inputs()], self._generator_outputs
+        )
         self._lock = threading.Lock()
         self._per_frame: float | None = None  # measured vocoder seconds per frame
 
@@ -222,10 +113,10 @@ class SplitSession:
         return self.front.get_inputs()
 
     def get_outputs(self) -> Any:
-        return self.decoder.get_outputs()
+        return self.generator.get_outputs()[:1]
 
     def get_providers(self) -> list[str]:
-        return list(self.decoder.get_providers())
+        return list(self.generator.get_providers())
 
     def _front(
         self, feeds: dict[str, np.ndarray], run_options: Any = None
@@ -233,21 +124,40 @@ class SplitSession:
         outputs = self.front.run(self._front_outputs, feeds, run_options)
         return dict(zip(self._front_outputs, outputs, strict=True))
 
-    def _decode(
-        self, front: dict[str, np.ndarray], style: np.ndarray, start: int, end: int,
+    def _mid(self, front: dict[str, np.ndarray], style: np.ndarray, run_options: Any = None) -> Mid:
+        """The frame-rate half on the whole segment: the generator's inputs."""
+        feeds = {name: style if name == self._style else front[name] for name in self._mid_inputs}
+        values = list(self.mid.run(list(GENERATOR_INPUTS), feeds, run_options))
+        frames = max(1, int(front[DECODER_INPUTS[0]].shape[-1]))
+        return Mid(values, values[0].shape[-1] // frames)
+
+    def _generate(
+        self,
+        mid: Mid,
+        style: np.ndarray,
+        start: int,
+        end: int,
+        state: Carried | None = None,
         run_options: Any = None,
-    ) -> np.ndarray:  # fmt: skip
+    ) -> tuple[np.ndarray, Carried]:
+        """Frames ``start:end`` of the segment, after the parts that ``state`` carries
+        (None: the first part); the audio and the state after it."""
         feeds: dict[str, np.ndarray] = {self._style: style}
-        for name in self._decoder_inputs:
-            if name == self._style:
-                continue
-            value = front[name]
-            scale = value.shape[-1] // int(front[DECODER_INPUTS[0]].shape[-1])
-            feeds[name] = value[..., start * scale : end * scale]
+        for name, value in zip(GENERATOR_INPUTS, mid.values, strict=True):
+            feeds[name] = value[..., start * mid.steps : end * mid.steps]
+        own = end - start
+        if state is None:
+            feeds.update(self.sites.priors(None, own, 0))
+        else:
+            phase_step = mid.steps * (start - state.start)  # the pitch curve's steps
+            feeds.update(self.sites.priors(state.values, own, state.frames, phase_step))
         started = time.perf_counter()
-        audio = self.decoder.run(None, feeds, run_options)[0]
-        self._measured(end - start, time.perf_counter() - started)
-        return np.asarray(audio, dtype=np.float32).reshape(-1)
+        outputs = self.generator.run(self._generator_outputs, feeds, run_options)
+        self._measured(own, time.perf_counter() - started)
+        values = dict(zip(self._generator_outputs, outputs, strict=True))
+        audio = np.asarray(outputs[0], dtype=np.float32).reshape(-1)
+        seen = own if state is None else state.frames + own
+        return audio, Carried(values, start, seen)
 
     def _measured(self, frames: int, seconds: float) -> None:
         if frames < 20:
@@ -267,7 +177,8 @@ class SplitSession:
         front = self._front(feeds, run_options)
         style = feeds[self._style]
         frames = int(front[DECODER_INPUTS[0]].shape[-1])
-        return [self._decode(front, style, 0, frames, run_options)]
+        mid = self._mid(front, style, run_options)
+        return [self._generate(mid, style, 0, frames, None, run_options)[0]]
 
     def run_parts(
         self,
@@ -283,32 +194,32 @@ class SplitSession:
 
         Parts are made when the audio before (``heard_until()``: when it has played out,
         None for nothing) would run out before the whole was made (see
-        :func:`plan_parts`), and no part is longer than ``max_part_s`` of vocoding when
-        that is given (:func:`bound_parts`). ``between(seconds)`` is called between two
-        parts with the next one's expected time (the scheduler may run other work then).
-        The returned audio starts with exactly the samples handed out, in order; made in
-        one part, it is the whole model's audio.
+        engine/plan.py's :func:`plan_parts`), no part is longer than ``MAX_PART`` frames,
+        nor than ``max_part_s`` of vocoding when that is given (:func:`bound_parts`).
+        ``between(seconds)`` is called between two parts with the next one's expected
+        time (the scheduler may run other work then). The returned audio starts with
+        exactly the samples handed out, in order; made in one part, it is the whole
+        model's audio.
         """
         front = self._front(feeds, run_options)
         style = feeds[self._style]
         frames = int(front[DECODER_INPUTS[0]].shape[-1])
         until = heard_until()
-        if DURATIONS not in front:
-            return self._decode(front, style, 0, frames, run_options)
+        mid = self._mid(front, style, run_options)
+        if DURATIONS not in front or self._per_frame is None:
+            return self._generate(mid, style, 0, frames, None, run_options)[0]
         durations = np.asarray(front[DURATIONS]).reshape(-1)
         # The leading pad's silence is made too, although it is trimmed on the way out:
-        # the vocoder normalizes (and quantizes) over the frames it gets, and without
-        # those frames the speech after them came out 1-2 dB log-mel from the whole
-        # model's (benchmarks/fidelity.py), for 5-8 frames of vocoding.
-        if self._per_frame is None:
-            return self._decode(front, style, 0, frames, run_options)
+        # the generator normalizes over the frames it gets, and the first part's are the
+        # closest there are to the whole segment's.
         available = None if until is None else until - time.monotonic()
         cuts = plan_parts(durations, word_ends, self._per_frame, available)
+        most = plan.MAX_PART
         if max_part_s is not None:
-            most = max(MIN_FIRST, int(max_part_s / self._per_frame))
-            cuts = bound_parts(cuts, durations, word_ends, most)
+            most = min(most, max(plan.MIN_FIRST, int(max_part_s / self._per_frame)))
+        cuts = bound_parts(cuts, durations, word_ends, most)
         if not cuts:
-            return self._decode(front, style, 0, frames, run_options)
+            return self._generate(mid, style, 0, frames, None, run_options)[0]
         _LOGGER.debug(
             "Vocoding %d frames in %d parts, cut at %s (audio before plays for %s)",
             frames,
@@ -320,13 +231,14 @@ class SplitSession:
         half = CROSSFADE // 2
         pieces: list[np.ndarray] = []
         previous: np.ndarray | None = None
+        state: Carried | None = None
         previous_start = begin = 0
         for end in [*cuts, frames]:
             last = end == frames
             start = begin if previous is None else begin - LEFT_CONTEXT
-            audio = self._decode(
-                front, style, start, frames if last else min(frames, end + RIGHT_CONTEXT),
-                run_options if last else None,
+            audio, state = self._generate(
+                mid, style, start, frames if last else min(frames, end + RIGHT_CONTEXT),
+                state, run_options if last else None,
             )  # fmt: skip
             stop = len(audio) if last else (end - start) * SAMPLES_PER_FRAME - half
             if previous is None:
@@ -348,9 +260,32 @@ class SplitSession:
         return np.concatenate(pieces)
 
 
-def _cut_graph(model_path: Path) -> list[tuple[str, bytes, bytes]]:
-    """The front and decoder halves of the model file, serialized: with their convolutions
-    on the fast integer kernels (engine/int8.py), when it has any, then as exported."""
+@dataclass
+class Mid:
+    """The frame-rate half's outputs for a whole segment, ``steps`` per frame."""
+
+    values: list[np.ndarray]
+    steps: int
+
+
+@dataclass
+class Carried:
+    """What a part hands the next (engine/carry.py): the generator's carried outputs, the
+    frame the part started at, and how many frames the statistics cover so far."""
+
+    values: dict[str, np.ndarray]
+    start: int
+    frames: int
+
+
+def _cut_graph(model_path: Path) -> list[Version]:
+    """The model cut in three (text side, frame-rate half, generator with its state
+    carried), in the versions :func:`build_versions` makes."""
+    return build_versions(*cut_model(model_path))
+
+
+def cut_model(model_path: Path) -> tuple[Any, Any]:
+    """The model's text side and vocoder, as two ONNX models."""
     try:
         import onnx
         from onnx.utils import Extractor
@@ -358,7 +293,7 @@ def _cut_graph(model_path: Path) -> list[tuple[str, bytes, bytes]]:
         raise SplitUnavailable("the onnx package is not installed") from err
     model = onnx.load(str(model_path))
     names = {o for node in model.graph.node for o in node.output}
-    missing = [n for n in (*DECODER_INPUTS, DURATIONS) if n not in names]
+    missing = [n for n in (*DECODER_INPUTS, DURATIONS, *GENERATOR_INPUTS) if n not in names]
     if missing:
         raise SplitUnavailable(f"this export has no tensor {missing[0]}")
     inputs = [i.name for i in model.graph.input]
@@ -373,73 +308,85 @@ def _cut_graph(model_path: Path) -> list[tuple[str, bytes, bytes]]:
     made = {o for node in decoder.graph.node for o in node.output}
     if any(i and i not in known and i not in made for n in decoder.graph.node for i in n.input):
         raise SplitUnavailable("the vocoder needs more than the cut tensors")
-    return build_variants(front, decoder)
+    return front, decoder
 
 
-def build_variants(front: Any, decoder: Any) -> list[tuple[str, bytes, bytes]]:
-    """The versions of the two halves worth timing, serialized, fastest expected first and
-    as exported last: the convolutions on the integer kernels (engine/int8.py, when the
-    model has dynamically quantized ones), and the AdaIN chains fused (engine/fuse.py) on
-    top of the best convolutions there are. Each rewrite works on its own copy."""
+def build_versions(front: Any, decoder: Any) -> list[Version]:
+    """The versions worth timing, fastest expected first and as exported last: with the
+    convolutions on the integer kernels (engine/int8.py, when the model has dynamically
+    quantized ones; bit for bit the same audio), and as exported. Each is cut between
+    the vocoder's halves and its generator carries its state (engine/carry.py)."""
     import onnx
 
-    variants = [("as exported", front.SerializeToString(), decoder.SerializeToString())]
-    base_name, base_front, base_decoder = "", front, decoder
+    def version(name: str, front: Any, decoder: Any) -> Version:
+        made = make_version(name, front, decoder)
+        if not CarrySites.of(*_names(made.generator)).norms:
+            raise SplitUnavailable("the generator has no normalization to carry")
+        return made
+
+    try:
+        versions = [version("as exported", front, decoder)]
+    except ValueError as err:
+        raise SplitUnavailable(str(err)) from err
     try:
         fast_front, fast_decoder = onnx.ModelProto(), onnx.ModelProto()
         fast_front.CopyFrom(front)
         fast_decoder.CopyFrom(decoder)
         if rewrite_convolutions(fast_decoder):
             rewrite_convolutions(fast_front)
-            fast = (fast_front.SerializeToString(), fast_decoder.SerializeToString())
-            variants.insert(0, ("int8 kernels", *fast))
-            base_name, base_front, base_decoder = "int8 kernels + ", fast_front, fast_decoder
+            versions.insert(0, version("int8 kernels", fast_front, fast_decoder))
     except Exception as err:  # never worse than as exported
         _LOGGER.warning("Could not rewrite the model's convolutions: %s", err)
-    try:
-        fused = onnx.ModelProto()
-        fused.CopyFrom(base_decoder)
-        if fuse_adain(fused):
-            named = f"{base_name}fused AdaIN"
-            variants.insert(0, (named, base_front.SerializeToString(), fused.SerializeToString()))
-    except Exception as err:
-        _LOGGER.warning("Could not fuse the model's AdaIN chains: %s", err)
-    return variants
+    return versions
 
 
-def is_exact(version: str) -> bool:
-    """Whether a version of :func:`build_variants` computes what the export does (integer
-    rewrites: bit for bit) rather than the same up to float rounding."""
-    return "fused" not in version
-
-
-def load_parts(front: bytes, decoder: bytes, options: Any = None) -> tuple[Any, Any]:
-    """Plain CPU sessions on two serialized halves (tests and benchmarks)."""
-    return (
-        ort.InferenceSession(front, options, providers=[CPU.ort_name]),
-        ort.InferenceSession(decoder, options, providers=[CPU.ort_name]),
+def make_version(name: str, front: Any, decoder: Any, carry: bool = True) -> Version:
+    """A version of the three models from the text side and the vocoder (ONNX models);
+    ``carry``: the generator carries its state from part to part (engine/carry.py)."""
+    mid, generator = split_generator(decoder)
+    if carry:
+        carry_state(generator)
+    return Version(
+        name, front.SerializeToString(), mid.SerializeToString(), generator.SerializeToString()
     )
 
 
+def _names(model: bytes) -> tuple[list[str], list[str]]:
+    import onnx
+
+    graph = onnx.load_from_string(model).graph
+    return [i.name for i in graph.input], [o.name for o in graph.output]
+
+
+def load_parts(version: Version, options: Any = None) -> SplitSession:
+    """Plain CPU sessions on a version's models (tests and benchmarks)."""
+    front, mid, generator = (
+        ort.InferenceSession(model, options, providers=[CPU.ort_name]) for model in version.models
+    )
+    return SplitSession(front, mid, generator, version=version.name)
+
+
 def open_split(model_path: Path, config: SessionConfig, model_digest: str = "") -> SplitSession:
-    """The model on CPU as two sessions, from the optimized cache when it has them.
+    """The model on CPU as three sessions, from the optimized cache when it has them.
 
     Built afresh, the model comes in two versions, as exported and with its convolutions
     on the fast integer kernels (engine/int8.py): their vocoders are timed once on this
     machine and the faster version is kept (and cached). Both make the same audio."""
     started = time.perf_counter()
-    paths: tuple[Path, Path] | None = None
+    paths: list[Path] | None = None
     if config.optimized_model_cache and config.cache_dir is not None and model_digest:
         key = f"{cache_key(model_digest, CPU, config)}-{SPLIT_VERSION}"
         folder = config.cache_dir / "optimized"
-        paths = (folder / f"{key}-front.onnx", folder / f"{key}-vocoder.onnx")
+        paths = [folder / f"{key}-{name}.onnx" for name in FILES]
         if all(p.is_file() for p in paths) and config.graph_opt_level != "disabled":
             try:
                 plain = session_options(config, "disabled")
-                front, decoder = (
+                front, mid, generator = (
                     ort.InferenceSession(str(p), plain, providers=[CPU.ort_name]) for p in paths
                 )
-                return SplitSession(front, decoder, time.perf_counter() - started, True)
+                return SplitSession(
+                    front, mid, generator, time.perf_counter() - started, from_cache=True
+                )
             except Exception as err:
                 _LOGGER.warning("Ignoring the cached split model: %s", err)
                 for stale in paths:
@@ -447,58 +394,58 @@ def open_split(model_path: Path, config: SessionConfig, model_digest: str = "") 
         _remove_other_versions(folder)
     if config.graph_opt_level == "disabled":
         paths = None  # nothing optimized to keep
-    variants = _cut_graph(model_path)
-    built: list[tuple[str, Any, Any, tuple[Path, Path] | None]] = []
-    written: list[Path] = []  # each version's optimized halves, until the chosen is renamed
+    versions = _cut_graph(model_path)
+    built: list[tuple[SplitSession, list[Path]]] = []
+    written: list[Path] = []  # each version's optimized models, until the chosen is renamed
     try:
-        fronts: dict[bytes, tuple[Any, Path | None]] = {}  # versions may share a front
-        for index, (name, front_bytes, decoder_bytes) in enumerate(variants):
-            temp = None
-            if paths is not None:
-                temp = (
-                    paths[0].with_suffix(f".{index}.tmp"),
-                    paths[1].with_suffix(f".{index}.tmp"),
-                )
-                written.extend(temp)
+        opened: dict[bytes, tuple[Any, Path | None]] = {}  # versions may share a model
+        for index, version in enumerate(versions):
+            made: list[Any] = []
+            files: list[Path] = []
             try:
-                if front_bytes not in fronts:
-                    opened = _session(front_bytes, config, temp[0] if temp else None)
-                    fronts[front_bytes] = (opened, temp[0] if temp else None)
-                front, front_file = fronts[front_bytes]
-                decoder = _session(decoder_bytes, config, temp[1] if temp else None)
+                for name, model in zip(FILES, version.models, strict=True):
+                    if model not in opened:
+                        temp = None
+                        if paths is not None:
+                            temp = paths[FILES.index(name)].with_suffix(f".{index}.tmp")
+                            written.append(temp)
+                        opened[model] = (_session(model, config, temp), temp)
+                    session, file = opened[model]
+                    made.append(session)
+                    if file is not None:
+                        files.append(file)
             except Exception as err:
-                if index == len(variants) - 1 and not built:
+                if index == len(versions) - 1 and not built:
                     raise
-                _LOGGER.warning("The model %s does not load here (%s)", name, err)
+                _LOGGER.warning("The model %s does not load here (%s)", version.name, err)
                 continue
-            files = None if temp is None or front_file is None else (front_file, temp[1])
-            built.append((name, front, decoder, files))
+            front, mid, generator = made
+            built.append((SplitSession(front, mid, generator, version=version.name), files))
         chosen = built[-1]
         if len(built) > 1:
             try:
-                timings = _time_decoders(
-                    built[0][1], [b[2] for b in built], [is_exact(b[0]) for b in built]
-                )
+                timings = _time_generators([b[0] for b in built])
                 _LOGGER.info(
                     "Vocoder speed here: %s",
                     ", ".join(
-                        f"{b[0]} {t * 1000:.2f} ms/frame"
+                        f"{b[0].version} {t * 1000:.2f} ms/frame"
                         for b, t in zip(built, timings, strict=True)
                     ),
                 )
                 chosen = built[int(np.argmin(timings))]
-                _LOGGER.info("Vocoder kept: %s", chosen[0])
+                _LOGGER.info("Vocoder kept: %s", chosen[0].version)
             except Exception as err:
                 _LOGGER.warning("Keeping the model as exported: %s", err)
-        if paths is not None and chosen[3] is not None:
-            for made, final in zip(chosen[3], paths, strict=True):
-                if made.is_file():
-                    made.replace(final)
+        if paths is not None and len(chosen[1]) == len(paths):
+            for file, final in zip(chosen[1], paths, strict=True):
+                if file.is_file():
+                    file.replace(final)
     finally:
         for leftover in written:
             leftover.unlink(missing_ok=True)
-    _LOGGER.debug("Split model: %s", chosen[0])
-    return SplitSession(chosen[1], chosen[2], time.perf_counter() - started, False, chosen[0])
+    _LOGGER.debug("Split model: %s", chosen[0].version)
+    chosen[0].startup_s = time.perf_counter() - started
+    return chosen[0]
 
 
 def _session(data: bytes, config: SessionConfig, save_to: Path | None) -> Any:
@@ -519,13 +466,10 @@ def _session(data: bytes, config: SessionConfig, save_to: Path | None) -> Any:
 PROBE_TOKENS = [(i * 37) % 150 + 16 for i in range(30)]  # made-up text for timing
 
 
-def _time_decoders(front: Any, decoders: list[Any], exact: list[bool] | None = None) -> list[float]:
-    """Seconds per frame of each decoder on one made-up segment (after a first run); they
-    must agree on its audio with the last (as exported): to float rounding where
-    ``exact[i]``, otherwise as :func:`same_audio` allows; one that does not is not timed
-    (infinitely slow)."""
+def probe_feeds(session: SplitSession) -> dict[str, np.ndarray]:
+    """Inputs for a made-up 30-token segment (timing and checks)."""
     feeds: dict[str, np.ndarray] = {}
-    for item in front.get_inputs():
+    for item in session.front.get_inputs():
         dtype = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}.get(item.type, np.float32)
         if len(item.shape) == 2 and dtype is not np.float32:
             feeds[item.name] = np.array([[0, *PROBE_TOKENS, 0]], dtype=dtype)
@@ -534,46 +478,34 @@ def _time_decoders(front: Any, decoders: list[Any], exact: list[bool] | None = N
             feeds[item.name] = np.random.default_rng(0).normal(0, 0.1, (1, width)).astype(dtype)
         else:
             feeds[item.name] = np.ones(1, dtype=dtype)
-    sessions = [SplitSession(front, decoder, 0.0, False) for decoder in decoders]
-    made = sessions[0]._front(feeds)
+    return feeds
+
+
+def _time_generators(sessions: list[SplitSession]) -> list[float]:
+    """Seconds per frame of each version's generator on one made-up segment (after a
+    first run). Each must make the last's (as exported) audio to float rounding; one that
+    does not is not timed (infinitely slow)."""
+    feeds = probe_feeds(sessions[-1])
+    style = feeds[sessions[-1]._style]
+    made = sessions[-1]._front(feeds)
+    mid = sessions[-1]._mid(made, style)
     frames = int(made[DECODER_INPUTS[0]].shape[-1])
-    style = feeds[sessions[0]._style]
-    outputs = [s._decode(made, style, 0, frames) for s in sessions]
+    outputs = [s._generate(mid, style, 0, frames)[0] for s in sessions]
     usable = [True] * len(sessions)
-    if len(outputs) > 1:
-        reference = outputs[-1]  # as exported
-        for index, output in enumerate(outputs[:-1]):
-            if not same_audio(reference, output, exact[index] if exact else True):
-                _LOGGER.warning("Vocoder version %d makes other audio: not used", index)
-                usable[index] = False
+    reference = outputs[-1]
+    for index, output in enumerate(outputs[:-1]):
+        if len(output) != len(reference) or float(np.max(np.abs(output - reference))) > 1e-4:
+            _LOGGER.warning("Vocoder version %d makes other audio: not used", index)
+            usable[index] = False
     best = [math.inf] * len(sessions)
     for _ in range(2):
         for index, session in enumerate(sessions):
             if not usable[index]:
                 continue
             began = time.perf_counter()
-            session._decode(made, style, 0, frames)
+            session._generate(mid, style, 0, frames)
             best[index] = min(best[index], (time.perf_counter() - began) / frames)
     return best
-
-
-# How far a float rewrite's audio may be from the exported vocoder's, in mean log-mel dB.
-# The int8 vocoder is chaotic to rounding: dividing by a norm replaced by multiplying by
-# its reciprocal (one ulp) already moves its audio by 0.78 dB (its dynamic quantization
-# rounds some values the other way, and the error grows through 60 layers), so a
-# tolerance below that would reject every float rewrite. A wrong rewrite is far beyond it
-# (a 100 ms shift is about 11 dB).
-MEL_TOLERANCE_DB = 1.5
-
-
-def same_audio(reference: np.ndarray, audio: np.ndarray, exact: bool) -> bool:
-    """Whether ``audio`` is the reference's: to 1e-4 where the rewrite is exact in integer
-    arithmetic, within ``MEL_TOLERANCE_DB`` (same length) otherwise."""
-    if len(audio) != len(reference):
-        return False
-    if exact:
-        return float(np.max(np.abs(audio - reference))) <= 1e-4
-    return mel_difference(reference, audio) <= MEL_TOLERANCE_DB
 
 
 def mel_db(audio: np.ndarray, bands: int = 40) -> np.ndarray:

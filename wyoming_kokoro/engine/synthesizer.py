@@ -65,7 +65,7 @@ class KokoroModel:
         split: bool = False,
     ) -> None:
         self.path = path
-        self.split = split  # CPU runs the model as two sessions (see split.py)
+        self.split = split  # CPU runs the model as three sessions (see split.py)
         self.vocab = load_vocab()
         self.config = config or SessionConfig()
         self.model_digest = model_digest
