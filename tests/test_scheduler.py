@@ -261,6 +261,39 @@ async def test_between_parts_a_first_segment_goes_only_with_time_to_spare() -> N
     scheduler.close()
 
 
+async def test_between_parts_a_later_segment_about_to_run_dry_goes_before_first_ones() -> None:
+    """Under first-segment, between a long one-shot's parts, another request's later
+    segment whose listener is about to run dry goes before the first segments that wait;
+    if it could not be done before the one-shot runs dry, no first segment goes instead."""
+    now = [100.0]
+    scheduler = InferenceScheduler(policy=FIRST_SEGMENT_POLICY, clock=lambda: now[0])
+    expected = 100 * scheduler.s_per_phoneme
+    order: list[str] = []
+    queued = threading.Event()
+    in_hand = [1e12]
+
+    def long_answer() -> None:
+        queued.wait(5)
+        in_hand[0] = now[0] + 0.5 + 0.5 * INLINE_ALLOWANCE * expected  # too little
+        scheduler.between(0.5, due=lambda: in_hand[0])
+        order.append("part 2")
+        in_hand[0] = 1e12
+        scheduler.between(0.5, due=lambda: in_hand[0])
+        order.append("part 3")
+
+    running = scheduler.submit(False, long_answer, due=lambda: in_hand[0], owner=Owner())
+    while scheduler.pending():
+        await asyncio.sleep(0.01)
+    new = scheduler.submit(True, lambda: order.append("new"), phonemes=10, owner=Owner())
+    dry = scheduler.submit(
+        False, lambda: order.append("dry"), phonemes=100, due=lambda: now[0], owner=Owner()
+    )
+    queued.set()
+    await asyncio.gather(running, new, dry)
+    assert order == ["part 2", "dry", "new", "part 3"]
+    scheduler.close()
+
+
 @pytest.mark.parametrize("policy", [FIRST_SEGMENT_POLICY, DEADLINE])
 async def test_between_parts_nothing_goes_first_while_its_listener_waits(policy: str) -> None:
     scheduler = InferenceScheduler(policy=policy)

@@ -2,8 +2,9 @@
 
 Two layers, as everywhere: the request path with a stub model that makes segments in two
 parts (order, nothing lost, hang-ups and failures between the parts, the playing-out time
-handed to later segments), and the real model cut in two (the same audio as the whole
-model; the audio made in parts stays close to it; no cut when the audio already sent lasts).
+handed to later segments), and the real model cut into three sessions (the same audio as
+the whole model; the audio made in parts stays close to it; no cut when the audio already
+sent lasts).
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ from wyoming_kokoro.engine.split import (
     DECODER_INPUTS,
     SplitSession,
     _cut_graph,
+    cut_model,
     load_parts,
+    make_version,
     mel_difference,
     open_split,
 )
@@ -255,6 +258,27 @@ def test_the_three_sessions_make_the_whole_models_audio(split_model: dict) -> No
     again = open_split(split_model["path"], split_model["config"], model_digest="test")
     assert again.from_cache and again.sites == split.sites
     assert np.array_equal(again.run(None, feeds)[0], whole)
+
+
+def test_a_cached_vocoder_that_carries_no_state_is_rebuilt(
+    split_model: dict, tmp_path: Path
+) -> None:
+    # Files under this version's name whose generator cannot carry state (another build's,
+    # or damaged) must not be used: parts would each normalize over their own frames.
+    cached = sorted((split_model["config"].cache_dir / "optimized").iterdir())
+    (tmp_path / "optimized").mkdir()
+    plain = make_version("plain", *cut_model(split_model["path"]), carry=False)
+    for path in cached:
+        target = tmp_path / "optimized" / path.name
+        if path.name.endswith("-generator.onnx"):
+            target.write_bytes(plain.generator)
+        else:
+            target.write_bytes(path.read_bytes())
+    config = SessionConfig(cache_dir=tmp_path)
+    rebuilt = open_split(split_model["path"], config, model_digest="test")
+    assert not rebuilt.from_cache and len(rebuilt.sites.norms) == 44
+    again = open_split(split_model["path"], config, model_digest="test")
+    assert again.from_cache and again.sites == rebuilt.sites
 
 
 def test_the_rewritten_version_makes_the_exported_audio(split_model: dict) -> None:

@@ -9,8 +9,8 @@ depends on the whole segment:
   frame on.
 
 A part rendered alone normalizes over its own frames and starts its phase at zero, so it
-is not the segment's audio (a one-sentence command in two parts was ~2 dB log-mel from one
-inference). :func:`carry_state` rewrites the generator so that each part can take what
+is not the segment's audio (a one-sentence command in two parts was ~2.6 dB log-mel from
+one inference). :func:`carry_state` rewrites the generator so that each part can take what
 the parts before it measured:
 
     mean = a * mean_own + b * prior_mean

@@ -45,15 +45,16 @@ MAX_PARTS = 6
 # 4.4-4.7 %, one inference 4.9 %); brand names, often a command's first words, are not.
 # So it is 80: the reply closest to Kokoro's own, at 0.1-0.2 s more first speech.
 MIN_FIRST = 80
-# No part renders more than about this many frames (6 s of audio): the vocoder's time per
+# No part renders more than about this many frames (7 s of audio): the vocoder's time per
 # frame grows with the frames it renders at once (its activations outgrow the CPU's
 # caches: here 4.4 ms per frame for 32-64 frames, 5.2 for 240, 6.4 for 749), so a
 # paragraph in parts of at most 240 frames took 0.87x the time of the same plan with its
 # rest in one part, its overlaps included (two paragraphs, 18.7 and 19.4 s of audio:
-# 4.24-4.45 s against 4.89-5.06 s; parts of 160 frames gained no more).
+# 4.24-4.45 s against 4.89-5.06 s; parts of 160 frames gained no more). A little above
+# 240: a rest of up to 7 s needs no further cut (each cut costs overlap and fidelity).
 MAX_PART = 280
 # No later part, and no rest after a cut, is shorter than this (frames, 0.8 s): a part
-# that short only rounds a plan, and costs its overlaps (16 frames) for little audio.
+# that short only rounds a plan, and costs its overlaps (10 frames) for little audio.
 MIN_PART = 32
 
 

@@ -204,9 +204,12 @@ class InferenceScheduler:
         run the queued jobs that must start before that part, then return to it.
 
         Under ``first-segment`` the waiting first segments go here instead, in arrival
-        order, once each job on the stack has audio out and while each would be done (on
-        its expected time) before any of them runs dry: the rest of a segment whose first
-        words are out is later audio, as a later segment would be. A job run here may
+        order, after any other request's later segment about to run dry (``URGENT_S``),
+        once each job on the stack has audio out and while each would be done (its
+        expected time taken ``INLINE_ALLOWANCE`` times) before any of them runs dry: the
+        rest of a segment whose first words are out is later audio, as a later segment
+        would be. An urgent segment that would not be done in time lets no first segment
+        go before it either. A job run here may
         offer the engine back between its own parts too; what it lets go first must then
         suit every job waiting on the thread's stack, not only it."""
         # Under first-segment the jobs on the stack must only not run dry; under deadline
@@ -229,16 +232,22 @@ class InferenceScheduler:
                     for t in self._pending
                     if t.owner is None or all(t.owner is not o for o in self._running)
                 ]
+                now = self._clock()
                 if self.policy == FIRST_SEGMENT_POLICY:
-                    waiting = [t for t in waiting if t.first]
+                    # First segments, and later ones about to run dry (which go first).
+                    waiting = [
+                        t
+                        for t in waiting
+                        if order_key(t, self.policy, self.s_per_phoneme, now)[0] < 1.0
+                    ]
                 if self._closed or not waiting:
                     return
-                ticket = waiting[pick(waiting, self.policy, self.s_per_phoneme)]
+                ticket = waiting[pick(waiting, self.policy, self.s_per_phoneme, now)]
                 if self.policy == DEADLINE:  # it must start before the next part would
                     goes = order_key(ticket, self.policy, self.s_per_phoneme)[0] < mine
                 else:  # it is done before the jobs on the stack run dry
                     expected = INLINE_ALLOWANCE * ticket.phonemes * self.s_per_phoneme
-                    goes = self._clock() + expected < mine
+                    goes = now + expected < mine
                 if not goes:
                     return
                 self._pending = [t for t in self._pending if t is not ticket]

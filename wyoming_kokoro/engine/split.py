@@ -384,9 +384,12 @@ def open_split(model_path: Path, config: SessionConfig, model_digest: str = "") 
                 front, mid, generator = (
                     ort.InferenceSession(str(p), plain, providers=[CPU.ort_name]) for p in paths
                 )
-                return SplitSession(
+                cached = SplitSession(
                     front, mid, generator, time.perf_counter() - started, from_cache=True
                 )
+                if not cached.sites.norms:  # not a generator this version writes
+                    raise ValueError("its vocoder does not carry state from part to part")
+                return cached
             except Exception as err:
                 _LOGGER.warning("Ignoring the cached split model: %s", err)
                 for stale in paths:
