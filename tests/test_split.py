@@ -388,15 +388,15 @@ def test_bound_parts_caps_every_part_at_word_ends() -> None:
     word_ends = list(range(4, 141, 4))
     ends = {int(e) for e in np.cumsum(durations)[word_ends]}
     total = int(durations.sum())
-    cuts = bound_parts([], durations, word_ends, 80)
+    cuts = bound_parts([], durations, word_ends, 120)  # engine/split.py: never < MIN_FIRST
     bounds = [0, *cuts, total]
-    assert set(cuts) <= ends and cuts == sorted(cuts)
-    assert all(b - a <= 80 for a, b in zip(bounds, bounds[1:], strict=False))
+    assert len(cuts) == 2 and set(cuts) <= ends and cuts == sorted(cuts)
+    assert all(b - a <= 120 for a, b in zip(bounds, bounds[1:], strict=False))
     assert cuts[0] + RIGHT_CONTEXT >= MIN_FIRST and total - cuts[-1] >= MIN_PART
     # The plan's own cuts stay; a part already short enough is left alone.
-    assert set(bound_parts([60], durations, word_ends, 80)) >= {60}
+    assert set(bound_parts([60], durations, word_ends, 120)) >= {60}
     assert bound_parts([], durations, word_ends, 1000) == []
-    assert bound_parts([], durations, [], 80) == []  # no word ends: no cut
+    assert bound_parts([], durations, [], 120) == []  # no word ends: no cut
 
 
 def simulate(
@@ -435,19 +435,21 @@ def test_plan_parts_keeps_the_audio_flowing() -> None:
     first, stall = simulate(durations, cuts, planned, None)
     assert first < 0.4 * planned * int(durations.sum()) and stall == 0.0
     assert simulate(durations, cuts, per_frame, None)[1] == 0.0
-    # A short command (2.8 s): two or three parts, each later one made while the one
-    # before plays; the first renders at least MIN_FIRST frames (shorter ones were heard
-    # worse).
-    command = np.array([14] + [2] * 45 + [6, 1])
-    cuts = plan_parts(command, list(range(4, 46, 4)), per_frame, None)
+    # A short reply (3.8 s): two or three parts, each later one made while the one before
+    # plays; the first renders at least MIN_FIRST frames (shorter ones were heard worse).
+    # A 2.8-s command would have a first part of nearly all of it: one part.
+    command = np.array([14] + [2] * 65 + [6, 1])
+    cuts = plan_parts(command, list(range(4, 66, 4)), per_frame, None)
     assert 1 <= len(cuts) <= 2 and simulate(command, cuts, planned, None)[1] == 0.0
     assert cuts[0] + RIGHT_CONTEXT >= MIN_FIRST
+    short = np.array([14] + [2] * 45 + [6, 1])
+    assert plan_parts(short, list(range(4, 46, 4)), per_frame, None) == []
     shorter = np.array([14] + [2] * 18 + [6, 1])  # 1.4 s: a first part could not be shorter
     assert plan_parts(shorter, list(range(4, 19, 4)), per_frame, None) == []
-    # Audio playing for 1.2 s (a first part's floor, MIN_FIRST frames, takes ~1 s to make
-    # at this speed): parts only as needed, still no stall.
-    cuts = plan_parts(durations, word_ends, per_frame, 1.2)
-    assert cuts and simulate(durations, cuts, planned, 1.2)[1] == 0.0
+    # Audio playing for 1.6 s (a first part's floor, MIN_FIRST frames, takes ~1.4 s to
+    # make at this speed): parts only as needed, still no stall.
+    cuts = plan_parts(durations, word_ends, per_frame, 1.6)
+    assert cuts and simulate(durations, cuts, planned, 1.6)[1] == 0.0
     # Enough audio playing, a short segment, or a machine too slow for parts: one part.
     assert plan_parts(durations, word_ends, per_frame, 10.0) == []
     assert plan_parts(np.array([14, 2, 2, 2, 6, 1]), [2], per_frame) == []

@@ -33,18 +33,15 @@ MIN_GAIN = 0.15  # split only when the first part saves at least this share of t
 # overlap and a little fidelity (the parts after the first carry the statistics of those
 # before, not of the frames after them: engine/carry.py).
 MAX_PARTS = 6
-# A segment's first part renders at least this many frames (2 s, its overlap and the
+# A segment's first part renders at least this many frames (2.6 s, its overlap and the
 # leading pad included): it normalizes over its own frames (it cannot know those after
-# it), and the shorter it is, the further its words are from the whole rendering's.
-# Measured on the eight replies of benchmarks/fidelity.py (median log-mel distance to one
-# inference; median first speech) and on the lexicon's 38 commands through the server
-# (tests/test_lexicon_e2e.py, word errors of speech recognition; one inference 5.6 %):
-# 48 frames 1.43-1.63 dB, 0.33 s, 7.4 %; 64 frames 1.74-1.91 dB, 0.42 s, 6.7 %; 80 frames
-# 1.32-1.46 dB, 0.53 s, 5.8 % (three runs; at 80 more short replies need no cut at all).
-# Plain sentences are heard alike at any floor from 32 to 80 (44 sentences, 722 words:
-# 4.4-4.7 %, one inference 4.9 %); brand names, often a command's first words, are not.
-# So it is 80: the reply closest to Kokoro's own, at 0.1-0.2 s more first speech.
-MIN_FIRST = 80
+# it), and the shorter it is, the further its words are from the whole rendering's, and
+# the worse speech recognition hears a command's opening words. 104 is the shortest floor
+# measured at which each reply of benchmarks/fidelity.py is within 1.5 dB log-mel of
+# Kokoro's own rendering, for ~0.1 s more first speech than at 80 on a reply long enough
+# to be cut (shorter ones are made in one part: the export's audio). The curve from 48
+# frames up is in the README ("A segment in parts") and benchmarks/results.json.
+MIN_FIRST = 104
 # No part renders more than about this many frames (7 s of audio): the vocoder's time per
 # frame grows with the frames it renders at once (its activations outgrow the CPU's
 # caches: here 4.4 ms per frame for 32-64 frames, 5.2 for 240, 6.4 for 749), so a
