@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -14,6 +15,15 @@ from pathlib import Path
 from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
 from wyoming.info import Describe, Info
+
+
+def stats_records(path: Path) -> list[dict[str, object]]:
+    """The records in a stats file that its writer thread may be appending to right now:
+    complete lines only (a reader can see the start of a line before its end)."""
+    if not path.exists():
+        return []
+    lines = path.read_text().split("\n")[:-1]  # the piece after the last newline is not done
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def free_port() -> int:

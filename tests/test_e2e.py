@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from tests.server import RunningServer, describe, read_reply
+from tests.server import RunningServer, describe, read_reply, stats_records
 from tests.stub import HA_PIECES, PARAGRAPH, home_assistant_stream
 from wyoming_kokoro import __version__
 
@@ -25,9 +24,7 @@ pytestmark = pytest.mark.e2e
 
 
 def stats_lines(server: RunningServer) -> list[dict[str, object]]:
-    if not server.stats_path.exists():
-        return []
-    return [json.loads(line) for line in server.stats_path.read_text().splitlines()]
+    return stats_records(server.stats_path)
 
 
 async def find_record(server: RunningServer, **match: object) -> dict[str, object]:

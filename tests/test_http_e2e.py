@@ -15,7 +15,7 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.server import RunningServer, describe, free_port, start_server
+from tests.server import RunningServer, describe, free_port, start_server, stats_records
 from wyoming_kokoro.http.encode import FORMATS
 
 pytestmark = pytest.mark.e2e
@@ -62,8 +62,7 @@ class Front:
         return records
 
     def _read(self) -> list[dict[str, object]]:
-        text = self.server.stats_path.read_text() if self.server.stats_path.exists() else ""
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return stats_records(self.server.stats_path)
 
 
 @pytest.fixture(scope="module")
