@@ -209,9 +209,9 @@ class InferenceScheduler:
         expected time taken ``INLINE_ALLOWANCE`` times) before any of them runs dry: the
         rest of a segment whose first words are out is later audio, as a later segment
         would be. An urgent segment that would not be done in time lets no first segment
-        go before it either. A job run here may
-        offer the engine back between its own parts too; what it lets go first must then
-        suit every job waiting on the thread's stack, not only it."""
+        go before it either. A job run here may offer the engine back between its own
+        parts too; what it lets go first must then suit every job waiting on the thread's
+        stack, not only it."""
         # Under first-segment the jobs on the stack must only not run dry; under deadline
         # they keep SAFETY_S in hand as well.
         margin = SAFETY_S if self.policy == DEADLINE else 0.0

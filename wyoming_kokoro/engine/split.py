@@ -318,14 +318,8 @@ def build_versions(front: Any, decoder: Any) -> list[Version]:
     the vocoder's halves and its generator carries its state (engine/carry.py)."""
     import onnx
 
-    def version(name: str, front: Any, decoder: Any) -> Version:
-        made = make_version(name, front, decoder)
-        if not CarrySites.of(*_names(made.generator)).norms:
-            raise SplitUnavailable("the generator has no normalization to carry")
-        return made
-
     try:
-        versions = [version("as exported", front, decoder)]
+        versions = [make_version("as exported", front, decoder)]
     except ValueError as err:
         raise SplitUnavailable(str(err)) from err
     try:
@@ -334,7 +328,7 @@ def build_versions(front: Any, decoder: Any) -> list[Version]:
         fast_decoder.CopyFrom(decoder)
         if rewrite_convolutions(fast_decoder):
             rewrite_convolutions(fast_front)
-            versions.insert(0, version("int8 kernels", fast_front, fast_decoder))
+            versions.insert(0, make_version("int8 kernels", fast_front, fast_decoder))
     except Exception as err:  # never worse than as exported
         _LOGGER.warning("Could not rewrite the model's convolutions: %s", err)
     return versions
@@ -342,20 +336,14 @@ def build_versions(front: Any, decoder: Any) -> list[Version]:
 
 def make_version(name: str, front: Any, decoder: Any, carry: bool = True) -> Version:
     """A version of the three models from the text side and the vocoder (ONNX models);
-    ``carry``: the generator carries its state from part to part (engine/carry.py)."""
+    ``carry``: the generator carries its state from part to part (engine/carry.py).
+    Raises ValueError for a vocoder that cannot be cut so, or has nothing to carry."""
     mid, generator = split_generator(decoder)
-    if carry:
-        carry_state(generator)
+    if carry and not carry_state(generator).norms:
+        raise ValueError("the generator has no normalization to carry")
     return Version(
         name, front.SerializeToString(), mid.SerializeToString(), generator.SerializeToString()
     )
-
-
-def _names(model: bytes) -> tuple[list[str], list[str]]:
-    import onnx
-
-    graph = onnx.load_from_string(model).graph
-    return [i.name for i in graph.input], [o.name for o in graph.output]
 
 
 def load_parts(version: Version, options: Any = None) -> SplitSession:
