@@ -61,11 +61,12 @@ def by_op_type(profile: Path, runs: int) -> dict[str, float]:
 
 
 def candidates(model_path: Path) -> list[Version]:
-    """Versions the split does not build, for --steps (not faster here, or unable to carry
-    the generator's state from part to part: see engine/fuse.py, engine/snake.py and
-    engine/int8_float.py), without carried state: the int8 kernels with the AdaIN chains
-    fused, then with Snake on Cos too; MatMulIntegerToFloat with fused AdaIN, without and
-    with Snake on Cos."""
+    """Versions the split does not build, for --steps: the int8 kernels without
+    engine/exact.py's rewrites (the kept version before them); and, not faster here or
+    unable to carry the generator's state from part to part (see engine/fuse.py,
+    engine/snake.py and engine/int8_float.py), without carried state: the int8 kernels
+    with the AdaIN chains fused, then with Snake on Cos too; MatMulIntegerToFloat with
+    fused AdaIN, without and with Snake on Cos."""
     import onnx
 
     front, exported = cut_model(model_path)
@@ -75,7 +76,7 @@ def candidates(model_path: Path) -> list[Version]:
     if not rewrite_convolutions(fast):
         return []
     rewrite_convolutions(fast_front)
-    made = []
+    made = [make_version("int8 kernels without exact rewrites", fast_front, fast)]
     for name, base, rewrites in (
         ("int8 kernels + fused AdaIN", fast, [fuse_adain]),
         ("int8 kernels + fused AdaIN + Snake on Cos", fast, [fuse_adain, rewrite_snake]),
@@ -100,21 +101,27 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: all)")
     parser.add_argument("--steps", action="store_true", help="the rewrites not built too")
+    parser.add_argument(
+        "--before", action="store_true", help="the int8 kernels without engine/exact.py too"
+    )
     args = parser.parse_args()
     config = SessionConfig()
     model = KokoroModel(args.model, config, ["cpu"], model_digest="profile")
     style = read_voices_file(args.voices)["af_heart"][len(PHONEMES)]
     feeds = model.feeds(PHONEMES, style, 1.0)
     versions = _cut_graph(args.model)
-    if args.steps:
-        versions = candidates(args.model) + versions
+    if args.steps or args.before:
+        extra = candidates(args.model)
+        versions = (extra if args.steps else extra[:1]) + versions
     sessions: list[tuple[str, SplitSession, Any]] = []
     for version in versions:
         options = ort.SessionOptions()
         options.log_severity_level = 3
         options.intra_op_num_threads = args.threads
         options.enable_profiling = True
-        options.profile_file_prefix = f"/tmp/profile-{version.name.replace(' ', '_')}"
+        options.profile_file_prefix = (
+            f"/tmp/profile-{version.name.replace(' ', '_').replace('/', '_')}"
+        )
         split = load_parts(version, options)
         sessions.append((version.name, split, split.generator))
     first = sessions[-1][1]

@@ -27,11 +27,16 @@ def conv_model(
     pads: tuple[int, int] = (0, 0),
     group: int = 1,
     bias: bool = True,
+    channels: int = CHANNELS,
+    outputs: int = OUTPUTS,
+    weights: np.ndarray | None = None,
+    weight_zero: int = 131,
 ) -> Any:
     """float x → DynamicQuantizeLinear → ConvInteger → Add(bias quantized with the dynamic
     scale, floored, as the export does) → Cast → Mul(input scale · weight scale)."""
     rng = np.random.default_rng(taps * 100 + dilation * 10 + stride)
-    weights = rng.integers(0, 256, (OUTPUTS, CHANNELS // group, taps), dtype=np.uint8)
+    if weights is None:
+        weights = rng.integers(0, 256, (outputs, channels // group, taps), dtype=np.uint8)
     nodes = [
         helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xscale", "zero"]),
         helper.make_node(
@@ -63,13 +68,13 @@ def conv_model(
     graph = helper.make_graph(
         nodes,
         "conv",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, CHANNELS, None])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, None])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [
             numpy_helper.from_array(weights, "w"),
-            numpy_helper.from_array(np.array(131, dtype=np.uint8), "wzero"),
+            numpy_helper.from_array(np.array(weight_zero, dtype=np.uint8), "wzero"),
             numpy_helper.from_array(np.array(0.004, dtype=np.float32), "wscale"),
-            numpy_helper.from_array(rng.normal(0, 2, OUTPUTS).astype(np.float32), "b"),
+            numpy_helper.from_array(rng.normal(0, 2, outputs).astype(np.float32), "b"),
             numpy_helper.from_array(np.array([1, -1, 1], dtype=np.int64), "column"),
         ],
     )

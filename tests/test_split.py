@@ -39,6 +39,7 @@ from wyoming_kokoro.engine.scheduler import CONTENDED_PART_S, DEADLINE, FIRST_SE
 from wyoming_kokoro.engine.session import SessionConfig
 from wyoming_kokoro.engine.split import (
     DECODER_INPUTS,
+    SPLIT_VERSION,
     SplitSession,
     _cut_graph,
     cut_model,
@@ -250,7 +251,7 @@ def test_the_three_sessions_make_the_whole_models_audio(split_model: dict) -> No
     # The vocoder was timed as exported and rewritten (engine/int8.py, the same audio): one
     # of them is kept. An older version's files are gone.
     kept = sorted(p.name for p in (split_model["config"].cache_dir / "optimized").iterdir())
-    assert [name.split("-split-4-")[1] for name in kept] == [
+    assert [name.split(f"-{SPLIT_VERSION}-")[1] for name in kept] == [
         "front.onnx",
         "generator.onnx",
         "mid.onnx",

@@ -35,6 +35,7 @@ import numpy as np
 
 from . import plan
 from .carry import GENERATOR_INPUTS, CarrySites, carry_state, split_generator
+from .exact import rewrite_epilogues, rewrite_squares
 from .int8 import rewrite_convolutions
 from .plan import (
     CROSSFADE,
@@ -49,7 +50,7 @@ from .session import SessionConfig, cache_key, ort, session_options
 
 _LOGGER = logging.getLogger(__name__)
 
-SPLIT_VERSION = "split-4"
+SPLIT_VERSION = "split-5"
 FILES = ("front", "mid", "generator")  # the cached sessions, in the order they run
 
 # Where the graph of kokoro-v1.0 (the kokoro-onnx exports) is cut: the aligned text
@@ -312,10 +313,12 @@ def cut_model(model_path: Path) -> tuple[Any, Any]:
 
 
 def build_versions(front: Any, decoder: Any) -> list[Version]:
-    """The versions worth timing, fastest expected first and as exported last: with the
-    convolutions on the integer kernels (engine/int8.py, when the model has dynamically
-    quantized ones; bit for bit the same audio), and as exported. Each is cut between
-    the vocoder's halves and its generator carries its state (engine/carry.py)."""
+    """The versions worth timing, fastest expected first and as exported last: rewritten
+    with the convolutions on the integer kernels (engine/int8.py, when the model has
+    dynamically quantized ones) and the exact rewrites of engine/exact.py (their epilogues
+    in the product's kernel, squares as products), bit for bit the same audio; and as
+    exported. Each is cut between the vocoder's halves and its generator carries its state
+    (engine/carry.py)."""
     import onnx
 
     try:
@@ -326,9 +329,15 @@ def build_versions(front: Any, decoder: Any) -> list[Version]:
         fast_front, fast_decoder = onnx.ModelProto(), onnx.ModelProto()
         fast_front.CopyFrom(front)
         fast_decoder.CopyFrom(decoder)
-        if rewrite_convolutions(fast_decoder):
+        kernels = rewrite_convolutions(fast_decoder)
+        if kernels:
             rewrite_convolutions(fast_front)
-            versions.insert(0, make_version("int8 kernels", fast_front, fast_decoder))
+        exact = 0
+        for model in (fast_front, fast_decoder):
+            exact += rewrite_epilogues(model) + rewrite_squares(model)
+        if kernels or exact:
+            name = "int8 kernels" if kernels else "exact rewrites"
+            versions.insert(0, make_version(name, fast_front, fast_decoder))
     except Exception as err:  # never worse than as exported
         _LOGGER.warning("Could not rewrite the model's convolutions: %s", err)
     return versions
