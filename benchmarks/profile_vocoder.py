@@ -61,8 +61,9 @@ def by_op_type(profile: Path, runs: int) -> dict[str, float]:
 
 
 def candidates(model_path: Path) -> list[Version]:
-    """Versions the split does not build, for --steps: the int8 kernels without
-    engine/exact.py's rewrites (the kept version before them); and, not faster here or
+    """Versions the split does not build, for --steps: the int8 kernels unfolding every
+    convolution with slices and without engine/exact.py's rewrites (the kept version
+    before them); and, not faster here or
     unable to carry the generator's state from part to part (see engine/fuse.py,
     engine/snake.py and engine/int8_float.py), without carried state: the int8 kernels
     with the AdaIN chains fused, then with Snake on Cos too; MatMulIntegerToFloat with
@@ -76,7 +77,12 @@ def candidates(model_path: Path) -> list[Version]:
     if not rewrite_convolutions(fast):
         return []
     rewrite_convolutions(fast_front)
-    made = [make_version("int8 kernels without exact rewrites", fast_front, fast)]
+    sliced_front, sliced = onnx.ModelProto(), onnx.ModelProto()
+    sliced_front.CopyFrom(front)
+    sliced.CopyFrom(exported)
+    rewrite_convolutions(sliced, tiled=False)
+    rewrite_convolutions(sliced_front, tiled=False)
+    made = [make_version("int8 kernels with slices, without exact rewrites", sliced_front, sliced)]
     for name, base, rewrites in (
         ("int8 kernels + fused AdaIN", fast, [fuse_adain]),
         ("int8 kernels + fused AdaIN + Snake on Cos", fast, [fuse_adain, rewrite_snake]),
@@ -102,7 +108,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: all)")
     parser.add_argument("--steps", action="store_true", help="the rewrites not built too")
     parser.add_argument(
-        "--before", action="store_true", help="the int8 kernels without engine/exact.py too"
+        "--before",
+        action="store_true",
+        help="the int8 kernels with slices and without engine/exact.py too",
     )
     args = parser.parse_args()
     config = SessionConfig()

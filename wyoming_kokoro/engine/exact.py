@@ -5,8 +5,8 @@ audio ~0.65 dB log-mel), so only rewrites that give the same floats bit for bit 
 applied to the model the server runs. Two such are worth making:
 
 - **The integer epilogue in the product's kernel.** After engine/int8.py, each
-  convolution ends ``MatMulInteger → Unsqueeze → Add(quantized bias, int32) → Cast(float)
-  → Mul(scale)``: three passes over its int32/float output. onnxruntime's
+  convolution ends ``MatMulInteger → [Slice →] Unsqueeze → Add(quantized bias, int32) →
+  Cast(float) → Mul(scale)``: three passes over its int32/float output. onnxruntime's
   ``MatMulIntegerToFloat`` (com.microsoft, CPU) converts the sums to float in the matrix
   kernel's own output stage; with both scales 1 it gives ``float(sum)``, as ``Cast`` does.
   The bias is then added in float. Both sides round the same exact integer once:
@@ -61,7 +61,8 @@ def rewrite_epilogues(model: Any) -> int:
     """Rewrite the epilogues of engine/int8.py's convolutions in ``model`` (see the
     module's docstring) in place; returns how many. A product whose sums the weights do
     not bound below 2^24, whose intermediate results are used elsewhere, or that is not
-    followed by exactly ``[Unsqueeze →] [Add(int32) →] Cast(float)``, is left alone. The
+    followed by exactly ``[Slice →] [Unsqueeze →] [Add(int32) →] Cast(float)``, is left
+    alone. The
     int32 bias must be a float's value (as the export's is), or the rewrite would round
     it once more."""
     from onnx import TensorProto, helper, numpy_helper
@@ -81,16 +82,16 @@ def rewrite_epilogues(model: Any) -> int:
         if zero.size != 1 or sum_bound(weights, int(zero.reshape(-1)[0])) >= EXACT_LIMIT:
             continue
         chain = [node]
-        current = index.only(node.output[0], "Unsqueeze", "Add", "Cast")
+        current = index.only(node.output[0], "Slice", "Unsqueeze", "Add", "Cast")
         while current is not None and current.op_type != "Cast":
             chain.append(current)
-            current = index.only(current.output[0], "Unsqueeze", "Add", "Cast")
+            current = index.only(current.output[0], "Slice", "Unsqueeze", "Add", "Cast")
         if current is None:
             continue
         cast_to = next((a.i for a in current.attribute if a.name == "to"), None)
         middle = [n.op_type for n in chain[1:]]
-        if cast_to != TensorProto.FLOAT or middle not in ([], ["Unsqueeze"], ["Add"],
-                                                          ["Unsqueeze", "Add"]):  # fmt: skip
+        in_order = [op for op in ("Slice", "Unsqueeze", "Add") if op in middle]
+        if cast_to != TensorProto.FLOAT or middle != in_order:
             continue
         if any(n.op_type == "Add" and n.input[0] == n.input[1] for n in chain):
             continue  # no bias: the sums doubled
@@ -111,9 +112,9 @@ def rewrite_epilogues(model: Any) -> int:
         value = f"{base}/float"
         for before, step in zip(chain, chain[1:], strict=False):
             out = current.output[0] if step is chain[-1] else f"{step.output[0]}/float"
-            if step.op_type == "Unsqueeze":
+            if step.op_type in ("Unsqueeze", "Slice"):
                 nodes.append(
-                    helper.make_node("Unsqueeze", [value, *step.input[1:]], [out], name=out)
+                    helper.make_node(step.op_type, [value, *step.input[1:]], [out], name=out)
                 )
             else:  # Add(int32): the other input is the quantized bias
                 bias = next(i for i in step.input if i != before.output[0])

@@ -10,15 +10,20 @@ arithmetic on the fast kernel:
 
 - the quantized input is moved to int8 (x XOR 0x80 = x - 128), and so is its zero point:
   x - zero point, the only thing the product uses, is unchanged;
-- it is unfolded into columns: padded with its zero point, one strided slice per kernel
-  tap, stacked;
-- ``MatMulInteger(weights, columns)``: the uint8 weights (reshaped to output × taps·input)
-  on the left, the int8 columns on the right; the int32 result is ConvInteger's.
+- it is unfolded into columns, padded with its zero point: a stride-1 convolution by
+  repeating each channel once per tap and reading the copies as rows that each start
+  ``dilation`` later (:func:`tiled_columns`: one copy of the input per tap, and a few
+  columns past the output that the product drops); a strided one by one strided slice
+  per tap, stacked (:func:`tap_columns`: two copies per tap);
+- ``MatMulInteger(weights, columns)``: the uint8 weights (reshaped to output × input·taps
+  in the columns' order) on the left, the int8 columns on the right; the int32 result is
+  ConvInteger's.
 
 Integer sums are exact, so the rewritten graph gives the same output, bit for bit.
 Measured on this project's 2-core x86 machine (AVX-512 VNNI): the vocoder's 68 convolutions
-made it 8.4 ms per frame, rewritten 6.65. Other CPUs may differ: engine/split.py times
-both vocoders once and keeps the faster (see ``open_split``).
+made it 8.4 ms per frame, rewritten 6.65 (with slices; the repeated rows were 0.96x the
+vocoder's time of the slices later). Other CPUs may differ: engine/split.py times both
+vocoders once and keeps the faster (see ``open_split``).
 """
 
 from __future__ import annotations
@@ -76,12 +81,45 @@ def tap_columns(
     return columns
 
 
-def rewrite_convolutions(model: Any) -> int:
+def tiled_columns(
+    source: str,
+    prefix: str,
+    channels: int,
+    taps: int,
+    dilation: int,
+    constant: Callable[[str, np.ndarray], str],
+    nodes: list[Any],
+) -> tuple[str, int]:
+    """A stride-1 convolution's padded input ``source`` (channels × P) as the columns of
+    one matrix product, with one copy: each channel's row repeated ``taps`` times and
+    ``taps · dilation`` more values (``Concat``), read as ``taps`` rows of P + dilation
+    values (``Reshape``, free). Row j then starts j · dilation later in the input, so its
+    value t is the input's t + j · dilation for every t below the output's length
+    P - (taps - 1) · dilation; the last ``taps · dilation`` columns are not outputs, and
+    the product's are dropped. Rows come channel by channel, taps within (the layout of
+    the weights, output × input × tap). Returns the columns and how many to drop."""
+    from onnx import helper
+
+    width = taps * dilation
+    tail = constant(f"{prefix}/tail", np.zeros((channels, width), dtype=np.int8))
+    repeated, by_tap, rows = f"{prefix}/repeated", f"{prefix}/by_tap", f"{prefix}/rows"
+    nodes.append(
+        helper.make_node("Concat", [source] * taps + [tail], [repeated], name=repeated, axis=1)
+    )
+    per_tap = constant(f"{prefix}/tap_shape", np.array([channels, taps, -1], dtype=np.int64))
+    nodes.append(helper.make_node("Reshape", [repeated, per_tap], [by_tap], name=by_tap))
+    flat = constant(f"{prefix}/rows_shape", np.array([channels * taps, -1], dtype=np.int64))
+    nodes.append(helper.make_node("Reshape", [by_tap, flat], [rows], name=rows))
+    return rows, width
+
+
+def rewrite_convolutions(model: Any, tiled: bool = True) -> int:
     """Rewrite ``model``'s dynamically quantized 1-D convolutions (see the module's
     docstring) in place; returns how many. Needs opset 18 (BitwiseXor); a model below it,
     and any convolution of another shape (2-D, grouped, auto-padded, per-channel weight
     zero points, an input not from DynamicQuantizeLinear), is left as it is. The rewritten
-    convolutions take one item per batch (Kokoro runs one)."""
+    convolutions take one item per batch (Kokoro runs one). ``tiled=False`` unfolds
+    stride-1 convolutions with slices too (benchmarks/profile_vocoder.py compares)."""
     from onnx import TensorProto, helper, numpy_helper
 
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
@@ -155,20 +193,36 @@ def rewrite_convolutions(model: Any) -> int:
             padded = f"{base}/padded"
             nodes.append(helper.make_node("Pad", [source, pads, zero8], [padded], name=padded))
             source = padded
-        columns = tap_columns(
-            source, f"{base}/", taps, dilation, stride, 0, _TIME_AXIS, constant, nodes
-        )
-        # Columns are stacked tap by tap: the weights' rows follow the same order.
-        matrix = np.ascontiguousarray(weights.transpose(0, 2, 1).reshape(outputs, taps * inputs))
+        if tiled and stride == 1 and taps > 1:
+            rows, width = tiled_columns(source, base, inputs, taps, dilation, constant, nodes)
+            # Rows are channel by channel, each channel's taps together: the weights'
+            # own layout.
+            matrix = np.ascontiguousarray(weights.reshape(outputs, inputs * taps))
+        else:
+            rows = tap_columns(
+                source, f"{base}/", taps, dilation, stride, 0, _TIME_AXIS, constant, nodes
+            )
+            # Columns are stacked tap by tap: the weights' rows follow the same order.
+            matrix = np.ascontiguousarray(
+                weights.transpose(0, 2, 1).reshape(outputs, taps * inputs)
+            )
+            width = 0
         product = f"{base}/product"
+        wide = f"{base}/wide" if width else product
         nodes.append(
             helper.make_node(
                 "MatMulInteger",
-                [constant(f"{base}/weights", matrix), columns, w_zero, zero8],
-                [product],
-                name=product,
+                [constant(f"{base}/weights", matrix), rows, w_zero, zero8],
+                [wide],
+                name=wide,
             )
         )
+        if width:  # the columns past the output's length are dropped
+            starts = constant(f"{base}/from", np.array([0], dtype=np.int64))
+            ends = constant(f"{base}/to", np.array([-width], dtype=np.int64))
+            nodes.append(
+                helper.make_node("Slice", [wide, starts, ends, _TIME_AXIS], [product], name=product)
+            )
         nodes.append(
             helper.make_node(
                 "Unsqueeze", [product, _BATCH_AXIS], [node.output[0]], name=f"{base}/batch"
