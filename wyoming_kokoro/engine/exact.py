@@ -34,20 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from .graph import GraphIndex
+from .graph import GraphIndex, rebuild
 
 _ONE = "exact/one"
 _MS_DOMAIN = "com.microsoft"
 EXACT_LIMIT = 2**24  # integers up to here are floats, exactly
-
-
-def _replace(model: Any, replaced: dict[int, list[Any]], removed: set[int]) -> None:
-    graph = model.graph
-    rebuilt = [
-        n for i, node in enumerate(graph.node) if i not in removed for n in replaced.get(i, [node])
-    ]
-    del graph.node[:]
-    graph.node.extend(rebuilt)
 
 
 def sum_bound(weights: np.ndarray, zero_point: int) -> int:
@@ -62,9 +53,8 @@ def rewrite_epilogues(model: Any) -> int:
     module's docstring) in place; returns how many. A product whose sums the weights do
     not bound below 2^24, whose intermediate results are used elsewhere, or that is not
     followed by exactly ``[Slice →] [Unsqueeze →] [Add(int32) →] Cast(float)``, is left
-    alone. The
-    int32 bias must be a float's value (as the export's is), or the rewrite would round
-    it once more."""
+    alone. The int32 bias must be a float's value (as the export's is), or the rewrite
+    would round it once more."""
     from onnx import TensorProto, helper, numpy_helper
 
     graph = model.graph
@@ -135,7 +125,7 @@ def rewrite_epilogues(model: Any) -> int:
         return 0
     if not any(o.domain == _MS_DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(_MS_DOMAIN, 1))
-    _replace(model, replaced, removed)
+    rebuild(graph, replaced, removed)
     return len(replaced)
 
 
@@ -154,5 +144,5 @@ def rewrite_squares(model: Any) -> int:
         x = node.input[0]
         replaced[i] = [helper.make_node("Mul", [x, x], list(node.output), name=node.name)]
     if replaced:
-        _replace(model, replaced, set())
+        rebuild(model.graph, replaced)
     return len(replaced)

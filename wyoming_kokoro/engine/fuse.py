@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .graph import GraphIndex
+from .graph import GraphIndex, rebuild
 
 _CHANNELS = "fuse/channels"
 
@@ -133,11 +133,5 @@ def fuse_adain(model: Any) -> int:
         return 0
     if _CHANNELS not in initializers:
         graph.initializer.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), _CHANNELS))
-    rebuilt = [
-        n
-        for i, node in enumerate(graph.node)
-        for n in (replaced.get(i, []) if i in removed else [node])
-    ]
-    del graph.node[:]
-    graph.node.extend(rebuilt)
+    rebuild(graph, replaced, removed)
     return len(replaced)

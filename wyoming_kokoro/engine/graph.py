@@ -1,8 +1,10 @@
-"""Lookups over an ONNX graph that the graph rewrites (fuse, snake, int8_float) share."""
+"""Lookups over an ONNX graph, and its nodes rebuilt, for the graph rewrites (int8, exact,
+fuse, snake, int8_float)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,3 +50,17 @@ class GraphIndex:
         if len(users) != 1 or users[0].op_type not in ops or name in self.outputs:
             return None
         return users[0]
+
+
+def rebuild(
+    graph: Any, replaced: dict[int, list[Any]], removed: AbstractSet[int] = frozenset()
+) -> None:
+    """The graph's nodes again, in order: the node at each position of ``replaced`` gives
+    way to those nodes, those at ``removed`` (and not replaced) to none."""
+    nodes = [
+        n
+        for i, node in enumerate(graph.node)
+        for n in replaced.get(i, [] if i in removed else [node])
+    ]
+    del graph.node[:]
+    graph.node.extend(nodes)

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from .graph import rebuild
+
 _FLIP = "int8_rewrite/0x80"
 _BATCH_AXIS = "int8_rewrite/axis0"
 _TIME_AXIS = "int8_rewrite/axis1"
@@ -231,10 +233,8 @@ def rewrite_convolutions(model: Any, tiled: bool = True) -> int:
         replaced[index] = nodes
     if not replaced:
         return 0
-    rebuilt = [n for i, node in enumerate(graph.node) for n in replaced.get(i, [node])]
-    del graph.node[:]
-    graph.node.extend(rebuilt)
-    used = {name for node in rebuilt for name in node.input}
+    rebuild(graph, replaced)
+    used = {name for node in graph.node for name in node.input}
     kept = [t for t in graph.initializer if t.name in used]
     del graph.initializer[:]
     graph.initializer.extend(kept + [t for t in added if t.name in used])

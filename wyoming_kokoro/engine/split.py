@@ -339,7 +339,7 @@ def build_versions(front: Any, decoder: Any) -> list[Version]:
             name = "int8 kernels" if kernels else "exact rewrites"
             versions.insert(0, make_version(name, fast_front, fast_decoder))
     except Exception as err:  # never worse than as exported
-        _LOGGER.warning("Could not rewrite the model's convolutions: %s", err)
+        _LOGGER.warning("Could not rewrite the model: %s", err)
     return versions
 
 
