@@ -6,9 +6,10 @@
 Every version the split builds (engine/split.py: as exported; the int8 kernels of
 engine/int8.py), its generator only (the frame-rate half runs once before it), and with
 ``--steps`` the rewrites it leaves out (the AdaIN chains fused by engine/fuse.py, the
-Snake of engine/snake.py, the MatMulIntegerToFloat convolutions of engine/int8_float.py),
-renders the same segment in the same
-run, turn by turn, so the ratios hold on a shared machine. Prints ms per frame (median
+Snake of engine/snake.py, the MatMulIntegerToFloat convolutions of engine/int8_float.py;
+for a float model, ``--model`` the fp32 stand-in of benchmarks/float_models.py, its
+exact version with Snake on Cos and with fused AdaIN too), renders the same segment in
+the same run, turn by turn, so the ratios hold on a shared machine. Prints ms per frame (median
 and best of ``--runs``; with ``--threads 1`` also the median thread CPU time, which
 another process's load barely moves), the audio's log-mel difference from the exported
 vocoder (same length), and onnxruntime's profile summed per operator type.
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from wyoming_kokoro.engine.exact import rewrite_epilogues, rewrite_squares
 from wyoming_kokoro.engine.fuse import fuse_adain
 from wyoming_kokoro.engine.int8 import rewrite_convolutions
 from wyoming_kokoro.engine.int8_float import rewrite_convolutions_to_float
@@ -75,7 +77,7 @@ def candidates(model_path: Path) -> list[Version]:
     fast_front.CopyFrom(front)
     fast.CopyFrom(exported)
     if not rewrite_convolutions(fast):
-        return []
+        return float_candidates(front, exported)
     rewrite_convolutions(fast_front)
     sliced_front, sliced = onnx.ModelProto(), onnx.ModelProto()
     sliced_front.CopyFrom(front)
@@ -96,6 +98,30 @@ def candidates(model_path: Path) -> list[Version]:
         for rewrite in rewrites:
             rewrite(model)
         made.append(make_version(name, fast_front, model, carry=False))
+    return made
+
+
+def float_candidates(front: Any, exported: Any) -> list[Version]:
+    """For a float model (no int8 convolutions), the float rewrites the split leaves out,
+    on top of its exact ones: Snake on Cos (the generator still carries its state), then
+    with the AdaIN chains fused too (without carried state)."""
+    import onnx
+
+    made = []
+    for name, rewrites, carry in (
+        ("exact rewrites + Snake on Cos", [rewrite_snake], True),
+        ("exact rewrites + fused AdaIN + Snake on Cos", [fuse_adain, rewrite_snake], False),
+    ):
+        models = []
+        for base in (front, exported):
+            model = onnx.ModelProto()
+            model.CopyFrom(base)
+            rewrite_epilogues(model)
+            rewrite_squares(model)
+            models.append(model)
+        for rewrite in rewrites:
+            rewrite(models[1])
+        made.append(make_version(name, models[0], models[1], carry=carry))
     return made
 
 
