@@ -216,9 +216,16 @@ def main() -> int:
     if not args.no_kokoro_onnx:
         results["peer"] = run_kokoro_onnx(args, paths, used)
     report(results)
-    args.out.write_text(json.dumps(results, indent=1))
+    write_results(args.out, results)
     print(f"\nresults written to {args.out}")
     return 0
+
+
+def write_results(path: Path, results: dict[str, Any]) -> None:
+    """Write this run's figures into ``path``, replacing its keys only: the file holds the
+    other benchmarks' figures too (fidelity, vocoder profiles, …)."""
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**kept, **results}, indent=1, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":
