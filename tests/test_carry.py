@@ -133,3 +133,13 @@ def test_the_sites_are_found_again_by_name() -> None:
     outputs = [o.name for o in model.graph.output]
     assert CarrySites.of(inputs_, outputs) == sites
     assert CarrySites.of(["x"], ["y"]) == CarrySites()
+
+
+def test_a_float16_generator_is_refused_untouched() -> None:
+    model = norm_model()
+    eps = next(i for i in model.graph.initializer if i.name == "eps")
+    eps.CopyFrom(numpy_helper.from_array(np.array(1e-5, dtype=np.float16), "eps"))
+    before = model.SerializeToString()
+    with pytest.raises(ValueError, match="float16"):
+        carry_state(model)
+    assert model.SerializeToString() == before

@@ -125,13 +125,25 @@ def split_generator(decoder: Any) -> tuple[Any, Any]:
     return mid, generator
 
 
+def computes_in_float16(graph: Any) -> bool:
+    """Whether most of the graph's float constants are float16 (an fp16 export)."""
+    from onnx import TensorProto
+
+    kinds = [i.data_type for i in graph.initializer]
+    return kinds.count(TensorProto.FLOAT16) > kinds.count(TensorProto.FLOAT)
+
+
 def carry_state(model: Any) -> CarrySites:
     """Rewrite ``model`` (a generator) in place as the module's docstring says; returns
     the names it now reads and writes. Normalizations not spelled as the export spells
-    them (mean, difference, mean of its square, over the last axis) are left alone."""
+    them (mean, difference, mean of its square, over the last axis) are left alone.
+    Raises ValueError for a generator that computes in float16 (the state it would carry
+    is float32, and its operators cannot take both)."""
     from onnx import TensorProto, helper
 
     graph = model.graph
+    if computes_in_float16(graph):
+        raise ValueError("the vocoder computes in float16, and its carried state is float32")
     index = GraphIndex.of(graph)
     sites = CarrySites()
     added: list[Any] = []
