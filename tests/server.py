@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +18,8 @@ from pathlib import Path
 from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
 from wyoming.info import Describe, Info
+
+from wyoming_kokoro.config import default_download_dir
 
 
 def stats_records(path: Path) -> list[dict[str, object]]:
@@ -54,12 +59,37 @@ class RunningServer:
             self.process.wait()
 
 
+_written: list[Path] = []  # the test run's download dir, made on first use
+
+
+def run_download_dir() -> Path:
+    """Where the servers of one test run write (the optimized models they build and
+    cache): a temporary folder shared by the run, so that a test never writes the user's
+    download dir and a cache written by other code is never read."""
+    if not _written:
+        folder = Path(tempfile.mkdtemp(prefix="wyoming-kokoro-tests-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _written.append(folder)
+    return _written[0]
+
+
 def spawn_server(tmp: Path, *args: str, env: dict[str, str] | None = None) -> RunningServer:
-    """Start ``python -m wyoming_kokoro`` on a free loopback port (without waiting)."""
+    """Start ``python -m wyoming_kokoro`` on a free loopback port (without waiting). Unless
+    the test names its own folders or model, the server reads the model and voices from
+    the default download dir (where script/setup puts them) and writes to the test run's
+    own (:func:`run_download_dir`)."""
     port = free_port()
     stats_path = tmp / "stats.jsonl"
     log_path = tmp / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KOKORO_")} | (env or {})
+    folders: list[str] = []
+    if not {"--data-dir", "--download-dir", "--model"} & set(args) and not {
+        "KOKORO_DATA_DIR",
+        "KOKORO_DOWNLOAD_DIR",
+        "KOKORO_MODEL",
+    } & set(env):
+        installed = str(Path(default_download_dir()).expanduser())
+        folders = ["--data-dir", installed, "--download-dir", str(run_download_dir())]
     command = [
         sys.executable,
         "-m",
@@ -69,6 +99,7 @@ def spawn_server(tmp: Path, *args: str, env: dict[str, str] | None = None) -> Ru
         "--stats-file",
         str(stats_path),
         "--no-download",
+        *folders,
         *args,
     ]
     with log_path.open("wb") as log:
