@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from wyoming_kokoro.engine.graph import GraphIndex, rebuild
+
 HOME = Path.home() / ".local/share/wyoming-kokoro"
 
 
@@ -39,12 +41,9 @@ def dequantize(model: Any) -> dict[str, int]:
     from onnx import helper, numpy_helper
 
     graph = model.graph
-    init = {i.name: i for i in graph.initializer}
-    made = {o: n for n in graph.node for o in n.output}
-    readers: dict[str, list[Any]] = {}
-    for node in graph.node:
-        for name in node.input:
-            readers.setdefault(name, []).append(node)
+    index = GraphIndex.of(graph)
+    init, made, only_reader = index.initializers, index.producers, index.only
+    position = {id(node): i for i, node in enumerate(graph.node)}
 
     def array(name: str) -> np.ndarray:
         return numpy_helper.to_array(init[name])
@@ -60,10 +59,6 @@ def dequantize(model: Any) -> dict[str, int]:
         if quantized not in floated:
             floated[quantized] = add(f"{quantized}/float", value)
         return floated[quantized]
-
-    def only_reader(name: str, op: str) -> Any | None:
-        found = readers.get(name, [])
-        return found[0] if len(found) == 1 and found[0].op_type == op else None
 
     def float_input(name: str) -> str:
         quantizer = made[name]
@@ -101,7 +96,8 @@ def dequantize(model: Any) -> dict[str, int]:
             scale = scale.reshape(-1, 1, 1)
         return (q * scale).astype(np.float32)
 
-    replaced: dict[int, Any] = {}  # id of an old node -> its float node (None: removed)
+    replaced: dict[int, list[Any]] = {}  # the position of an old node -> its float node
+    removed: set[int] = set()
     counts = {"Conv": 0, "MatMul": 0, "LSTM": 0, "Gather": 0}
     for node in list(graph.node):
         if node.op_type in ("ConvInteger", "MatMulInteger"):
@@ -117,9 +113,8 @@ def dequantize(model: Any) -> dict[str, int]:
                 inputs.append(bias)
             floated_node = helper.make_node(kind, inputs, [output], name=f"{node.output[0]}/float")
             floated_node.attribute.extend(node.attribute)
-            replaced[id(node)] = floated_node
-            for old in dropped:
-                replaced[id(old)] = None
+            replaced[position[id(node)]] = [floated_node]
+            removed.update(position[id(old)] for old in dropped)
             counts[kind] += 1
         elif node.op_type == "DynamicQuantizeLSTM":
             inputs = list(node.input[:8])
@@ -131,7 +126,7 @@ def dequantize(model: Any) -> dict[str, int]:
                 "LSTM", inputs, list(node.output), name=f"{node.output[0]}/float"
             )
             lstm.attribute.extend(node.attribute)
-            replaced[id(node)] = lstm
+            replaced[position[id(node)]] = [lstm]
             counts["LSTM"] += 1
         elif node.op_type == "DequantizeLinear" and made.get(node.input[0]) is not None:
             gather = made[node.input[0]]
@@ -147,18 +142,10 @@ def dequantize(model: Any) -> dict[str, int]:
                 name=f"{gather.output[0]}/float",
             )
             table_node.attribute.extend(gather.attribute)
-            replaced[id(gather)] = table_node
-            replaced[id(node)] = None
+            replaced[position[id(gather)]] = [table_node]
+            removed.add(position[id(node)])
             counts["Gather"] += 1
-    nodes = []
-    for node in graph.node:
-        if id(node) in replaced:
-            if replaced[id(node)] is not None:
-                nodes.append(replaced[id(node)])
-        else:
-            nodes.append(node)
-    del graph.node[:]
-    graph.node.extend(nodes)
+    rebuild(graph, replaced, removed)
     _drop_unused(model)
     return counts
 

@@ -36,11 +36,14 @@ import subprocess
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+
+from wyoming_kokoro.engine.snake import SnakeSite, find_snakes
 
 SOURCE = r"""
 #include <math.h>
@@ -224,13 +227,20 @@ def measure_chains(lib: Any, shapes: set[tuple[str, int, int]], runs: int) -> di
     return report
 
 
-def vocoder_sites(runs: int) -> dict[str, Any]:
-    """The kept vocoder on the test sentence: its wall time per frame (median of
-    ``runs``), and each kernel's time per run from onnxruntime's profile, attributed to a
-    Snake site (by its ``Sin``), an AdaIN site (by its block), or the rest; each site with
-    the shape of the tensor it works on."""
-    import onnx
+@dataclass
+class Segment:
+    """The kept vocoder version's sessions, and its generator's feeds for the test sentence
+    (profile_vocoder's) made whole in one part."""
 
+    version: Any
+    split: Any
+    frames: int
+    feeds: dict[str, np.ndarray]
+
+
+def kept_segment(options: Any = None) -> Segment:
+    """The split's kept version (its first: fastest expected) on ``options``, after one
+    run of the generator on the test sentence, whose feeds it keeps."""
     from benchmarks.profile_vocoder import PHONEMES
     from wyoming_kokoro.engine.session import SessionConfig
     from wyoming_kokoro.engine.split import DECODER_INPUTS, _cut_graph, load_parts
@@ -241,34 +251,57 @@ def vocoder_sites(runs: int) -> dict[str, Any]:
     model = KokoroModel(model_path, SessionConfig(), ["cpu"], model_digest="native")
     style = read_voices_file(HOME / "voices-v1.0.bin")["af_heart"][len(PHONEMES)]
     feeds = model.feeds(PHONEMES, style, 1.0)
-    version = _cut_graph(model_path)[0]  # the kept one: fastest expected first
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.enable_profiling = True
-    options.profile_file_prefix = "/tmp/profile-native"
+    version = _cut_graph(model_path)[0]
     split = load_parts(version, options)
     made = split._front(feeds)
     frames = int(made[DECODER_INPUTS[0]].shape[-1])
     style_feed = feeds[split._style]
-    mid = split._mid(made, style_feed)
+    captured: dict[str, np.ndarray] = {}
+    run = split.generator.run
+
+    def capture(names: Any, generator_feeds: dict[str, np.ndarray], *rest: Any) -> Any:
+        captured.update(generator_feeds)
+        return run(names, generator_feeds, *rest)
+
+    split.generator.run = capture  # the feeds as SplitSession makes them
+    try:
+        split._generate(split._mid(made, style_feed), style_feed, 0, frames)
+    finally:
+        split.generator.run = run
+    return Segment(version, split, frames, captured)
+
+
+def vocoder_sites(runs: int) -> dict[str, Any]:
+    """The kept vocoder on the test sentence: its wall time per frame (median of
+    ``runs``), and each kernel's time per run from onnxruntime's profile, attributed to a
+    Snake site (by its ``Sin``), an AdaIN site (by its block), or the rest; each site with
+    the shape of the tensor it works on."""
+    import onnx
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.enable_profiling = True
+    options.profile_file_prefix = "/tmp/profile-native"
+    segment = kept_segment(options)
+    generator, frames = segment.split.generator, segment.frames
     walls = []
     for _ in range(runs):
         began = time.perf_counter()
-        split._generate(mid, style_feed, 0, frames)
+        generator.run(None, segment.feeds)
         walls.append(time.perf_counter() - began)
-    profile = Path(split.generator.end_profiling())
+    profile = Path(generator.end_profiling())
     events = [
         e
         for e in json.loads(profile.read_text())
         if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")
     ]
     profile.unlink(missing_ok=True)
-    site_of = site_map(onnx.load_from_string(version.models[2]).graph)
+    site_of = site_map(onnx.load_from_string(segment.version.models[2]).graph)
     sites: dict[str, dict[str, Any]] = defaultdict(lambda: {"ms": 0.0, "shape": None})
     other = 0.0
     for event in events:
         node = event["name"].removesuffix("_kernel_time")
-        ms = event["dur"] / 1000 / runs
+        ms = event["dur"] / 1000 / (runs + 1)  # and kept_segment's run
         if node not in site_of:
             other += ms
             continue
@@ -287,29 +320,14 @@ def vocoder_sites(runs: int) -> dict[str, Any]:
 
 
 def site_map(graph: Any) -> dict[str, tuple[str, str, bool]]:
-    """Node name -> (site, kind, whether its input is the site's tensor): each ``Sin``, the
-    multiply that feeds it and the three operators after it (Snake); the nodes of each
-    ``adain`` block (AdaIN; its first ``ReduceMean`` reads the block's tensor)."""
-    made = {o: n for n in graph.node for o in n.output}
-    readers: dict[str, list[Any]] = defaultdict(list)
-    for node in graph.node:
-        for name in set(node.input):  # Mul(s, s) reads s once
-            readers[name].append(node)
+    """Node name -> (site, kind, whether its input is the site's tensor): the five nodes of
+    each Snake (by its ``Sin``), the nodes of each ``adain`` block (AdaIN; its first
+    ``ReduceMean`` reads the block's tensor)."""
     sites: dict[str, tuple[str, str, bool]] = {}
-    for node in graph.node:
-        chain = [node]
-        for _ in range(3):
-            after = readers.get(chain[-1].output[0], [])
-            if len(after) != 1:
-                break
-            chain.append(after[0])
-        kinds = [n.op_type for n in chain]
-        if kinds not in (["Sin", "Pow", "Mul", "Add"], ["Sin", "Mul", "Mul", "Add"]):
-            continue  # not a Snake (the harmonic source's Sin)
-        if node.input[0] in made:
-            sites[made[node.input[0]].name] = (node.name, "snake", False)
-        for step in chain:
-            sites[step.name] = (node.name, "snake", step is node)
+    for snake in find_snakes(graph):
+        sin = snake.nodes[1]
+        for node in snake.nodes:
+            sites[node.name] = (sin.name, "snake", node is sin)
     for node in graph.node:
         if "/adain" not in node.name or node.name in sites:
             continue
@@ -321,57 +339,9 @@ def site_map(graph: Any) -> dict[str, tuple[str, str, bool]]:
     return sites
 
 
-def snake_chains(graph: Any) -> list[dict[str, Any]]:
-    """The generator's Snake sites as the int8 kernels' version spells them:
-    ``Mul(α, x) → Sin → Mul(s, s) → Mul(1/α, ·) → Add(x, ·)``, α and 1/α constants; each
-    with its nodes, input, output and per-channel constants."""
-    from onnx import numpy_helper
-
-    init = {i.name: i for i in graph.initializer}
-    made = {o: n for n in graph.node for o in n.output}
-    readers: dict[str, list[Any]] = defaultdict(list)
-    for node in graph.node:
-        for name in set(node.input):
-            readers[name].append(node)
-
-    def only(name: str, op: str) -> Any | None:
-        found = readers.get(name, [])
-        return found[0] if len(found) == 1 and found[0].op_type == op else None
-
-    chains = []
-    for sin in graph.node:
-        scaled = made.get(sin.input[0]) if sin.op_type == "Sin" else None
-        if scaled is None or scaled.op_type != "Mul":
-            continue
-        alpha = next((i for i in scaled.input if i in init), None)
-        x = next((i for i in scaled.input if i not in init), None)
-        square = only(sin.output[0], "Mul")
-        if alpha is None or x is None or square is None or set(square.input) != {sin.output[0]}:
-            continue
-        weighted = only(square.output[0], "Mul")
-        if weighted is None:
-            continue
-        reciprocal = next((i for i in weighted.input if i in init), None)
-        added = only(weighted.output[0], "Add")
-        if reciprocal is None or added is None or x not in added.input:
-            continue
-        chains.append(
-            {
-                "nodes": {scaled.name, sin.name, square.name, weighted.name, added.name},
-                "x": x,
-                "y": added.output[0],
-                "alpha": numpy_helper.to_array(init[alpha]).reshape(-1).astype(np.float32),
-                "reciprocal": numpy_helper.to_array(init[reciprocal])
-                .reshape(-1)
-                .astype(np.float32),
-            }
-        )
-    return chains
-
-
 class StagedGenerator:
     """The generator run as onnxruntime stages with each Snake between them done by
-    ``snake(x, chain)`` (a prototype: a shipped kernel would be a custom operator inside
+    ``snake(x, site)`` (a prototype: a shipped kernel would be a custom operator inside
     the graph; here each stage boundary also costs a session run). Tensors stay
     onnxruntime's between stages (``run_with_ort_values``; numpy views of them for the
     kernel: no copies). ``spinning``: the stages' threads spin between operators (the
@@ -388,16 +358,16 @@ class StagedGenerator:
 
         graph = model.graph
         self.snake = snake
-        self.chains = snake_chains(graph)
-        in_chain = {name: k for k, chain in enumerate(self.chains) for name in chain["nodes"]}
+        self.snakes = find_snakes(graph)
+        in_snake = {n.name: k for k, snake in enumerate(self.snakes) for n in snake.nodes}
         outputs = [o.name for o in graph.output]
         # Which stage each node runs in: the nodes between two Snakes, in graph order.
         stages: list[list[Any]] = [[]]
         self.after_stage: list[int | None] = []  # the Snake that follows each stage
         done: set[int] = set()
         for node in _topological(graph):
-            if node.name in in_chain:
-                k = in_chain[node.name]
+            if node.name in in_snake:
+                k = in_snake[node.name]
                 if k not in done:
                     done.add(k)
                     self.after_stage.append(k)
@@ -415,16 +385,16 @@ class StagedGenerator:
                 for name in node.input:
                     if name in produced_in and produced_in[name] < index:
                         read_later[produced_in[name]].add(name)
-        for chain in self.chains:
-            if chain["x"] in produced_in:
-                read_later[produced_in[chain["x"]]].add(chain["x"])
+        for snake in self.snakes:
+            if snake.x in produced_in:
+                read_later[produced_in[snake.x]].add(snake.x)
         for name in outputs:
             if name in produced_in:
                 read_later[produced_in[name]].add(name)
         # Types of every boundary tensor: one run of the whole generator that returns them.
         probe = helper.make_model(graph=graph, opset_imports=model.opset_import)
         probe.ir_version = model.ir_version
-        crossing = set().union(*read_later.values(), *({c["x"], c["y"]} for c in self.chains))
+        crossing = set().union(*read_later.values(), *({t.x, t.output} for t in self.snakes))
         boundary = sorted(crossing - set(outputs) - set(feeds))
         probe.graph.output.extend(helper.make_empty_tensor_value_info(n) for n in boundary)
         session = ort.InferenceSession(
@@ -477,20 +447,20 @@ class StagedGenerator:
                 values.update(zip(self.stage_outputs[index], made, strict=True))
             k = self.after_stage[index]
             if k is not None:
-                chain = self.chains[k]
-                y = self.snake(values[chain["x"]].numpy(), chain)
-                values[chain["y"]] = ort.OrtValue.ortvalue_from_numpy(y)
+                snake = self.snakes[k]
+                y = self.snake(values[snake.x].numpy(), snake)
+                values[snake.output] = ort.OrtValue.ortvalue_from_numpy(y)
         return [values[n].numpy() for n in self.outputs]
 
 
 def fused_snake(lib: Any, threads: int) -> Any:
     """A staged generator's Snake on the compiled kernel, on ``threads`` threads."""
 
-    def snake(x: np.ndarray, chain: dict[str, Any]) -> np.ndarray:
+    def snake(x: np.ndarray, site: SnakeSite) -> np.ndarray:
         x = np.ascontiguousarray(x)
         y = np.empty_like(x)
         lib.snake(
-            _ptr(x), _ptr(chain["alpha"]), _ptr(chain["reciprocal"]), _ptr(y),
+            _ptr(x), _ptr(site.alpha), _ptr(site.reciprocal), _ptr(y),
             x.shape[-2], x.shape[-1], threads,
         )  # fmt: skip
         return y
@@ -502,10 +472,10 @@ def numpy_snake(rows: int = 8) -> Any:
     """A staged generator's Snake in numpy (its SIMD ``sin``; one thread), ``rows``
     channels at a time so that the five steps stay in the cache."""
 
-    def snake(x: np.ndarray, chain: dict[str, Any]) -> np.ndarray:
+    def snake(x: np.ndarray, site: SnakeSite) -> np.ndarray:
         flat = x.reshape(-1, x.shape[-1])
-        alpha = chain["alpha"].reshape(-1, 1)
-        reciprocal = chain["reciprocal"].reshape(-1, 1)
+        alpha = site.alpha.reshape(-1, 1)
+        reciprocal = site.reciprocal.reshape(-1, 1)
         y = np.empty_like(flat)
         scratch = np.empty((rows, flat.shape[1]), dtype=np.float32)
         for start in range(0, flat.shape[0], rows):
@@ -551,33 +521,11 @@ def end_to_end(lib: Any, runs: int) -> dict[str, Any]:
     test sentence, timed in turn: ms per frame, and the audio's log-mel distance."""
     import onnx
 
-    from benchmarks.profile_vocoder import PHONEMES
-    from wyoming_kokoro.engine.session import SessionConfig
-    from wyoming_kokoro.engine.split import DECODER_INPUTS, _cut_graph, load_parts, mel_difference
-    from wyoming_kokoro.engine.synthesizer import KokoroModel
-    from wyoming_kokoro.engine.voices import read_voices_file
+    from wyoming_kokoro.engine.split import mel_difference
 
-    model_path = HOME / "kokoro-v1.0.int8.onnx"
-    model = KokoroModel(model_path, SessionConfig(), ["cpu"], model_digest="native")
-    style = read_voices_file(HOME / "voices-v1.0.bin")["af_heart"][len(PHONEMES)]
-    feeds = model.feeds(PHONEMES, style, 1.0)
-    version = _cut_graph(model_path)[0]
-    split = load_parts(version)
-    made = split._front(feeds)
-    frames = int(made[DECODER_INPUTS[0]].shape[-1])
-    style_feed = feeds[split._style]
-    mid = split._mid(made, style_feed)
-    captured: dict[str, np.ndarray] = {}
-    real_run = split.generator.run
-
-    def capture(names: Any, generator_feeds: dict[str, np.ndarray], *rest: Any) -> Any:
-        captured.update(generator_feeds)
-        return real_run(names, generator_feeds, *rest)
-
-    split.generator.run = capture
-    split._generate(mid, style_feed, 0, frames)
-    split.generator.run = real_run
-    generator = onnx.load_from_string(version.models[2])
+    segment = kept_segment()
+    real_run, captured, frames = segment.split.generator.run, segment.feeds, segment.frames
+    generator = onnx.load_from_string(segment.version.models[2])
     variants = {
         "compiled kernel, 1 thread": StagedGenerator(generator, fused_snake(lib, 1), captured),
         "compiled kernel, 2 threads, stages not spinning": StagedGenerator(
@@ -585,7 +533,7 @@ def end_to_end(lib: Any, runs: int) -> dict[str, Any]:
         ),
         "numpy, 1 thread": StagedGenerator(generator, numpy_snake(), captured),
     }
-    audio_name = split.generator.get_outputs()[0].name
+    audio_name = segment.split.generator.get_outputs()[0].name
     want = real_run([audio_name], captured)[0].reshape(-1)
     kept: list[float] = []
     times: dict[str, list[float]] = {name: [] for name in variants}
@@ -597,7 +545,7 @@ def end_to_end(lib: Any, runs: int) -> dict[str, Any]:
     kept_ms = float(np.median(kept)) * 1000 / frames
     report: dict[str, Any] = {
         "frames": frames,
-        "snakes": len(next(iter(variants.values())).chains),
+        "snakes": len(next(iter(variants.values())).snakes),
         "stages": len(next(iter(variants.values())).sessions),
         "kept_ms_per_frame": round(kept_ms, 3),
         "staged": {},

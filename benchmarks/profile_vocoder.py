@@ -54,20 +54,11 @@ PHONEMES = (
 
 
 def by_op_type(profile: Path, runs: int) -> dict[str, float]:
-    """ms per run of each operator type in an onnxruntime profile of ``runs`` runs."""
-    return _kernel_totals(profile, runs, lambda event: event.get("args", {}).get("op_name", "?"))
-
-
-def by_node(profile: Path) -> dict[str, float]:
-    """ms of each node over all the runs of an onnxruntime profile."""
-    return _kernel_totals(profile, 1, lambda event: event["name"].removesuffix("_kernel_time"))
-
-
-def _kernel_totals(profile: Path, runs: int, key: Any) -> dict[str, float]:
     totals: dict[str, float] = defaultdict(float)
     for event in json.loads(profile.read_text()):
+        args = event.get("args", {})
         if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
-            totals[key(event)] += event["dur"] / 1000 / runs
+            totals[args.get("op_name", "?")] += event["dur"] / 1000 / runs
     return dict(totals)
 
 

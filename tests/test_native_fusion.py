@@ -1,7 +1,7 @@
 """benchmarks/native_fusion.py: the fused kernels compute the export's Snake and AdaIN
-chains to float rounding, the Snake sites are found as the int8 kernels' version spells
-them, and the generator run in stages around them gives the whole graph's output. Needs
-a C compiler with OpenMP (skipped without one)."""
+chains to float rounding, the Snake sites are found (engine/snake.py's find_snakes) as
+the int8 kernels' version spells them, and the generator run in stages around them gives
+the whole graph's output. Needs a C compiler with OpenMP (skipped without one)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from benchmarks.native_fusion import (
     native_adain,
     native_snake,
     numpy_snake,
-    snake_chains,
 )
+from wyoming_kokoro.engine.snake import find_snakes
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
 
@@ -101,8 +101,8 @@ def generator_like() -> Any:
 @pytest.mark.parametrize("kernel", ["compiled", "numpy"])
 def test_staged_generator_gives_the_whole_graphs_output(lib: Any, kernel: str) -> None:
     model = generator_like()
-    chains = snake_chains(model.graph)
-    assert [c["x"] for c in chains] == ["x", "h"] and [c["y"] for c in chains] == ["a_out", "b_out"]
+    snakes = find_snakes(model.graph)
+    assert [s.x for s in snakes] == ["x", "h"] and [s.output for s in snakes] == ["a_out", "b_out"]
     x = np.random.default_rng(3).normal(0, 1, (1, 4, 300)).astype(np.float32)
     snake = fused_snake(lib, 2) if kernel == "compiled" else numpy_snake(rows=3)
     staged = StagedGenerator(model, snake, {"x": x})
@@ -115,4 +115,4 @@ def test_staged_generator_gives_the_whole_graphs_output(lib: Any, kernel: str) -
 def test_a_sin_that_is_not_a_snake_is_left_in_the_graph() -> None:
     model = generator_like()
     model.graph.node[2].input[0] = "a/ax"  # the square now reads Sin's input: no Snake
-    assert [c["x"] for c in snake_chains(model.graph)] == ["h"]
+    assert [s.x for s in find_snakes(model.graph)] == ["h"]

@@ -34,6 +34,7 @@ measures it again.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,18 +47,28 @@ MIN_ALPHA = 1e-3  # below it, c = 1/(2α) is so large that its rounding is heard
 _RECONSTRUCTION = 1e-6
 
 
-def rewrite_snake(model: Any, fold_into_norm: bool = True) -> int:
-    """Rewrite ``model``'s Snake activations (see the module's docstring) in place; returns
-    how many. ``fold_into_norm``: fold 2α into a preceding InstanceNormalization where
-    there is one. A Snake whose α is not a constant (one value per channel of a 3-D
-    tensor), whose intermediate results are used elsewhere, or with a tiny α, is left as
-    it is."""
-    from onnx import helper, numpy_helper
+@dataclass(frozen=True)
+class SnakeSite:
+    """One Snake as the export spells it (see the module's docstring)."""
 
-    graph = model.graph
-    index = GraphIndex.of(graph)
-    producers, consumers, outputs = index.producers, index.consumers, index.outputs
+    nodes: tuple[Any, ...]
+    """Its five nodes in order: Mul(α, x), Sin, the square, the weighting, Add(x, ·)."""
+    x: str
+    alpha: np.ndarray
+    """α, one value per channel."""
+    reciprocal: np.ndarray
+    """The export's 1/(α + 1e-9), one value per channel."""
 
+    @property
+    def output(self) -> str:
+        return str(self.nodes[-1].output[0])
+
+
+def find_snakes(graph: Any, index: GraphIndex | None = None) -> list[SnakeSite]:
+    """The graph's Snake activations: α a constant (one value per channel of a 3-D
+    tensor), the square ``Pow(·, 2)`` or ``Mul(s, s)``, the weighting a product by 1/α
+    or a quotient by α, and no intermediate result read elsewhere."""
+    index = index or GraphIndex.of(graph)
     constant, only = index.value, index.only
 
     def split(node: Any) -> tuple[str, np.ndarray] | None:
@@ -77,14 +88,7 @@ def rewrite_snake(model: Any, fold_into_norm: bool = True) -> int:
             return None
         return value.reshape(-1)
 
-    added: list[Any] = []
-    made: set[str] = set()
-    removed: set[int] = set()
-    before: dict[int, list[Any]] = defaultdict(list)  # nodes placed before node i
-    replaced: dict[int, list[Any]] = {}
-    renamed: dict[int, str] = {}  # normalization node -> its new output
-    index_of = {id(node): i for i, node in enumerate(graph.node)}
-    count = 0
+    sites: list[SnakeSite] = []
     for scale in graph.node:
         if scale.op_type != "Mul":
             continue
@@ -93,7 +97,7 @@ def rewrite_snake(model: Any, fold_into_norm: bool = True) -> int:
             continue
         x, alpha_value = parts
         alpha = per_channel(alpha_value)
-        if alpha is None or float(np.abs(alpha).min()) < MIN_ALPHA:
+        if alpha is None:
             continue
         sin = only(scale.output[0], "Sin")
         if sin is None:
@@ -129,6 +133,35 @@ def rewrite_snake(model: Any, fold_into_norm: bool = True) -> int:
         add = only(weigh.output[0], "Add")
         if add is None or sorted(add.input) != sorted([x, weigh.output[0]]):
             continue
+        sites.append(SnakeSite((scale, sin, square, weigh, add), x, alpha, reciprocal))
+    return sites
+
+
+def rewrite_snake(model: Any, fold_into_norm: bool = True) -> int:
+    """Rewrite ``model``'s Snake activations (see the module's docstring) in place; returns
+    how many. ``fold_into_norm``: fold 2α into a preceding InstanceNormalization where
+    there is one. A Snake whose α is not a constant (one value per channel of a 3-D
+    tensor), whose intermediate results are used elsewhere, or with a tiny α, is left as
+    it is."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    index = GraphIndex.of(graph)
+    producers, consumers, outputs = index.producers, index.consumers, index.outputs
+
+    added: list[Any] = []
+    made: set[str] = set()
+    removed: set[int] = set()
+    before: dict[int, list[Any]] = defaultdict(list)  # nodes placed before node i
+    replaced: dict[int, list[Any]] = {}
+    renamed: dict[int, str] = {}  # normalization node -> its new output
+    index_of = {id(node): i for i, node in enumerate(graph.node)}
+    count = 0
+    for site in find_snakes(graph, index):
+        if float(np.abs(site.alpha).min()) < MIN_ALPHA:
+            continue
+        scale, _, _, _, add = site.nodes
+        x, alpha, reciprocal = site.x, site.alpha, site.reciprocal
         half = (reciprocal / 2).astype(np.float32)  # c, exactly half the export's
         double = (alpha * 2).astype(np.float32)  # 2α, exact
         base = scale.name or scale.output[0]
@@ -206,8 +239,7 @@ def rewrite_snake(model: Any, fold_into_norm: bool = True) -> int:
                 )
             )
             nodes.append(helper.make_node("Add", [x, term], [add.output[0]], name=f"{base}/snake"))
-        chain = (scale, sin, square, weigh, add)
-        positions = [index_of[id(n)] for n in chain]
+        positions = [index_of[id(n)] for n in site.nodes]
         removed.update(positions)
         replaced[max(positions)] = nodes
         count += 1
