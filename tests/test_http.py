@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
+import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,6 +254,136 @@ async def test_wyoming_is_served_beside_http(http: Http) -> None:
     await response.read()
     modes = sorted(r.mode for r in http.writer.records)
     assert modes == ["http", "oneshot"]
+
+
+async def _first_bytes_then_hold(http: Http, **body: Any) -> aiohttp.ClientResponse:
+    """A streamed answer whose first audio has arrived while the model is held on the
+    next segment."""
+    model = http.stub.model
+    model.delay = 0.05  # a segment takes longer than the holder's look: it holds the third
+    text = "First sentence here. " + "Second sentence. " * 5
+
+    async def hold_after_first() -> None:
+        while model.calls < 1:
+            await asyncio.sleep(0.005)
+        model.gate.clear()
+
+    holder = asyncio.create_task(hold_after_first())
+    response = await http.speech(input=text, response_format="pcm", **body)
+    assert response.status == 200
+    assert await asyncio.wait_for(response.content.readany(), 5)
+    await holder
+    return response
+
+
+async def _record(http: Http) -> RequestStats:
+    for _ in range(500):
+        if http.records():
+            return http.records()[-1]
+        await asyncio.sleep(0.01)
+    raise AssertionError("no record")
+
+
+async def test_shutdown_cancels_what_does_not_end_in_time(http: Http) -> None:
+    """A request still speaking when the shutdown's time is up is cancelled by us, and its
+    record says why (aiohttp alone waited the time twice and called it the client's)."""
+    response = await _first_bytes_then_hold(http)
+    await asyncio.wait_for(http.front.shutdown(0.2), 10)
+    record = await _record(http)
+    assert (record.outcome, record.error) == ("cancelled", "server shutting down")
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await response.read()  # cut short, never taken for a whole answer
+
+
+async def test_a_client_that_leaves_is_no_server_error(
+    http: Http, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = await _first_bytes_then_hold(http)
+    response.close()
+    await asyncio.sleep(0.05)
+    http.stub.model.gate.set()
+    record = await _record(http)
+    assert record.outcome == "cancelled" and record.error is not None
+    assert record.error.startswith("client went away")
+    await asyncio.sleep(0.05)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_input_with_nothing_to_speak_is_refused(http: Http) -> None:
+    for fmt in ("mp3", "wav"):
+        response = await http.speech(input="\U0001f600\U0001f44d", response_format=fmt)
+        assert response.status == 400, await response.read()
+        error = (await response.json())["error"]
+        assert (error["param"], error["code"]) == ("input", "invalid_input")
+    assert [r.outcome for r in http.records()] == ["error", "error"]
+    # a break alone is silence asked for: audio
+    response = await http.speech(
+        input='<speak><break time="300ms"/></speak>', response_format="pcm"
+    )
+    assert response.status == 200 and len(await response.read()) == 2 * 7200
+
+
+async def test_voice_names_in_any_case_and_openai_names_in_blends(http: Http) -> None:
+    for voice, name in [
+        ("AF_HEART", "af_heart"),
+        ("Am_Adam(1)+BF_EMMA(1)", "am_adam:1+bf_emma:1"),
+        ("am_adam(1)+alloy(1)", "am_adam:1+af_heart:1"),  # alloy: the default voice here
+    ]:
+        response = await http.speech(voice=voice, response_format="pcm")
+        assert response.status == 200, (voice, await response.text())
+        await response.read()
+        assert http.records()[-1].voice == name
+
+
+async def test_kokoro_fastapi_lang_code_letters(http: Http) -> None:
+    for letter, locale in [("b", "en_GB"), ("f", "fr_FR"), ("a", "en_US")]:
+        response = await http.speech(voice="af_heart", lang_code=letter, response_format="pcm")
+        assert response.status == 200, await response.text()
+        await response.read()
+        assert http.records()[-1].language == locale
+    response = await http.speech(lang_code="q")
+    assert response.status == 400 and (await response.json())["error"]["code"] == "invalid_lang"
+
+
+async def test_stream_must_be_a_boolean(http: Http) -> None:
+    for value in ("false", 0, None):
+        response = await http.speech(stream=value)
+        assert response.status == 400, value
+        assert (await response.json())["error"]["param"] == "stream"
+
+
+async def test_non_streamed_flac_says_its_length(http: Http) -> None:
+    response = await http.speech(input=PARAGRAPH, response_format="flac", stream=False)
+    body = await response.read()
+    (packed,) = struct.unpack(">Q", body[18:26])
+    decoded = 0
+    with av.open(io.BytesIO(body)) as container:
+        decoded = sum(frame.samples for frame in container.decode(audio=0))
+        assert packed >> 44 == 24000  # the sample rate beside it is untouched
+    assert packed & ((1 << 36) - 1) == decoded > 0
+
+
+async def test_refusals_say_what_is_allowed_and_when_to_retry(tmp_path: Path) -> None:
+    async for running in _start(tmp_path, max_requests=1):
+        response = await running.session.get(f"{running.url}/v1/audio/speech")
+        assert response.status == 405 and "POST" in response.headers["Allow"]
+        held = await _first_bytes_then_hold(running)
+        refused = await running.speech(response_format="pcm")
+        assert refused.status == 429 and refused.headers["Retry-After"] == "1"
+        running.stub.model.gate.set()
+        await held.read()
+
+
+async def test_an_authorization_header_that_is_not_utf8_is_refused(keyed: Http) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", keyed.front.port)
+    writer.write(
+        b"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xe9\xff\r\n"
+        b"Connection: close\r\n\r\n"
+    )
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readline(), 5)
+    writer.close()
+    assert status.split()[1] == b"401"
 
 
 # --------------------------------------------------------------------------- other routes

@@ -165,7 +165,8 @@ def test_saved_voice_reaches_wyoming_info_and_lexicon_reaches_speech(front: Fron
     reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
 )
 def test_the_page_in_a_browser(front: Front) -> None:
-    """Load the page, pick a voice, play it (the streamed audio is scheduled), save a blend."""
+    """Load the page, pick a voice, play it (the streamed audio is scheduled; Stop stops
+    what is still to be heard), save a blend."""
     webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium")
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -188,7 +189,10 @@ def test_the_page_in_a_browser(front: Front) -> None:
         Select(driver.find_element(By.ID, "voice")).select_by_value("bf_emma")
         text = driver.find_element(By.ID, "text")
         text.clear()
-        text.send_keys("Hello from the browser.")
+        text.send_keys(
+            "Hello from the browser. This reply goes on for a few sentences, so that it is"
+            " still playing when all of its audio has arrived. Stop must still stop it then."
+        )
         count = len(front.records())
         driver.find_element(By.ID, "play").click()
         state = lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state")  # noqa: E731
@@ -197,6 +201,12 @@ def test_the_page_in_a_browser(front: Front) -> None:
         played = driver.execute_script("return window.kokoro.played")
         assert played > 24000  # over a second of audio scheduled for playback
         assert front.records(count + 1)[-1]["voice"] == "bf_emma"
+        # all of it has arrived, and much of it is still to be heard: Stop still works
+        stop = driver.find_element(By.ID, "stop")
+        assert stop.is_enabled() and driver.execute_script("return window.kokoro.audio !== null")
+        stop.click()
+        assert not stop.is_enabled()
+        assert driver.execute_script("return window.kokoro.audio === null")
         # mix and save a blend
         driver.find_element(By.CSS_SELECTOR, "#blend-box summary").click()
         driver.find_element(By.ID, "blend-name").send_keys("browser_blend")

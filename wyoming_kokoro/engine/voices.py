@@ -112,10 +112,14 @@ def parse_blend(spec: str) -> dict[str, float] | None:
 
 
 def language_code(language: str) -> str | None:
-    """Map a request language (``en_GB``, ``en-gb``, ``fr``, ``pt-BR``…) to Kokoro's letter."""
+    """Map a request language (``en_GB``, ``en-gb``, ``fr``, ``pt-BR``…, or Kokoro's own
+    letter, as Kokoro-FastAPI's ``lang_code`` gives it: ``a``, ``b``, ``z``…) to Kokoro's
+    letter."""
     wanted = language.strip().replace("-", "_").lower()
     if not wanted:
         return None
+    if wanted in LANGUAGES:
+        return wanted
     for code, locale in ((c, lang.locale) for c, lang in LANGUAGES.items()):
         if wanted == locale.lower():
             return code

@@ -7,6 +7,7 @@ status is ``ErrorCode.http_status``; the fields of the HTTP body are checked her
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from aiohttp import web
 
@@ -21,6 +22,7 @@ class ApiError(Exception):
         param: str | None = None,
         code: str | None = None,
         kind: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -28,6 +30,7 @@ class ApiError(Exception):
         self.param = param
         self.code = code
         self.kind = kind or _kind(status)
+        self.headers = dict(headers or {})  # e.g. Allow for a 405, Retry-After for a 429
 
     def response(self) -> web.Response:
         body = {
@@ -38,7 +41,9 @@ class ApiError(Exception):
                 "code": self.code,
             }
         }
-        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+        headers = dict(self.headers)
+        if self.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
         return web.Response(
             status=self.status,
             text=json.dumps(body),

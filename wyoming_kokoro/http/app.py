@@ -18,6 +18,7 @@ CORS headers are ever sent, so a browser sends no cross-site JSON either).
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import html
 import logging
@@ -43,6 +44,7 @@ from .store import LexiconStore, StoreError, VoiceStore
 _LOGGER = logging.getLogger(__name__)
 
 INGRESS_PROXY = "172.30.32.2"  # the Supervisor's ingress proxy, as add-ons see it
+CLOSE_TIMEOUT_S = 1.0  # at shutdown, after the speech requests: the other requests' time
 STATIC = ("app.js", "style.css")
 _INGRESS_PATH = re.compile(r"^/[A-Za-z0-9_./-]*$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -100,8 +102,9 @@ class Access:
     def has_key(self, request: web.Request) -> bool:
         if self._key is None:
             return False
-        given = request.headers.get("Authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {self._key}".encode())
+        # A header's bytes that are not UTF-8 arrive as surrogates: compare them as sent.
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(given, f"Bearer {self._key}".encode())
 
     def check_api(self, request: web.Request) -> None:
         if self._key is not None and not (self.via_ingress(request) or self.has_key(request)):
@@ -191,9 +194,19 @@ class HttpFrontDoor:
         await self._site.start()
 
     async def shutdown(self, timeout: float) -> None:
-        """Stop accepting; requests in progress get ``timeout`` seconds."""
+        """Stop accepting; speech requests in progress get ``timeout`` seconds, then are
+        cancelled; then the connections close.
+
+        aiohttp's own shutdown would wait ``timeout``, then ask the handler to stop in a
+        way a handler that is sending audio never sees, and wait ``timeout`` again: twice
+        the time a supervisor grants (Docker's 10 s) before it kills the process."""
+        if self._site is not None:
+            with contextlib.suppress(RuntimeError):  # already stopped
+                await self._site.stop()
+        await self._speech.drain(timeout)
         if self._runner is not None:
-            self._runner._shutdown_timeout = timeout  # aiohttp reads it in cleanup()
+            # Only short requests (the page's, the lists) can be left by now.
+            self._runner._shutdown_timeout = min(timeout, CLOSE_TIMEOUT_S)
             await self._runner.cleanup()
             self._runner = None
         self._speech.close()
@@ -214,7 +227,8 @@ class HttpFrontDoor:
         except web.HTTPException as err:
             if err.status < 400:
                 raise
-            return ApiError(err.status, err.reason, None, None).response()
+            kept = {k: v for k, v in err.headers.items() if k in ("Allow", "Retry-After")}
+            return ApiError(err.status, err.reason, None, None, headers=kept).response()
 
     async def _json(self, request: web.Request) -> Any:
         try:

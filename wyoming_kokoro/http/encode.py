@@ -86,6 +86,19 @@ def wav_header(data_bytes: int | None) -> bytes:
     )
 
 
+def with_length(fmt: str, data: bytes, samples: int) -> bytes:
+    """A whole answer (not streamed) with its length where the format keeps one that a
+    stream leaves unknown: FLAC's STREAMINFO total samples (players and ffprobe read the
+    duration from it). Other formats as they are."""
+    if fmt != "flac" or len(data) < 26 or data[:4] != b"fLaC" or data[4] & 0x7F != 0:
+        return data
+    # STREAMINFO after its 4-byte header: block sizes (4 bytes), frame sizes (6), then 64
+    # bits of sample rate (20), channels - 1 (3), bits per sample - 1 (5), samples (36).
+    (packed,) = struct.unpack(">Q", data[18:26])
+    packed = (packed & ~((1 << 36) - 1)) | (samples & ((1 << 36) - 1))
+    return data[:18] + struct.pack(">Q", packed) + data[26:]
+
+
 class _Sink:
     """Where the muxer writes: collects bytes; no seek, so containers are streamed."""
 

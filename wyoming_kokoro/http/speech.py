@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from ..audio import float_to_pcm16, pcm_seconds
+from ..audio import SAMPLE_WIDTH, float_to_pcm16, pcm_seconds
 from ..engine.voices import UnknownVoiceError, VoiceCatalogue, language_code
 from ..errors import ErrorCode, KokoroError
 from ..languages import LANGUAGES
@@ -33,7 +33,7 @@ from ..request import SpeechAudio, SpeechRequest
 from ..speech import SpeakerHandle, VoiceChoice
 from ..stats import RequestStats, StatsWriter
 from .apierror import ApiError
-from .encode import CONTENT_TYPES, FORMATS, encoder, wav_header
+from .encode import CONTENT_TYPES, FORMATS, encoder, wav_header, with_length
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "no
                  "shimmer", "verse")  # fmt: skip
 OPENAI_SPEED = (0.25, 4.0)  # what OpenAI accepts; Kokoro speaks 0.5 to 2.0 well
 KOKORO_SPEED = (0.5, 2.0)
+NOTHING_TO_SAY = "the input has nothing that can be spoken"
+CANCEL_WAIT_S = 2.0  # at shutdown: how long cancelled requests get to write their record
 _FASTAPI_PART = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(?:\(\s*([0-9.]+)\s*\))?\s*$")
 
 
@@ -99,12 +101,16 @@ class SpeechBody:
             speed = min(max(float(speed), KOKORO_SPEED[0]), KOKORO_SPEED[1])
         lang = body.get("lang", body.get("lang_code"))
         if lang is not None and (not isinstance(lang, str) or language_code(lang) is None):
-            raise ApiError(400, f"lang {lang!r} is not a language Kokoro speaks", "lang")
+            raise ApiError(
+                400, f"lang {lang!r} is not a language Kokoro speaks", "lang", "invalid_lang"
+            )
         stream_format = body.get("stream_format", "audio")
         if stream_format not in ("audio", None):
             raise ApiError(400, "only stream_format 'audio' is served", "stream_format")
         stream = body.get("stream", True)
-        return cls(text, voice.strip(), fmt, speed, lang or None, stream is not False)
+        if not isinstance(stream, bool):
+            raise ApiError(400, "stream must be true or false", "stream", "invalid_stream")
+        return cls(text, voice.strip(), fmt, speed, lang or None, stream)
 
 
 def blend_spec(voice: str) -> str:
@@ -125,17 +131,33 @@ def blend_spec(voice: str) -> str:
     return "+".join(parts)
 
 
+def voice_name(catalogue: VoiceCatalogue, default: str, name: str) -> str:
+    """One voice name as the catalogue knows it: any case (``AF_HEART``), and OpenAI's
+    names mapped (Kokoro's voice of that name, else the default voice)."""
+    if name in catalogue:
+        return name
+    lower = name.lower()
+    if lower in catalogue:
+        return lower
+    if lower in OPENAI_VOICES:
+        matches = [v.name for v in catalogue.voices if v.name.split("_", 1)[-1] == lower]
+        return matches[0] if len(matches) == 1 else default
+    return name
+
+
 def choose(catalogue: VoiceCatalogue, default: str, body: SpeechBody) -> VoiceChoice:
-    """The voice (a voice, a custom voice, a blend; OpenAI's names mapped), and the
-    language ``lang`` asks for, if any."""
-    name = blend_spec(body.voice) if body.voice else default
+    """The voice (a voice, a custom voice, a blend of them; each name in any case and
+    OpenAI's mapped), and the language ``lang`` asks for, if any."""
+    spec = blend_spec(body.voice) if body.voice else default
+    parts = (part.partition(":") for part in spec.split("+"))  # name, ":", weight
+    name = "+".join(
+        voice_name(catalogue, default, voice.strip()) + colon + weight
+        for voice, colon, weight in parts
+    )
     try:
         info = catalogue.resolve(name)
     except UnknownVoiceError as err:
         raise ApiError(400, str(err), "voice", "unknown-voice") from None
-    if info is None and name.lower() in OPENAI_VOICES:
-        matches = [v.name for v in catalogue.voices if v.name.split("_", 1)[-1] == name.lower()]
-        info = catalogue.info(matches[0] if len(matches) == 1 else default)
     if info is None:
         raise ApiError(
             400, f"voice {body.voice!r} is not known (see GET /v1/audio/voices)", "voice",
@@ -167,17 +189,34 @@ class SpeechEndpoint:
         self._max_chars = max_text_chars
         self._max_requests = max_requests
         self._write_timeout = write_timeout
-        self._active = 0
+        self._active: set[asyncio.Task[Any]] = set()  # the handlers' tasks
+        self._stopping = False
         self._encoders = ThreadPoolExecutor(2, thread_name_prefix="http-encode")
 
     def close(self) -> None:
         self._encoders.shutdown(wait=False, cancel_futures=True)
 
+    async def drain(self, timeout: float) -> None:
+        """Shutdown: refuse new requests; those in progress get ``timeout`` seconds to end,
+        then are cancelled (their stats record says so)."""
+        self._stopping = True
+        if not self._active:
+            return
+        _LOGGER.info("Finishing %d HTTP request(s) (up to %.0f s)", len(self._active), timeout)
+        _, late = await asyncio.wait(set(self._active), timeout=timeout)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=CANCEL_WAIT_S)
+
     async def handle(self, http: web.Request, body: Any) -> web.StreamResponse:
         parsed = SpeechBody.parse(body, self._max_chars)
-        if self._active >= self._max_requests:
-            raise ApiError(429, f"{self._active} speech requests in progress; try again", None,
-                           "busy")  # fmt: skip
+        if self._stopping:
+            raise ApiError(503, "the server is shutting down", None, "shutting_down",
+                           headers={"Retry-After": "5"})  # fmt: skip
+        if len(self._active) >= self._max_requests:
+            raise ApiError(429, f"{len(self._active)} speech requests in progress; try again",
+                           None, "busy", headers={"Retry-After": "1"})  # fmt: skip
         choice = choose(self._handle.catalogue, self._handle.default_voice, parsed)
         stats = RequestStats(mode="http", voice=choice.name, language=choice.locale, provider="")
         ssml = parsed.text.lstrip().startswith("<speak")
@@ -185,11 +224,13 @@ class SpeechEndpoint:
         request = SpeechRequest(self._handle, choice, speed, stats, self._writer, ssml)
         request.feed(parsed.text)
         request.close()
-        self._active += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self._active.add(task)
         try:
             return await self._answer(http, request, parsed)
         finally:
-            self._active -= 1
+            self._active.discard(task)
 
     async def _answer(
         self, http: web.Request, request: SpeechRequest, body: SpeechBody
@@ -199,12 +240,14 @@ class SpeechEndpoint:
         coder = encoder(fmt) if body.stream or fmt != "wav" else None
         response: web.StreamResponse | None = None
         held: list[bytes] = []  # the whole answer, when the client asked for no stream
+        samples = 0
         try:
             async with contextlib.aclosing(request.audio()) as audio:
                 async for pcm in _pcm(audio):
                     if http.transport is None or http.transport.is_closing():
                         raise ConnectionResetError("the client closed the connection")
                     request.stats.audio_sent(pcm_seconds(len(pcm)))
+                    samples += len(pcm) // SAMPLE_WIDTH
                     data = await self._encode(coder, pcm) if coder else pcm
                     if not body.stream:
                         held.append(data)
@@ -212,30 +255,43 @@ class SpeechEndpoint:
                     if response is None:
                         response = await self._start(http, fmt)
                     await self._send(response, data)
+            if samples == 0:
+                # Nothing in the text could be spoken (emoji, control characters): say so,
+                # rather than answer 200 with an empty body that no player can open.
+                outcome, failure = "error", NOTHING_TO_SAY
+                raise ApiError(400, NOTHING_TO_SAY, "input", "invalid_input")
             tail = await self._finish(coder) if coder else b""
             if not body.stream:
                 whole = b"".join(held) + tail
                 if coder is None:  # wav with its true length
                     whole = wav_header(len(whole)) + whole
+                else:
+                    whole = with_length(fmt, whole, samples)
                 outcome = "ok"
                 return web.Response(body=whole, content_type=CONTENT_TYPES[fmt])
-            if response is None:  # no audio at all (only silence asked for)
-                response = await self._start(http, fmt)
+            assert response is not None  # started with the first audio
             await self._send(response, tail)
             await response.write_eof()
             outcome = "ok"
             return response
+        except ApiError:
+            raise
         except KokoroError as err:
             outcome, failure = "error", str(err)
             if response is None:
                 status = err.code.http_status
                 raise ApiError(status, str(err), None, str(err.code)) from err
             return _cut_short(http, response)
+        except asyncio.TimeoutError:  # before OSError: it is one from Python 3.11 on
+            failure = f"client too slow: it took no audio for {self._write_timeout:g} s"
+            return _cut_short(http, response or web.Response())
         except (ConnectionError, OSError) as err:
-            failure = f"client went away: {err}"
-            raise
+            # Routine (a player that stops, the page's Stop): the record says it; returning
+            # keeps aiohttp from logging it as a server error.
+            failure = f"client went away: {err or type(err).__name__}"
+            return _cut_short(http, response or web.Response())
         except asyncio.CancelledError:
-            failure = "client went away"
+            failure = "server shutting down" if self._stopping else "cancelled"
             raise
         except Exception as err:  # G2P or inference failed
             _LOGGER.exception("Synthesis failed (voice %s)", request.voice.name)
@@ -270,7 +326,8 @@ class SpeechEndpoint:
 
 
 def _cut_short(http: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-    """The answer began and cannot end well: the connection is dropped mid-body."""
+    """The answer began and cannot end well, or its client is gone: the connection is
+    dropped (mid-body: a client never takes half an answer for a whole one)."""
     if http.transport is not None:
         http.transport.abort()
     return response

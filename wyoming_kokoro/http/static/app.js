@@ -10,6 +10,8 @@ const page = {
   audio: null, // AudioContext
   controller: null, // AbortController of the request playing
   pcm: [], // Int16Array pieces of the last audio, for the wav download
+  last: null, // the last request spoken ({text, voice, speed}), for the other downloads
+  ends: null, // timer: playback of the last audio ends (Stop stays on until then)
   played: 0, // samples scheduled for playback (read by tests)
   firstAudioMs: null,
 };
@@ -122,9 +124,18 @@ async function saveBlend() {
 function stop() {
   if (page.controller) page.controller.abort();
   page.controller = null;
+  clearTimeout(page.ends);
   if (page.audio) { page.audio.close(); page.audio = null; }
   $("stop").disabled = true;
   $("play").disabled = false;
+}
+
+// The answer has all arrived; what was scheduled may play on for a while: Stop stays
+// usable until it has.
+function playsOut(audio, when) {
+  const left = when - audio.currentTime;
+  if (page.audio !== audio || left <= 0) { $("stop").disabled = true; return; }
+  page.ends = setTimeout(() => { if (page.audio === audio) $("stop").disabled = true; }, left * 1000);
 }
 
 async function speak(text, voice) {
@@ -135,6 +146,8 @@ async function speak(text, voice) {
   page.pcm = [];
   page.played = 0;
   page.firstAudioMs = null;
+  const speed = Number($("speed").value);
+  page.last = { text, voice, speed };
   $("play").disabled = true;
   $("stop").disabled = false;
   $("download").disabled = true;
@@ -146,7 +159,7 @@ async function speak(text, voice) {
   try {
     const response = await api("v1/audio/speech", {
       method: "POST",
-      body: JSON.stringify({ model: "kokoro", input: text, voice, response_format: "pcm", speed: Number($("speed").value) }),
+      body: JSON.stringify({ model: "kokoro", input: text, voice, response_format: "pcm", speed }),
       signal: page.controller.signal,
     });
     const reader = response.body.getReader();
@@ -183,7 +196,7 @@ async function speak(text, voice) {
   } finally {
     page.controller = null;
     $("play").disabled = false;
-    $("stop").disabled = true;
+    playsOut(audio, when);
     refreshFigures();
   }
 }
@@ -206,10 +219,11 @@ async function download() {
   try {
     if (format === "wav") {
       blob = wavBlob(page.pcm);
-    } else {
+    } else { // the last audio played, made again in this format
+      const { text, voice, speed } = page.last;
       const response = await api("v1/audio/speech", {
         method: "POST",
-        body: JSON.stringify({ model: "kokoro", input: $("text").value, voice: chosenVoice(), response_format: format, speed: Number($("speed").value) }),
+        body: JSON.stringify({ model: "kokoro", input: text, voice, response_format: format, speed, stream: false }),
       });
       blob = await response.blob();
     }
@@ -280,7 +294,8 @@ async function refreshFigures() {
     $("figure-line").textContent = `Last ${f.requests} requests: first audio p50 ${ms(f.first_audio_ms_p50)}, p95 ${ms(f.first_audio_ms_p95)}; RTF p50 ${rtf(f.rtf_p50)}, p95 ${rtf(f.rtf_p95)}.`;
     $("recent").replaceChildren(...stats.recent.map((r) => {
       const row = document.createElement("tr");
-      for (const text of [r.time.slice(11, 19), r.mode, r.voice, ms(r.first_audio_ms), rtf(r.rtf), r.outcome]) {
+      const time = new Date(r.time.replace(/\.\d+/, "")).toLocaleTimeString([], { hour12: false });
+      for (const text of [time, r.mode, r.voice.replaceAll("+", "+\u200b"), ms(r.first_audio_ms), rtf(r.rtf), r.outcome]) {
         row.append(Object.assign(document.createElement("td"), { textContent: text }));
       }
       return row;
