@@ -190,6 +190,8 @@ async def test_connection_limit_and_idle_timeouts() -> None:
         first, second = await server.connect(), await server.connect()
         await asyncio.sleep(0.05)
         third = await server.connect()
+        await third.send(Describe().event())
+        await asyncio.sleep(0.1)  # its request arrives before it reads: no reset for that
         refused = await third.read()
         assert refused is not None and refused.data["code"] == "busy"
         assert await third.read() is None
@@ -198,11 +200,15 @@ async def test_connection_limit_and_idle_timeouts() -> None:
         client = await server.connect()
         await client.send(Synthesize(text="Still fine.").event())
         assert audio_bytes(await client.read_until("audio-stop")) > 0
-        # An open stream that gets no more text does not keep a connection alive.
+        # An open stream that gets no more text does not keep a connection alive, and it
+        # ends on the wire as every request does (a client waits for synthesize-stopped).
         await client.send(SynthesizeStart(voice=SynthesizeVoice("bf_emma")).event())
-        assert (await client.read()).type == "audio-start"  # type: ignore[union-attr]
+        events = await client.read_until("synthesize-stopped")
+        assert types(events) == ["audio-start", "error", "audio-stop", "synthesize-stopped"]
+        assert events[1].data["code"] == "timeout"
         assert await client.read() is None
-        assert (await server.record(voice="bf_emma")).outcome == "cancelled"
+        record = await server.record(voice="bf_emma")
+        assert record.outcome == "error" and "no event for 0.3 s" in str(record.error)
         # A client that starts an event and never finishes it is cut off too.
         stalled = await server.connect()
         stalled.writer.write(b'{"type": "descr')

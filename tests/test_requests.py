@@ -293,3 +293,34 @@ async def test_each_segments_audio_says_what_ended_it() -> None:
     pause = round(pause_after(0.5) * SAMPLE_RATE)
     assert len(pieces[1].samples) == 0
     assert not pieces[2].samples[:pause].any() and pieces[2].samples[pause] != 0
+
+
+async def test_a_paragraph_with_nothing_to_say_is_skipped() -> None:
+    """ "##", "$" or "..." alone (markdown, a stray mark) is no speech: the rest of the
+    reply is spoken, with no error, and a mark alone is no audio at all (not a mumble)."""
+    plain = "The lights are off.\n\nThe door is locked."
+    marked = "The lights are off.\n\n##\n\n$\n\nThe door is locked.\n\n..."
+    async with stub_server() as server:
+        spoken = []
+        for text in (plain, marked):
+            client = await server.connect()
+            await client.send(Synthesize(text=text).event())
+            events = await client.read_until("audio-stop")
+            assert errors(events) == [] and audio_bytes(events) > 0
+            record = await server.record(characters=len(text))
+            assert record.outcome == "ok"
+            spoken.append(record.phonemes)
+            client = await server.connect()  # the same text streamed in words
+            await client.send(
+                SynthesizeStart().event(),
+                *(SynthesizeChunk(text=word + " ").event() for word in text.split(" ")),
+                SynthesizeStop().event(),
+            )
+            events = await client.read_until("synthesize-stopped")
+            assert errors(events) == [] and audio_bytes(events) > 0
+        assert spoken[0] == spoken[1]
+        for text in ("##", ".", "...!", "$"):
+            client = await server.connect()
+            await client.send(Synthesize(text=text).event())
+            events = await client.read_until("audio-stop")
+            assert types(events) == ["audio-start", "audio-stop"], text

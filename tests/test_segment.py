@@ -70,6 +70,34 @@ def test_stream_buffer_matches_one_shot_split_for_any_cut() -> None:
         assert got == expected, size
 
 
+def test_a_pause_never_ends_a_sentence_inside_a_number_or_after_an_abbreviation() -> None:
+    """A stream that pauses (settled) right after "Dr." or "21." speaks what it holds only
+    where the one-shot split would end a sentence: a slow LLM's pause between tokens must
+    not make "Dr. Smith" "Drive. Smith" or "21.5" "21. Five"."""
+    for text in (
+        "I will meet Dr. Smith at 6:30 p.m. on Main St. today.",
+        "It is 21.5 degrees, and 1,234,567 people use v2.3.1 now.",
+        "Steps:\n1. Open the door.\n2. Close it.",
+    ):
+        ends, pos = set(), 0
+        for sentence in split_sentences(text):  # where the one-shot split ends sentences
+            pos = text.index(sentence, pos) + len(sentence)
+            ends.add(pos)
+        for cut in range(1, len(text)):
+            buffer = SentenceBuffer()
+            got = buffer.feed(text[:cut]) + [s.text for s in buffer.settled()]
+            got += buffer.feed(text[cut:]) + buffer.flush()
+            pos = 0
+            for piece in got:  # each ends at a sentence end, or at a clause mark and a space
+                pos = text.index(piece, pos) + len(piece)
+                at_clause = piece[-1] in ",;:" and text[pos : pos + 1].isspace()
+                assert pos in ends or at_clause, (text, cut, got)
+    buffer = SentenceBuffer()
+    assert buffer.feed("The door is locked.") == []
+    assert [s.text for s in buffer.settled()] == ["The door is locked."]  # a real end: spoken
+    assert buffer.feed("It is 21. ") == ["It is 21."]  # spaced: the number is over
+
+
 def test_stream_buffer_endings_match_one_shot_split_for_any_cut() -> None:
     """A paragraph break split across pieces is still a paragraph break."""
     text = "Hello there.\n\nThe lights are on\nand the door is shut.\n \nBye now. Done"

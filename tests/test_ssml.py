@@ -98,6 +98,12 @@ def test_malformed_documents_raise(document: str) -> None:
         parse_ssml(document, no_say_as)
 
 
+def test_nesting_too_deep_is_not_ssml() -> None:
+    document = "<speak>" + "<p>" * 3000 + "Deep." + "</p>" * 3000 + "</speak>"
+    with pytest.raises(SsmlError, match="nested too deeply"):
+        parse_ssml(document, no_say_as)
+
+
 def test_a_fragment_without_speak_is_wrapped() -> None:
     assert texts(parse_ssml('Hello<break time="2s"/>world', no_say_as)) == [
         ("Hello", 1.0),
@@ -193,6 +199,41 @@ def test_xml_declaration_and_byte_order_mark() -> None:
     assert texts(parse_ssml(document, no_say_as)) == [("Hello", 1.0), 1.0, ("world", 1.0)]
 
 
+W3C_DOCTYPE = (
+    '<!DOCTYPE speak PUBLIC "-//W3C//DTD SYNTHESIS 1.0//EN"\n'
+    '  "http://www.w3.org/TR/speech-synthesis/synthesis.dtd">\n'
+)
+
+
+def test_a_document_type_and_comments_before_speak() -> None:
+    """The SSML specification's own examples declare their document type."""
+    for prologue in (
+        '<?xml version="1.0"?>\n' + W3C_DOCTYPE,
+        W3C_DOCTYPE,
+        "<!-- made by hand -->\n" + W3C_DOCTYPE + "<!-- here -->",
+    ):
+        document = prologue + '<speak version="1.0">Hello<break time="2s"/>world</speak>'
+        assert looks_like_ssml(document)
+        assert texts(parse_ssml(document, no_say_as)) == [("Hello", 1.0), 2.0, ("world", 1.0)]
+
+
+def test_an_internal_subset_is_never_expanded() -> None:
+    """Entities a document defines are not expanded (an undefined one is not well-formed),
+    and its declaration is not read aloud when the document is read as plain text."""
+    document = '<!DOCTYPE speak [<!ENTITY x "lol lol lol">]><speak>Hi &x; there</speak>'
+    with pytest.raises(SsmlError):
+        parse_ssml(document, no_say_as)
+
+    def phonemize(text: str, code: str) -> str:
+        return text.lower()
+
+    preparer = TextPreparer("a", NORMALIZER, phonemize, lambda p: p, split_first=False)
+    planned = preparer.feed([document]) + preparer.finish([])
+    assert preparer.text_format == "ssml-as-text"
+    spoken = " ".join(item.text for item in planned)
+    assert "lol" not in spoken and "doctype" not in spoken.lower() and "Hi" in spoken
+
+
 def test_an_abbreviation_does_not_end_the_sentence() -> None:
     document = '<speak>Meet Mr. <sub alias="Smith">S</sub> today. Then go.</speak>'
     assert texts(parse_ssml(document, no_say_as)) == [
@@ -212,6 +253,7 @@ def test_a_run_of_pieces_is_normalized_as_one(phonemizer: Phonemizer) -> None:
     [
         (["<", "speak>Hello", ' <break time="1s"/>', " world.</speak>"], True),
         (['<?xml version="1.0"?>', "\n<speak>Hi</speak>"], True),
+        (["<!DOC", W3C_DOCTYPE[5:], "<speak>Hi</speak>"], True),
         (["  ", "<sp", "eak>x</speak>"], True),
         (["\n" * 200, " \t" * 200, "<speak>x</speak>"], True),  # over 300 blanks first
         (["\n" * 400 + "<speak>x</speak>"], True),

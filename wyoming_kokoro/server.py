@@ -22,6 +22,8 @@ from .errors import ErrorCode
 
 _LOGGER = logging.getLogger(__name__)
 
+REFUSAL_READ_S = 1.0  # a refused client's request is read (and dropped) for this long
+
 
 class Connection(Protocol):
     async def run(self) -> None: ...
@@ -65,9 +67,12 @@ class KokoroServer:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._connections) >= self._max_connections:
             _LOGGER.warning("Refusing a connection: %d connections open", len(self._connections))
-            with contextlib.suppress(ConnectionError, OSError):
+            with contextlib.suppress(ConnectionError, OSError, asyncio.TimeoutError):
                 text = f"server busy: {len(self._connections)} connections open, try again later"
                 await async_write_event(Error(text=text, code=ErrorCode.BUSY.value).event(), writer)
+                # Closed with the client's request unread, the socket would be reset and
+                # the client lose the error before reading it: take what it sent first.
+                await asyncio.wait_for(_discard(reader), REFUSAL_READ_S)
             writer.close()
             return
         connection = self._factory(reader, writer)
@@ -98,3 +103,9 @@ class KokoroServer:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
+
+
+async def _discard(reader: asyncio.StreamReader) -> None:
+    """Read and drop what the client sends until it closes."""
+    while await reader.read(65536):
+        pass

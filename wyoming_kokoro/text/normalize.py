@@ -38,10 +38,17 @@ def strip_markup(text: str) -> str:
     return html.unescape(_TAG.sub(" ", text))
 
 
+SSML_PROLOGUE_STARTS = ("<?xml", "<!doctype", "<!--")
+SSML_PROLOGUE_CHARS = 400  # how far into a document with a prologue <speak must begin
+
+
 def looks_like_ssml(text: str) -> bool:
-    """Text that starts with ``<speak`` (after an optional ``<?xml …?>`` declaration)."""
+    """Text that starts with ``<speak`` (after an optional prologue: ``<?xml …?>``,
+    ``<!DOCTYPE …>``, comments)."""
     head = text.lstrip("\ufeff \t\r\n").lower()
-    return head.startswith("<speak") or (head.startswith("<?xml") and "<speak" in head[:200])
+    if head.startswith(SSML_PROLOGUE_STARTS):
+        return "<speak" in head[:SSML_PROLOGUE_CHARS]
+    return head.startswith("<speak")
 
 
 def clean_text(text: str) -> str:

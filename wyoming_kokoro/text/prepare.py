@@ -19,13 +19,19 @@ from dataclasses import dataclass
 from functools import partial
 
 from ..languages import language
-from .normalize import TextNormalizer, looks_like_ssml, strip_markup
+from .normalize import (
+    SSML_PROLOGUE_CHARS,
+    SSML_PROLOGUE_STARTS,
+    TextNormalizer,
+    looks_like_ssml,
+    strip_markup,
+)
 from .segment import Ending, SegmentPlanner, Sentence, SentenceBuffer, chunk_phonemes, split_text
-from .ssml import Pause, SsmlError, render_ssml
+from .ssml import Pause, SsmlError, render_ssml, strip_prologue
 
 _LOGGER = logging.getLogger(__name__)
 
-_SSML_STARTS = ("<speak", "<?xml")
+_SSML_STARTS = ("<speak", *SSML_PROLOGUE_STARTS)
 
 
 @dataclass(frozen=True)
@@ -128,11 +134,15 @@ class TextPreparer:
         # Leading white space says nothing; dropping it as it comes keeps the test below
         # on the text's real start, however much of it arrives first.
         self._undecided = (self._undecided + text).lstrip("\ufeff \t\r\n")
-        head = self._undecided[:300].lower()
-        if len(head) < 6 and any(start.startswith(head) for start in _SSML_STARTS):
-            return ""  # could still become "<speak"
-        if head.startswith("<?xml") and "<speak" not in head and len(head) < 200:
-            return ""  # an XML declaration: SSML if <speak> follows
+        head = self._undecided[:SSML_PROLOGUE_CHARS].lower()
+        if any(len(head) < len(start) and start.startswith(head) for start in _SSML_STARTS):
+            return ""  # could still become "<speak" or a prologue
+        if (
+            head.startswith(SSML_PROLOGUE_STARTS)
+            and "<speak" not in head
+            and len(head) < SSML_PROLOGUE_CHARS
+        ):
+            return ""  # a prologue: SSML if <speak> follows
         text, self._undecided = self._undecided, None
         self.text_format = "ssml" if looks_like_ssml(text) else "text"
         return text
@@ -149,8 +159,12 @@ class TextPreparer:
 
     def _segments(self, text: str, phonemes: str, rate: float, ending: Ending) -> list[Segment]:
         phonemes = self._keep_symbols(phonemes)
-        self.phonemes += len(phonemes)
         _LOGGER.debug("%r -> %s", text, phonemes)
+        if not any(symbol.isalpha() for symbol in phonemes):
+            # Nothing to say ("##", "$", "...", a lone emoji with its "."): Kokoro would
+            # mumble a punctuation mark; the segment is dropped, the rest still spoken.
+            return []
+        self.phonemes += len(phonemes)
         chunks = chunk_phonemes(phonemes)
         endings = [_chunk_ending(c) for c in chunks[:-1]] + [ending]
         return [Segment(c, e, rate, text=text) for c, e in zip(chunks, endings, strict=True)]
@@ -171,7 +185,8 @@ class TextPreparer:
                 _LOGGER.exception("SSML rendering failed")
             _LOGGER.warning("SSML not understood (%s); reading it as plain text", err)
             self.text_format = "ssml-as-text"
-            return [*self._plan(split_text(strip_markup(document), self.lang))]
+            plain = strip_markup(strip_prologue(document))
+            return [*self._plan(split_text(plain, self.lang))]
         prepared: list[Sentence | Segment] = []
         for item in items:
             if isinstance(item, Pause):

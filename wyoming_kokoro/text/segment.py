@@ -44,6 +44,8 @@ class Sentence(NamedTuple):
 _LAST_WORD = re.compile(r"(\S+)$")
 # "1." opening a numbered list item (markdown) is not a sentence of its own.
 _LIST_NUMBER = re.compile(r"\s*\d{1,3}\.")
+# A number followed by . , or : at the very end of a stream's text so far: it may go on.
+_OPEN_NUMBER = re.compile(r"\d[.,:]$")
 
 
 def _marks(marks: str) -> str:
@@ -189,7 +191,14 @@ class SentenceBuffer:
         """The text held, as a sentence, if it ends at punctuation (a stream whose text
         paused: more may come, but what ends at a mark can be spoken now)."""
         lang = self.lang
-        rest = self._text.rstrip().rstrip(lang.closing_marks)
+        held = self._text.rstrip()
+        if (
+            _OPEN_NUMBER.search(self._text)  # "21." "1," "6:" may go on: "21.5", "6:30"
+            or is_abbreviation(held[-40:], lang)  # "Dr." ends no sentence, as in take()
+            or _LIST_NUMBER.fullmatch(held)
+        ):
+            return []
+        rest = held.rstrip(lang.closing_marks)
         if rest.endswith(tuple(lang.sentence_marks + lang.spaceless_sentence_marks)):
             return self.finish()
         if rest.endswith(tuple(lang.clause_marks + lang.spaceless_clause_marks)):

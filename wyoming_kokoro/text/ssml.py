@@ -192,11 +192,19 @@ class _Reader:
                 self.end_sentence()
 
 
-_PROLOGUE = re.compile(r"^\ufeff?\s*(<\?xml[^>]*\?>)?\s*", re.IGNORECASE)
+# What may stand before <speak>: a byte-order mark, the XML declaration, comments, and a
+# document type (the W3C's own examples have one). Its internal subset, if any, goes with
+# it unread: entities are never expanded (an undefined one is a parse error).
+_PROLOGUE = re.compile(
+    r"^\ufeff?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*"
+    r"(?:<!DOCTYPE[^>\[]*(?:\[.*?\]\s*)?>\s*)?(?:<!--.*?-->\s*)*",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def strip_prologue(document: str) -> str:
-    """The document without a byte-order mark and ``<?xml …?>`` declaration."""
+    """The document without a byte-order mark, ``<?xml …?>`` declaration, comments and
+    ``<!DOCTYPE …>`` before its root."""
     return _PROLOGUE.sub("", document, count=1)
 
 
@@ -212,7 +220,10 @@ def parse_ssml(document: str, say_as: SayAs) -> list[SsmlItem]:
     if _local(root.tag) != "speak":
         raise SsmlError(f"the root element is <{_local(root.tag)}>, not <speak>")
     reader = _Reader(say_as)
-    reader.walk(root, 1.0)
+    try:
+        reader.walk(root, 1.0)
+    except RecursionError:  # thousands of nested elements: no speech markup
+        raise SsmlError("elements nested too deeply") from None
     reader.end_sentence()
     return reader.items
 

@@ -95,9 +95,16 @@ class KokoroConnection:
             try:
                 await self._events.wait(self._settings.idle_timeout)
             except asyncio.TimeoutError:
-                if self._stream is None and self._busy:
+                idle = self._settings.idle_timeout
+                if self._stream is not None:  # it ends on the wire, as every request does
+                    _LOGGER.info("Ending a stream that got no event for %.0f s", idle)
+                    await self._end_all(
+                        KokoroError(f"the stream got no event for {idle:g} s", ErrorCode.TIMEOUT)
+                    )
+                    return
+                if self._busy:
                     continue  # still speaking: a quiet client is not idle
-                _LOGGER.info("Closing a connection idle for %.0f s", self._settings.idle_timeout)
+                _LOGGER.info("Closing a connection idle for %.0f s", idle)
                 return
             except (ConnectionError, OSError):
                 return
@@ -121,8 +128,10 @@ class KokoroConnection:
 
     async def _end_all(self, error: KokoroError) -> None:
         """The connection cannot be read on: say why, and end every request it still has
-        on the wire (``error``, ``audio-stop``) before it closes."""
-        await self._out.error(error)
+        on the wire (``error``, ``audio-stop``) before it closes. A request still waiting
+        gets the error as its own answer's end; with none, it is said alone."""
+        if not self._waiting:
+            await self._out.error(error)
         self._closing = True
         self._stream = None
         for request in list(self._waiting):
