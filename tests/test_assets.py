@@ -296,3 +296,42 @@ def test_assets_cli_shows_each_step_and_is_quiet_when_all_is_done(
     assert assets.main(argv) == 0  # everything in place: not a word
     assert caplog.records == []
     assert capsys.readouterr().out == ""
+
+
+def test_files_made_here_are_readable_as_the_umask_allows(
+    tmp_path: Path, file_server: FileServer
+) -> None:
+    """Fetched as root for a service that runs as another user: readable by it (a
+    temporary file is private until it replaces the real one)."""
+    body = b"kokoro" * 1000
+    file_server.serve("file.bin", body)
+    dest = tmp_path / "dl" / "file.bin"
+    previous = os.umask(0o022)
+    try:
+        download(f"{file_server.url}/file.bin", dest, spec_for(body))
+    finally:
+        os.umask(previous)
+    assert dest.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_broken_npm_bundle_is_skipped_for_the_download(
+    tmp_path: Path,
+    file_server: FileServer,
+    real_assets: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A truncated kokoro-js tarball dropped in a data dir (as the add-on's docs invite)
+    does not stop the start: it is skipped, with a warning, as a broken file is."""
+    _, voices = real_assets
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "kokoro-js-1.2.1.tgz").write_bytes(b"\x1f\x8b\x08\x00" + b"\x00" * 5000)
+    body = voices.read_bytes()
+    file_server.serve("voices-v1.0.bin", body)
+    monkeypatch.setattr(assets, "VOICES_SPEC", spec_for(body, "voices-v1.0.bin"))
+    dl = tmp_path / "dl"
+    settings = Settings(data_dir=[str(share)], download_dir=str(dl), download_url=file_server.url)
+    assert resolve_voices(settings) == (dl / "voices-v1.0.bin", "download")
+    offline = Settings(data_dir=[str(share)], download_dir=str(tmp_path / "dl2"), download=False)
+    with pytest.raises(AssetError, match="kokoro-js-1.2.1.tgz.*delete it"):
+        resolve_voices(offline)

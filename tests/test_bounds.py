@@ -8,6 +8,7 @@ import logging
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from wyoming.event import async_write_event
@@ -259,3 +260,34 @@ async def test_a_connection_that_dies_of_a_bug_is_logged(caplog: pytest.LogCaptu
         await server.shutdown(0.1)
     assert [r.getMessage() for r in caplog.records] == ["A connection failed unexpectedly"]
     assert "a bug in the handler" in caplog.text
+
+
+async def test_a_unix_socket_replaces_only_a_socket_and_is_removed_at_shutdown(
+    tmp_path: Path,
+) -> None:
+    async def run(path: Path) -> None:
+        server = KokoroServer(WireSettings(uri=f"unix://{path}"), lambda r, w: _Quiet())
+        await server.start()
+        assert path.is_socket()
+        await server.shutdown(0.1)
+        assert not path.exists()  # nothing left for the next start to stumble on
+
+    regular = tmp_path / "notes.txt"
+    regular.write_text("mine")
+    server = KokoroServer(WireSettings(uri=f"unix://{regular}"), lambda r, w: _Quiet())
+    with pytest.raises(ValueError, match="not a socket"):
+        await server.start()
+    assert regular.read_text() == "mine"  # never deleted
+    stale = tmp_path / "kokoro.sock"
+    left = socket.socket(socket.AF_UNIX)
+    left.bind(str(stale))  # a socket an earlier run left behind
+    left.close()
+    await run(stale)
+
+
+class _Quiet:
+    async def run(self) -> None:
+        pass
+
+    async def finish(self, timeout: float) -> None:
+        pass

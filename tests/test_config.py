@@ -187,6 +187,7 @@ def test_data_dir_flag_repeats_and_env_uses_path_separator(tmp_path: Path) -> No
         ("", {"KOKORO_DEBUG": "maybe"}, [], "KOKORO_DEBUG"),
         ("", {"KOKORO_URI": "http://x"}, [], "KOKORO_URI"),
         ("", {}, ["--samples-per-chunk", "0"], "--samples-per-chunk"),
+        ("samples_per_chunk: 1000.9", {}, [], "whole number"),  # not silently 1000
     ],
 )
 def test_invalid_values_name_the_key(
@@ -215,6 +216,24 @@ def test_stats_file_location_rules(tmp_path: Path) -> None:
     assert Settings(stats_file="none").stats_path is None
     assert Settings(stats_file="/var/log/k.jsonl").stats_path == Path("/var/log/k.jsonl")
     assert Settings(stats_file="./k.jsonl").stats_path == Path("k.jsonl")
+
+
+def test_stats_off_in_yaml_and_an_empty_download_dir(tmp_path: Path) -> None:
+    """YAML reads off, false and an empty value as False or None: off, as "off" is on the
+    command line. An empty KOKORO_DOWNLOAD_DIR= is the default folder, not the current."""
+    for text in ("stats_file: off", "stats_file: false", "stats_file:", "stats_file: none"):
+        settings = load_settings(["--config", str(write_config(tmp_path, text))], {}).settings
+        assert settings.stats_path is None, text
+    empty = str(write_config(tmp_path, ""))
+    settings = load_settings(["--config", empty], {"KOKORO_DOWNLOAD_DIR": ""}).settings
+    assert settings.download_dir == Settings().download_dir
+
+
+def test_a_config_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("voice: af_heart # caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="latin.yaml: not UTF-8"):
+        load_settings(["--config", str(path)], {})
 
 
 def test_readme_documents_every_setting() -> None:

@@ -34,9 +34,10 @@ from wyoming_kokoro.engine.plan import (
     bound_parts,
     plan_parts,
 )
+from wyoming_kokoro.engine.providers import CPU
 from wyoming_kokoro.engine.render import Piece, Place
 from wyoming_kokoro.engine.scheduler import CONTENDED_PART_S, DEADLINE, FIRST_SEGMENT_POLICY
-from wyoming_kokoro.engine.session import SessionConfig
+from wyoming_kokoro.engine.session import SessionConfig, create_session
 from wyoming_kokoro.engine.split import (
     DECODER_INPUTS,
     SPLIT_VERSION,
@@ -280,6 +281,22 @@ def test_a_cached_vocoder_that_carries_no_state_is_rebuilt(
     assert not rebuilt.from_cache and len(rebuilt.sites.norms) == 44
     again = open_split(split_model["path"], config, model_digest="test")
     assert again.from_cache and again.sites == rebuilt.sites
+
+
+def test_a_download_dir_that_cannot_be_written_still_serves(
+    split_model: dict, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read-only download dir (here: its path runs through a file) must not stop the
+    start: the sessions open without saving their optimized graphs."""
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    config = SessionConfig(cache_dir=blocked)
+    split = open_split(split_model["path"], config, model_digest="test")
+    assert not split.from_cache and len(split.sites.norms) == 44
+    opened = create_session(split_model["path"], CPU, config, model_digest="test")
+    assert opened.session.get_inputs()
+    assert "Not caching optimized models" in caplog.text
+    assert blocked.read_text() == "not a folder"
 
 
 def test_the_rewritten_version_makes_the_exported_audio(split_model: dict) -> None:

@@ -303,7 +303,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if invocation.list_voices:
             voices_path, _ = resolve_voices(settings.section(AssetSettings))
-            _print_voices(VoiceCatalogue.from_file(voices_path))
+            try:
+                _print_voices(VoiceCatalogue.from_file(voices_path))
+                sys.stdout.flush()
+            except BrokenPipeError:  # `--list-voices | head`: the reader has what it wanted
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         catalogue = _load_catalogue(
             settings.section(AssetSettings), settings.section(SpeechSettings)

@@ -258,9 +258,23 @@ def _atomic_target(dest: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp makes it private (0600); a model fetched as root for a service that runs
+        # as another user must be readable as any file made here would be.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask would, for every thread)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 # --------------------------------------------------------------------------- offline bundle
@@ -483,13 +497,18 @@ def resolve_voices(settings: AssetSettings) -> tuple[Path, str]:
             return path, "data-dir" if folder != settings.download_path else "download-dir"
     target = settings.download_path / VOICES_SPEC.filename
     source = find_npm_voices([*settings.data_paths, settings.download_path])
+    skipped = ""
     if source is not None:
-        import_npm_voices(source, target)
-        return target, "bundle"
+        try:
+            import_npm_voices(source, target)
+            return target, "bundle"
+        except AssetError as err:  # a broken bundle: as for a broken file, go on without it
+            _LOGGER.warning("Skipping voices: %s; delete it or replace it with a whole copy", err)
+            skipped = f" (skipped: {err}; delete it or replace it with a whole copy)"
     if not settings.download:
         raise AssetError(
-            f"voices file {VOICES_SPEC.filename} not found in {_searched(settings)}; {FIX_HINT}, "
-            "or pass --voices PATH"
+            f"voices file {VOICES_SPEC.filename} not found in {_searched(settings)}{skipped}; "
+            f"{FIX_HINT}, or pass --voices PATH"
         )
     download(f"{settings.download_url}/{VOICES_SPEC.filename}", target, VOICES_SPEC, check_voices)
     return target, "download"

@@ -88,6 +88,20 @@ def _str(value: Any) -> str:
     return str(value)
 
 
+def _folder(value: Any) -> str:
+    """A folder; empty (``KOKORO_DOWNLOAD_DIR=``) means the default, not the current one."""
+    text = _str(value).strip()
+    return text or default_download_dir()
+
+
+def _off_or_str(value: Any) -> str:
+    """A file name, or off: YAML reads ``off``, ``false`` and an empty value as False or
+    None, which mean off here as "off" does on the command line."""
+    if value is None or value is False:
+        return "off"
+    return _str(value)
+
+
 def _optional_path(value: Any) -> str | None:
     if value is None:
         return None
@@ -110,6 +124,8 @@ def _number(kind: type, low: float, high: float) -> Callable[[Any], Any]:
     def parse(value: Any) -> Any:
         if isinstance(value, bool):
             raise ValueError(f"expected a number, got {value!r}")
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"expected a whole number, got {value!r}")  # YAML's 1000.9
         try:
             number = kind(value)
         except (TypeError, ValueError):
@@ -346,7 +362,7 @@ class FolderSettings:
         [], _path_list, "folder searched for model and voices (repeatable)", repeat=True
     )
     download_dir: str = setting(
-        default_download_dir, _str, "folder for assembled, imported and downloaded assets"
+        default_download_dir, _folder, "folder for assembled, imported and downloaded assets"
     )
 
     @property
@@ -637,7 +653,9 @@ class StatsSettings(FolderSettings):
     """The stats file and its rotation (``stats``)."""
 
     stats_file: str = setting(
-        "stats.jsonl", _str, "JSON-lines stats file; a bare name lives in the download dir; none"
+        "stats.jsonl",
+        _off_or_str,
+        "JSON-lines stats file; a bare name lives in the download dir; none",
     )
     stats_max_mb: float = setting(
         10.0, _number(float, 0.01, 1e6), "rotate the stats file at this size (MB)"
@@ -815,6 +833,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
     if loaded is None:

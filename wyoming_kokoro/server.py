@@ -40,6 +40,7 @@ class KokoroServer:
         self._factory = factory
         self._max_connections = settings.max_connections
         self._server: asyncio.Server | None = None
+        self._socket_path: Path | None = None  # a unix:// socket, removed at shutdown
         self._connections: dict[asyncio.Task[None], Connection] = {}
 
     @property
@@ -59,8 +60,15 @@ class KokoroServer:
                 raise ValueError(f"{self.uri}: a tcp:// uri needs a host and a port")
             self._server = await asyncio.start_server(self._accept, parsed.hostname, parsed.port)
         elif parsed.scheme == "unix":
-            Path(parsed.path).unlink(missing_ok=True)
+            path = Path(parsed.path)
+            if not parsed.path or parsed.path.endswith("/"):
+                raise ValueError(f"{self.uri}: a unix:// uri needs the socket's file path")
+            if path.is_socket():  # a socket left by an earlier run
+                path.unlink()
+            elif path.exists() or path.is_symlink():
+                raise ValueError(f"{self.uri}: {path} exists and is not a socket")
             self._server = await asyncio.start_unix_server(self._accept, parsed.path)
+            self._socket_path = path
         else:
             raise ValueError(f"{self.uri}: only tcp:// and unix:// can be served with limits")
 
@@ -103,6 +111,9 @@ class KokoroServer:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
+        if self._socket_path is not None:
+            with contextlib.suppress(OSError):
+                self._socket_path.unlink()
 
 
 async def _discard(reader: asyncio.StreamReader) -> None:

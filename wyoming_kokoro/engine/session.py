@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -94,6 +95,21 @@ def cache_key(model_digest: str, spec: ProviderSpec, config: SessionConfig) -> s
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def writable_folder(folder: Path) -> bool:
+    """Whether optimized models can be saved in ``folder`` (made if missing). A download
+    dir that cannot be written (a read-only volume) is no reason not to serve: the
+    sessions are then opened without saving them, and built again at the next start."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return True
+        reason = "not writable"
+    except OSError as err:
+        reason = str(err)
+    _LOGGER.warning("Not caching optimized models in %s (%s)", folder, reason)
+    return False
+
+
 def session_options(config: SessionConfig, level: str | None = None) -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.graph_optimization_level = OPT_LEVELS[level or config.graph_opt_level]
@@ -143,8 +159,9 @@ def create_session(
                 _LOGGER.warning("Ignoring optimized model %s: %s", cached, err)
                 cached.unlink(missing_ok=True)
     options = session_options(config)
+    if cached is not None and not writable_folder(cached.parent):
+        cached = None
     if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
         options.optimized_model_filepath = str(cached)
     try:
         session = ort.InferenceSession(str(model_path), options, providers=providers)
@@ -152,7 +169,8 @@ def create_session(
         if cached is None:
             raise
         # Saving can fail (read-only folder, provider-specific nodes): open without it.
-        cached.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            cached.unlink(missing_ok=True)
         session = ort.InferenceSession(
             str(model_path), session_options(config), providers=providers
         )

@@ -46,7 +46,7 @@ from .plan import (
     plan_parts,
 )
 from .providers import CPU
-from .session import SessionConfig, cache_key, ort, session_options
+from .session import SessionConfig, cache_key, ort, session_options, writable_folder
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -391,7 +391,10 @@ def open_split(model_path: Path, config: SessionConfig, model_digest: str = "") 
                 _LOGGER.warning("Ignoring the cached split model: %s", err)
                 for stale in paths:
                     stale.unlink(missing_ok=True)
-        _remove_other_versions(folder)
+        if writable_folder(folder):
+            _remove_other_versions(folder)
+        else:
+            paths = None  # built here, not kept
     if config.graph_opt_level == "disabled":
         paths = None  # nothing optimized to keep
     versions = _cut_graph(model_path)
@@ -452,7 +455,6 @@ def _session(data: bytes, config: SessionConfig, save_to: Path | None) -> Any:
     """A CPU session on a serialized model, its optimized graph saved to ``save_to``."""
     options = session_options(config)
     if save_to is not None:
-        save_to.parent.mkdir(parents=True, exist_ok=True)
         options.optimized_model_filepath = str(save_to)
     try:
         return ort.InferenceSession(data, options, providers=[CPU.ort_name])
