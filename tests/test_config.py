@@ -186,6 +186,10 @@ def test_data_dir_flag_repeats_and_env_uses_path_separator(tmp_path: Path) -> No
         ("colour: blue", {}, [], "colour"),
         ("", {"KOKORO_DEBUG": "maybe"}, [], "KOKORO_DEBUG"),
         ("", {"KOKORO_URI": "http://x"}, [], "KOKORO_URI"),
+        ("", {"KOKORO_URI": "tcp://127.0.0.1:abc"}, [], "KOKORO_URI"),  # not at listen time
+        ("", {"KOKORO_URI": "tcp://host"}, [], "KOKORO_URI"),
+        ("", {"KOKORO_URI": "unix://"}, [], "KOKORO_URI"),
+        ("download_url: 127.0.0.1:8000/x", {}, [], "download_url"),
         ("", {}, ["--samples-per-chunk", "0"], "--samples-per-chunk"),
         ("samples_per_chunk: 1000.9", {}, [], "whole number"),  # not silently 1000
     ],

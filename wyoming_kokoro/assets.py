@@ -460,7 +460,10 @@ def resolve_model(settings: AssetSettings) -> tuple[Path, str]:
     if settings.model:
         path = Path(settings.model).expanduser()
         if not path.is_file():
-            raise AssetError(f"model file {path} (from --model) does not exist")
+            raise AssetError(
+                f"model file {path} does not exist (the model setting: --model, "
+                "KOKORO_MODEL or the config file)"
+            )
         return path, "explicit"
     for folder in settings.data_paths:
         if (folder / spec.filename).is_file() and _usable(folder / spec.filename, spec, "model"):
@@ -488,7 +491,10 @@ def resolve_voices(settings: AssetSettings) -> tuple[Path, str]:
     if settings.voices:
         path = Path(settings.voices).expanduser()
         if not path.is_file():
-            raise AssetError(f"voices file {path} (from --voices) does not exist")
+            raise AssetError(
+                f"voices file {path} does not exist (the voices setting: --voices, "
+                "KOKORO_VOICES or the config file)"
+            )
         return path, "explicit"
     # An imported npm bundle is our own .npz, so it has no upstream digest: check its contents.
     for folder in [*settings.data_paths, settings.download_path]:

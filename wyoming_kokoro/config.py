@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
+from urllib.parse import urlparse
 
 import yaml
 
@@ -149,8 +150,25 @@ def _choice(*choices: str) -> Callable[[Any], str]:
 
 def _uri(value: Any) -> str:
     text = _str(value).strip()
-    if not text.startswith(("tcp://", "unix://")):
-        raise ValueError(f"must be tcp://HOST:PORT or unix://PATH, got {value!r}")
+    wrong = ValueError(f"must be tcp://HOST:PORT or unix://PATH, got {value!r}")
+    parsed = urlparse(text)
+    if parsed.scheme == "unix" and parsed.path and not parsed.path.endswith("/"):
+        return text
+    if parsed.scheme != "tcp" or not parsed.hostname:
+        raise wrong
+    try:
+        port = parsed.port  # ValueError for "tcp://host:abc" or a port over 65535
+    except ValueError:
+        raise wrong from None
+    if port is None:
+        raise wrong
+    return text
+
+
+def _url(value: Any) -> str:
+    text = _str(value).strip().rstrip("/")
+    if urlparse(text).scheme not in ("http", "https", "file"):
+        raise ValueError(f"must be an http://, https:// or file:// URL, got {value!r}")
     return text
 
 
@@ -444,7 +462,7 @@ class AssetSettings(FolderSettings):
     model_variant: str = setting("int8", _choice(*MODEL_VARIANTS), "int8, fp16 or fp32")
     download: bool = setting(True, _bool, "allow downloading missing assets from download_url")
     download_url: str = setting(
-        UPSTREAM_URL, _str, "base URL of the kokoro-onnx model-files-v1.0 release"
+        UPSTREAM_URL, _url, "base URL of the kokoro-onnx model-files-v1.0 release"
     )
 
 
