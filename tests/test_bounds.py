@@ -21,7 +21,7 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from tests.stub import StubServer, audio_bytes, stub_server, types
+from tests.stub import SAMPLES_PER_PHONEME, StubServer, audio_bytes, stub_server, types
 from wyoming_kokoro.config import WireSettings
 from wyoming_kokoro.engine.scheduler import InferenceScheduler
 from wyoming_kokoro.request import LOOKAHEAD
@@ -156,10 +156,39 @@ async def test_shutdown_during_inference_finishes_or_closes() -> None:
         await client.send(Synthesize(text="A request that cannot finish.").event())
         await client.read()
         await asyncio.to_thread(server.model.running.wait, 5)
-        await server.server.shutdown(0.2)  # no time to finish: the connection closes
+        await server.server.shutdown(0.2)  # no time to finish: cut off, and it says so
+        events = await client.read_until("audio-stop")
+        assert types(events) == ["error", "audio-stop"]
+        assert events[0].data["code"] == "shutting-down"
         assert await client.read() is None
-        assert (await server.record(mode="oneshot")).outcome == "cancelled"
+        record = await server.record(mode="oneshot")
+        assert record.outcome == "cancelled" and "shutting down" in str(record.error)
         server.model.gate.set()
+
+
+async def test_a_stream_still_takes_its_text_during_the_shutdown() -> None:
+    """SIGTERM while an LLM's answer still streams in (a rolling restart): the stream is
+    given the shutdown's time for the rest of its text and its stop, not ended at once."""
+    async with stub_server() as server:
+        client = await server.connect()
+        await client.send(SynthesizeStart(voice=SynthesizeVoice("bf_emma")).event())
+        await client.send(SynthesizeChunk(text="The first part arrives. ").event())
+        first = await client.read()
+        assert first is not None and first.type == "audio-start"  # the stream is under way
+        shutdown = asyncio.create_task(server.server.shutdown(5))
+        await asyncio.sleep(0.1)
+        await client.send(
+            SynthesizeChunk(text="And the rest of it comes later.").event(),
+            SynthesizeStop().event(),
+        )
+        events = [first, *await client.read_until("synthesize-stopped")]
+        assert "error" not in types(events)
+        await shutdown
+        record = await server.record(voice="bf_emma")
+        assert record.outcome == "ok"
+        spoken = len("The first part arrives. And the rest of it comes later.".lower())
+        assert record.phonemes >= spoken - 2  # all of it was spoken
+        assert audio_bytes(events) == record.phonemes * 2 * SAMPLES_PER_PHONEME
 
 
 def test_an_inference_that_ends_after_its_loop_closed_is_quiet() -> None:

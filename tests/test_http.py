@@ -4,6 +4,7 @@ real request path around the stub model (tests/stub.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import struct
@@ -307,6 +308,25 @@ async def test_a_client_that_leaves_is_no_server_error(
     assert record.error.startswith("client went away")
     await asyncio.sleep(0.05)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_client_that_leaves_before_any_audio_frees_the_engine_at_once(
+    http: Http,
+) -> None:
+    """Nothing is sent before the first audio, so nothing fails on a write: the request
+    must still notice its client is gone and leave the engine (its inference is held
+    here; the record comes while it is)."""
+    model = http.stub.model
+    model.gate.clear()
+    asking = asyncio.create_task(http.speech(input=PARAGRAPH, response_format="pcm"))
+    while not model.running.is_set():
+        await asyncio.sleep(0.005)
+    asking.cancel()  # the client gives up: its connection closes
+    with contextlib.suppress(asyncio.CancelledError):
+        await asking
+    record = await _record(http)
+    assert record.outcome == "cancelled" and "client went away" in str(record.error)
+    assert not model.gate.is_set()  # noticed while the engine was still held
 
 
 async def test_input_with_nothing_to_speak_is_refused(http: Http) -> None:

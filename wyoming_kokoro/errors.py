@@ -34,6 +34,7 @@ class ErrorCode(str, enum.Enum):
     BAD_DATA = "bad-data"
     SYNTHESIS_FAILED = "synthesis-failed"
     STALLED = "stalled"  # the request's own work made no progress for stall_timeout
+    SHUTTING_DOWN = "shutting-down"  # cut off: shutdown_timeout ran out before it ended
     INTERNAL = "internal-error"  # a bug of ours: logged with its traceback
 
     def __str__(self) -> str:
@@ -60,6 +61,7 @@ _HTTP_STATUS = {
     ErrorCode.BAD_DATA: 400,
     ErrorCode.SYNTHESIS_FAILED: 500,
     ErrorCode.STALLED: 504,
+    ErrorCode.SHUTTING_DOWN: 503,
     ErrorCode.INTERNAL: 500,
 }
 

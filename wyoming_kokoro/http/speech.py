@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +45,7 @@ OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "no
 OPENAI_SPEED = (0.25, 4.0)  # what OpenAI accepts; Kokoro speaks 0.5 to 2.0 well
 KOKORO_SPEED = (0.5, 2.0)
 NOTHING_TO_SAY = "the input has nothing that can be spoken"
+GONE_POLL_S = 0.1  # how often a request waiting for its audio looks for its client
 CANCEL_WAIT_S = 2.0  # at shutdown: how long cancelled requests get to write their record
 _FASTAPI_PART = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(?:\(\s*([0-9.]+)\s*\))?\s*$")
 
@@ -242,10 +243,11 @@ class SpeechEndpoint:
         held: list[bytes] = []  # the whole answer, when the client asked for no stream
         samples = 0
         try:
-            async with contextlib.aclosing(request.audio()) as audio:
-                async for pcm in _pcm(audio):
-                    if http.transport is None or http.transport.is_closing():
-                        raise ConnectionResetError("the client closed the connection")
+            async with (
+                contextlib.aclosing(request.audio()) as audio,
+                contextlib.aclosing(_while_connected(http, _pcm(audio))) as pieces,
+            ):
+                async for pcm in pieces:
                     request.stats.audio_sent(pcm_seconds(len(pcm)))
                     samples += len(pcm) // SAMPLE_WIDTH
                     data = await self._encode(coder, pcm) if coder else pcm
@@ -331,6 +333,38 @@ def _cut_short(http: web.Request, response: web.StreamResponse) -> web.StreamRes
     if http.transport is not None:
         http.transport.abort()
     return response
+
+
+async def _while_connected(
+    http: web.Request, pieces: AsyncIterator[bytes]
+) -> AsyncGenerator[bytes, None]:
+    """``pieces`` while the client is there. It may leave before the first audio (a player
+    that gives up, a page reloaded): ConnectionResetError then, at once, not when the next
+    piece is made, so that the request is cancelled and its work leaves the engine."""
+    gone = asyncio.ensure_future(_client_gone(http))
+    following: asyncio.Future[bytes | None] | None = None
+    try:
+        while True:
+            following = asyncio.ensure_future(anext(pieces, None))
+            await asyncio.wait({following, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if gone.done():
+                raise ConnectionResetError("the client closed the connection")
+            piece = following.result()
+            if piece is None:
+                return
+            yield piece
+    finally:
+        gone.cancel()
+        if following is not None and not following.done():
+            following.cancel()  # stops the request's audio where it waits, before it closes
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
+
+
+async def _client_gone(http: web.Request) -> None:
+    """Returns when the client's connection is closed (aiohttp tells no handler of it)."""
+    while http.transport is not None and not http.transport.is_closing():
+        await asyncio.sleep(GONE_POLL_S)
 
 
 async def _pcm(audio: AsyncIterator[SpeechAudio]) -> AsyncIterator[bytes]:

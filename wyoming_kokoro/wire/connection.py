@@ -23,6 +23,7 @@ import contextlib
 import logging
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Describe
 from wyoming.tts import (
@@ -42,6 +43,8 @@ from ..stats import RequestStats, StatsWriter
 from .admission import MAX_QUEUED_REQUESTS, Refused, ServerState, admit, stream_text
 from .reader import LimitedEventReader
 from .writer import EventWriter
+
+CUT_OFF_S = 1.0  # at shutdown, how long the endings of the requests cut off may take
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -78,6 +81,7 @@ class KokoroConnection:
         self._stream_chars = 0
         self._closing = False  # shutting down: no new requests
         self._gone = False  # the connection is over: nothing more is answered
+        self._speaking: asyncio.Task[None] | None = None  # the task answering, in order
 
     # ------------------------------------------------------------------ reading
 
@@ -85,6 +89,7 @@ class KokoroConnection:
         """Read and handle events; on the way out, cancel what the client still had."""
         speaking = asyncio.create_task(self._speak_all(), name="wyoming answers")
         speaking.add_done_callback(self._speaking_ended)
+        self._speaking = speaking
         try:
             await self._read_events()
         finally:
@@ -145,7 +150,10 @@ class KokoroConnection:
         return self._current is not None or not self._answers.empty()
 
     async def _dispatch(self, event: Event) -> None:
-        if self._closing:
+        if self._closing and not (
+            self._stream is not None
+            and (SynthesizeChunk.is_type(event.type) or SynthesizeStop.is_type(event.type))
+        ):
             return  # shutting down: what is in progress finishes, nothing new starts
         if Describe.is_type(event.type):
             await self._out.write(self._info_event)
@@ -290,15 +298,44 @@ class KokoroConnection:
             self._out.abort()  # nothing would answer this client any more
 
     async def finish(self, timeout: float) -> None:
-        """Shutdown: let the requests in progress end within ``timeout``, then close."""
-        self._closing = True  # events that still arrive are ignored
-        if self._stream is not None:  # a stream that will get no more text ends here
-            self._stream.close()
-            self._stream = None
-        with contextlib.suppress(asyncio.TimeoutError):
+        """Shutdown: the requests in progress get ``timeout`` to end (an open stream still
+        takes its text and its stop; nothing new starts); those that have not ended by
+        then are cut off, ending on the wire as every request does; then it closes."""
+        self._closing = True
+        try:
             await asyncio.wait_for(self._answers.join(), timeout)
+        except asyncio.TimeoutError:
+            await self._cut_off(KokoroError("the server is shutting down", ErrorCode.SHUTTING_DOWN))
         self.writer.close()
         self.reader.feed_eof()
+
+    async def _cut_off(self, error: KokoroError) -> None:
+        """Stop answering; each request still here gets ``error`` and ``audio-stop`` (and
+        ``synthesize-stopped``), so a client reading the reply sees it end, not just EOF."""
+        self._gone = True
+        self._stream = None
+        waiting, current = list(self._waiting), self._current
+        for request in waiting:
+            request.record("cancelled", error.text)  # the answer's own record is then void
+            request.cancel()
+        if self._speaking is not None:
+            self._speaking.cancel()
+            await asyncio.wait([self._speaking])
+        _LOGGER.info("Cutting off %d request(s): %s", len(waiting), error.text)
+        with contextlib.suppress(ConnectionError, OSError, asyncio.TimeoutError):
+            await asyncio.wait_for(self._end_on_wire(waiting, current, error), CUT_OFF_S)
+
+    async def _end_on_wire(
+        self, requests: list[SpeechRequest], current: SpeechRequest | None, error: KokoroError
+    ) -> None:
+        start = AudioStart(rate=SAMPLE_RATE, width=SAMPLE_WIDTH, channels=CHANNELS).event()
+        for request in requests:
+            if request is not current:  # not begun: its reply is only the ending
+                await self._out.write(start)
+            await self._out.write(Error(text=error.text, code=error.code.value).event())
+            await self._out.write(AudioStop().event())
+            if request.mode == "stream":
+                await self._out.write(SynthesizeStopped().event())
 
     async def _hang_up(self, speaking: asyncio.Task[None]) -> None:
         """The client is gone: cancel whatever it still had queued or in progress."""
