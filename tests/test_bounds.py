@@ -320,3 +320,18 @@ class _Quiet:
 
     async def finish(self, timeout: float) -> None:
         pass
+
+
+async def test_a_flood_of_refused_connections_is_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with stub_server(wire=WireSettings(max_connections=1)) as server:
+        held = await server.connect()
+        await held.send(Describe().event())
+        assert await held.read() is not None  # counted as open
+        for _ in range(6):
+            refused = await server.connect()
+            answer = await refused.read()
+            assert answer is not None and answer.data["code"] == "busy"
+        warnings = [r.getMessage() for r in caplog.records if "Refused" in r.getMessage()]
+        assert warnings == ["Refused 1 connection(s): 1 connections open"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -78,6 +79,7 @@ def _load_speaker(settings: Settings, catalogue: VoiceCatalogue) -> Speaker:
     )
     speaker.warm_up()
     _benchmark(engine, speech.voice, model, catalogue, table=False)
+    release_freed_memory()
     return speaker
 
 
@@ -280,6 +282,17 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         libc.mallopt(-8, arenas)  # M_ARENA_MAX
     except (OSError, AttributeError):  # not glibc (musl, for one): nothing to tune
         pass
+
+
+def release_freed_memory() -> None:
+    """Hand back to the system what loading the model freed. glibc keeps freed memory for
+    reuse; a first start, which cuts the model and times two vocoders, otherwise stayed
+    ~120 MB larger (720 against 600 MB resident here) for the life of the process."""
+    gc.collect()
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl, for one)
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def main(argv: list[str] | None = None) -> int:

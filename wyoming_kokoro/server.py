@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +24,7 @@ from .errors import ErrorCode
 _LOGGER = logging.getLogger(__name__)
 
 REFUSAL_READ_S = 1.0  # a refused client's request is read (and dropped) for this long
+REFUSAL_LOG_S = 10.0  # at most one refusal warning this often
 
 
 class Connection(Protocol):
@@ -41,6 +43,8 @@ class KokoroServer:
         self._max_connections = settings.max_connections
         self._server: asyncio.Server | None = None
         self._socket_path: Path | None = None  # a unix:// socket, removed at shutdown
+        self._refused = 0  # refusals not yet logged
+        self._refusal_logged = -REFUSAL_LOG_S  # when the last refusal warning was written
         self._connections: dict[asyncio.Task[None], Connection] = {}
 
     @property
@@ -74,7 +78,7 @@ class KokoroServer:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._connections) >= self._max_connections:
-            _LOGGER.warning("Refusing a connection: %d connections open", len(self._connections))
+            self._log_refusal()
             with contextlib.suppress(ConnectionError, OSError, asyncio.TimeoutError):
                 text = f"server busy: {len(self._connections)} connections open, try again later"
                 await async_write_event(Error(text=text, code=ErrorCode.BUSY.value).event(), writer)
@@ -87,6 +91,18 @@ class KokoroServer:
         task = asyncio.create_task(connection.run(), name="wyoming connection")
         self._connections[task] = connection
         task.add_done_callback(self._ended)
+
+    def _log_refusal(self) -> None:
+        """A warning for the first refusal, then at most one every REFUSAL_LOG_S saying how
+        many there were: a flood of connections does not flood the log."""
+        now = time.monotonic()
+        self._refused += 1
+        if now - self._refusal_logged < REFUSAL_LOG_S:
+            return
+        _LOGGER.warning(
+            "Refused %d connection(s): %d connections open", self._refused, len(self._connections)
+        )
+        self._refused, self._refusal_logged = 0, now
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         """A connection task is done: forget it, and log it if it died of an exception."""
