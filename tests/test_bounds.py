@@ -176,7 +176,7 @@ async def test_a_stream_still_takes_its_text_during_the_shutdown() -> None:
         first = await client.read()
         assert first is not None and first.type == "audio-start"  # the stream is under way
         shutdown = asyncio.create_task(server.server.shutdown(5))
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # the text pauses (keepalive silence goes out meanwhile)
         await client.send(
             SynthesizeChunk(text="And the rest of it comes later.").event(),
             SynthesizeStop().event(),
@@ -188,7 +188,8 @@ async def test_a_stream_still_takes_its_text_during_the_shutdown() -> None:
         assert record.outcome == "ok"
         spoken = len("The first part arrives. And the rest of it comes later.".lower())
         assert record.phonemes >= spoken - 2  # all of it was spoken
-        assert audio_bytes(events) == record.phonemes * 2 * SAMPLES_PER_PHONEME
+        keepalive = round(record.keepalive_s * 24000) * 2  # silence sent while it waited
+        assert audio_bytes(events) == record.phonemes * 2 * SAMPLES_PER_PHONEME + keepalive
 
 
 def test_an_inference_that_ends_after_its_loop_closed_is_quiet() -> None:
