@@ -492,7 +492,7 @@ class EngineSettings(FolderSettings):
         0, _number(int, 0, 256), "CPU threads inside an operator (0: auto)"
     )
     cpu_inter_threads: int = setting(
-        0, _number(int, 0, 256), "CPU threads across operators (0: auto)"
+        0, _number(int, 0, 256), "CPU threads across operators (0: sequential execution)"
     )
     cpu_mem_arena: bool = setting(True, _bool, "onnxruntime's CPU memory arena")
     cpu_arena_shrink: bool = setting(
@@ -639,7 +639,7 @@ class DiscoverySettings(ListenSettings):
     zeroconf: str | None = setting(
         None,
         _zeroconf,
-        "announce _wyoming._tcp over mDNS with this name (flag alone: kokoro)",
+        "announce _wyoming._tcp over mDNS with this name (flag alone: kokoro-<MAC>)",
         cli_const="true",
     )
     zeroconf_address: str | None = setting(
