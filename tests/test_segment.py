@@ -223,6 +223,13 @@ def test_a_streams_first_clause_goes_once_it_is_complete() -> None:
         buffer.take(text)
         clause = buffer.early_clause()
         assert clause is None or clause.ending is Ending.CLAUSE, text
+    # a first clause longer than a one-shot's (which would be cut before "at") still goes
+    # at its comma, not at the end of its sentence
+    buffer = SentenceBuffer("en")
+    buffer.take("Living room 41 is at twenty one degrees right now, and the humidity is ")
+    assert buffer.early_clause() == Sentence(
+        "Living room 41 is at twenty one degrees right now,", Ending.CLAUSE
+    )
     # too little after the boundary (the sentence may be about to end), or a decimal comma
     for text in ("The lights are on in here, ok", "La temperatura es 21,5 grados y "):
         buffer = SentenceBuffer("es")

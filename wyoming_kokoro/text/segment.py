@@ -167,9 +167,9 @@ class SentenceBuffer:
         Only whole words count (the text up to its last space or spaceless punctuation),
         the cut is the one :func:`split_first_clause` makes, and it is taken only at clause
         punctuation, where more text cannot move it and Kokoro would pause too: never
-        before a conjunction or a phrase word ("switched | on" is no boundary).
-        ``split_first_clause`` also wants some text after the cut, so a short sentence
-        that is about to end is not cut.
+        before a conjunction or a phrase word ("switched | on" is no boundary), and at
+        its first clause punctuation however far in. ``split_first_clause`` also wants
+        some text after the cut, so a short sentence that is about to end is not cut.
         """
         lang = self.lang
         ends = _WORD_ENDS + lang.spaceless_clause_marks + lang.spaceless_sentence_marks
@@ -177,7 +177,9 @@ class SentenceBuffer:
         if last < 0:
             return None
         complete = self._text[: last + 1]
-        parts = split_first_clause(complete, lang)
+        # However long the clause: a stream's sentence can only end later, and the cut
+        # a long clause gets in a one-shot (before a phrase word) is no clause boundary.
+        parts = split_first_clause(complete, lang, max_chars=len(complete))
         if len(parts) != 2:
             return None
         head, rest = parts
