@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -95,6 +96,26 @@ def test_data_dir_wins_over_bundle_and_a_corrupt_copy_is_skipped(
     assert resolve_model(settings) == (good / model.name, "data-dir")
     assert resolve_voices(settings) == (good / "voices-v1.0.bin", "data-dir")
     assert leftovers(tmp_path / "dl") == []  # nothing assembled or downloaded
+
+
+def test_a_data_dir_that_is_not_there_is_named_in_a_warning(
+    tmp_path: Path, real_assets: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    model, voices = real_assets
+    good = tmp_path / "good"
+    good.mkdir()
+    shutil.copy(model, good / model.name)
+    shutil.copy(voices, good / "voices-v1.0.bin")
+    missing = tmp_path / "typo"
+    settings = Settings(
+        data_dir=[str(missing), str(good)], download_dir=str(tmp_path / "dl"), download=False
+    )
+    with caplog.at_level(logging.WARNING, logger="wyoming_kokoro.assets"):
+        paths = assets.resolve_assets(settings)
+    assert paths.model == good / model.name
+    assert [r.getMessage() for r in caplog.records] == [
+        f"Data dir {missing} is not a folder here; skipped"
+    ]
 
 
 def test_offline_bundle_is_assembled_once_and_verified(tmp_path: Path) -> None:

@@ -548,6 +548,9 @@ def _searched(settings: AssetSettings) -> str:
 
 def resolve_assets(settings: AssetSettings) -> AssetPaths:
     """Find (or make) the model and voices files the engine will load."""
+    for folder in settings.data_paths:
+        if not folder.is_dir():  # a typo in a path would otherwise go unnoticed
+            _LOGGER.warning("Data dir %s is not a folder here; skipped", folder)
     model, model_source = resolve_model(settings)
     voices, voices_source = resolve_voices(settings)
     return AssetPaths(model, voices, model_source, voices_source)
