@@ -12,6 +12,7 @@ from wyoming_kokoro.text.segment import (
     Sentence,
     SentenceBuffer,
     chunk_phonemes,
+    closed,
     split_sentences,
     split_text,
 )
@@ -193,6 +194,20 @@ def test_each_sentence_says_what_ended_it() -> None:
         ("the house is ready. All set.", Ending.PARAGRAPH),  # never joined across a paragraph
         ("Bye.", Ending.SENTENCE),
     ]
+
+
+def test_lines_without_a_mark_keep_their_end_when_joined() -> None:
+    # a list, a heading, table rows: the line break ends each, and Kokoro must hear it
+    planner = SegmentPlanner("en", whole=True)
+    segments = planner.plan_sentences(split_text("## Weather\nSunny\n1. Milk\n2. Eggs?\n3. Bread"))
+    assert segments == [("## Weather. Sunny. 1. Milk. 2. Eggs? 3. Bread", Ending.SENTENCE)]
+    planner = SegmentPlanner("zh", whole=True)
+    segments = planner.plan_sentences(split_text("客厅的灯开了\n厨房的灯关了", "zh"))
+    assert segments == [("客厅的灯开了。厨房的灯关了", Ending.SENTENCE)]
+    # a clause keeps its own mark, and a piece cut only for its length gets none
+    assert closed(Sentence("Kitchen: on,", Ending.CLAUSE)) == "Kitchen: on,"
+    assert closed(Sentence("and then it went on", Ending.CUT)) == "and then it went on"
+    assert closed(Sentence("(He said “yes.”)", Ending.SENTENCE)) == "(He said “yes.”)"
 
 
 def test_the_first_sentence_is_a_segment_of_its_own_even_without_a_clause_cut() -> None:

@@ -289,6 +289,26 @@ def clause_ending(head: str, lang: Language = ANY) -> Ending:
     return Ending.CLAUSE if head.rstrip().endswith(tuple(marks)) else Ending.CUT
 
 
+def closed(sentence: Sentence, lang: Language = ANY) -> str:
+    """A sentence's text, ready to have another joined after it: one that ended at a line
+    break without a mark (a list item, a heading, a table row) gets the language's full
+    stop, so that Kokoro still ends it there ("Milk Eggs Bread" is one phrase)."""
+    text = sentence.text.rstrip()
+    if sentence.ending is not Ending.SENTENCE:
+        return text  # a clause ends at its mark; a cut for length is no boundary
+    marks = (
+        lang.sentence_marks
+        + lang.spaceless_sentence_marks
+        + lang.clause_marks
+        + lang.spaceless_clause_marks
+        + "-–—"
+    )
+    if not text or text.rstrip(lang.closing_marks).endswith(tuple(marks)):
+        return text
+    spaceless = lang.spaceless_sentence_marks and lang.code  # ANY: marks of every language
+    return text + (lang.spaceless_sentence_marks[0] if spaceless else ".")
+
+
 def split_first_clause(
     sentence: str,
     lang: Language | str = "en",
@@ -444,8 +464,9 @@ class SegmentPlanner:
                     self._sent_chars += len(group.text)
                     group = piece
                 elif group:
-                    spaceless = group.text.endswith(tuple(self.lang.spaceless_sentence_marks))
-                    joined = group.text + ("" if spaceless else " ") + piece.text
+                    text = closed(group, self.lang)
+                    spaceless = text.endswith(tuple(self.lang.spaceless_sentence_marks))
+                    joined = text + ("" if spaceless else " ") + piece.text
                     group = Sentence(joined, piece.ending)
                 else:
                     group = piece
