@@ -34,9 +34,9 @@ def kokoro_like(speech_s: float, level: float = 0.1, seed: int = 0) -> np.ndarra
 
 
 def request(settings: AudioSettings | None = None, levels: VoiceLevels | None = None,
-            lang: str = "a") -> Shaper:  # fmt: skip
+            lang: str = "a", speed: float = 1.0) -> Shaper:  # fmt: skip
     return Shaper(settings or AudioSettings(), lang, "af_heart", METER,
-                        levels or VoiceLevels())  # fmt: skip
+                        levels or VoiceLevels(), speed)  # fmt: skip
 
 
 def whole(audio: np.ndarray, ending: Ending) -> Piece:
@@ -74,6 +74,25 @@ def test_pauses_follow_the_rule_and_the_language() -> None:
                 Ending.CUT))  # fmt: skip
     gaps = [g.length_s for g in find_gaps(out, 0.05)]
     assert gaps == [pytest.approx(0.1, abs=0.011), pytest.approx(0.7, abs=0.011)]
+
+
+@pytest.mark.parametrize("speed", [0.7, 1.5])
+def test_kokoros_own_pauses_follow_the_speed_and_set_ones_do_not(speed: float) -> None:
+    # a stream's segments pause as the one-shot would: Kokoro's durations scale by 1/speed
+    settings = AudioSettings(loudness_lufs=None, tail_silence=0.0)
+    out = speak(request(settings, speed=speed), (kokoro_like(1.0), Ending.CLAUSE),
+                (kokoro_like(1.0, seed=1), Ending.SENTENCE), (kokoro_like(0.8, seed=2),
+                Ending.SENTENCE))  # fmt: skip
+    gaps = [g.length_s for g in find_gaps(out, 0.1)]
+    clause, sentence = KOKORO_PAUSES["a"]
+    assert gaps == [
+        pytest.approx(clause / speed, abs=0.011),
+        pytest.approx(sentence / speed, abs=0.011),
+    ]
+    settings = AudioSettings(sentence_silence=0.7, loudness_lufs=None, tail_silence=0.0)
+    out = speak(request(settings, speed=speed), (kokoro_like(1.0), Ending.SENTENCE),
+                (kokoro_like(1.0, seed=1), Ending.SENTENCE))  # fmt: skip
+    assert [g.length_s for g in find_gaps(out, 0.1)] == [pytest.approx(0.7, abs=0.011)]
 
 
 def test_a_break_keeps_its_exact_length_and_replaces_the_punctuation_pause() -> None:

@@ -174,7 +174,7 @@ class SpeechRequest:
             asyncio.create_task(self._inference_stage(speaker)),
         ]
         shaping = speaker.shaping
-        shaper = shaping.shaper(self.voice.lang_code, self.voice.name)
+        shaper = shaping.shaper(self.voice.lang_code, self.voice.name, self.speed)
         rendering: Rendering[Segment] | None = None
         try:
             while True:

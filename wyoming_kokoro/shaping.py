@@ -60,13 +60,16 @@ class AudioSettings(ShapingSettings):
     """How output audio is shaped: the settings table's shaping section (config.py, where
     each field is declared once), with what the shaper asks of it."""
 
-    def pause(self, ending: Ending, lang_code: str) -> float:
+    def pause(self, ending: Ending, lang_code: str, speed: float = 1.0) -> float:
         """Seconds between the speech of a segment that ended so and the next one's.
 
-        A cut inside a clause (a long one split for the model) gets no pause of its own:
-        only the trimming margins, about as long as Kokoro's own joins between words.
+        Kokoro's own pauses (the automatic ones) are those it makes at ``speed``: its
+        durations scale by 1/speed, so a stream pauses as the one-shot of the same text
+        would. A pause set in the settings is taken as it is. A cut inside a clause (a
+        long one split for the model) gets no pause of its own: only the trimming margins,
+        about as long as Kokoro's own joins between words.
         """
-        clause, sentence = KOKORO_PAUSES.get(lang_code, DEFAULT_PAUSES)
+        clause, sentence = (p / speed for p in KOKORO_PAUSES.get(lang_code, DEFAULT_PAUSES))
         if self.sentence_silence is not None:
             sentence = self.sentence_silence
         if ending is Ending.SENTENCE:
@@ -117,9 +120,9 @@ class Shaping:
         self.levels = VoiceLevels()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="audio")
 
-    def shaper(self, lang_code: str, voice: str) -> Shaper:
-        """The way out for one request's audio."""
-        return Shaper(self.settings, lang_code, voice, self.meter, self.levels)
+    def shaper(self, lang_code: str, voice: str, speed: float = 1.0) -> Shaper:
+        """The way out for one request's audio (spoken at ``speed``)."""
+        return Shaper(self.settings, lang_code, voice, self.meter, self.levels, speed)
 
     async def run(self, function: Callable[..., _T], *args: object) -> _T:
         """Run audio work (trimming, loudness, limiting) on the audio thread."""
@@ -146,9 +149,11 @@ class Shaper:
         voice: str,
         meter: LoudnessMeter,
         levels: VoiceLevels,
+        speed: float = 1.0,
     ) -> None:
         self.settings = settings
         self.lang_code = lang_code
+        self.speed = speed
         self.voice = voice
         self.meter = meter
         self.levels = levels
@@ -191,7 +196,7 @@ class Shaper:
             return speech
         speech = self._scale(speech, self.settings.volume * self._loudness_gain(speech))
         before = self._pause_before()
-        self._pending = self.settings.pause(ending, self.lang_code)
+        self._pending = self.settings.pause(ending, self.lang_code, self.speed)
         self._spoken = True
         return np.concatenate((before, speech)) if len(before) else speech
 
@@ -213,7 +218,7 @@ class Shaper:
         assert gain is not None
         speech = trim_silence(audio, lead=False)
         self._measure(speech)
-        self._pending = self.settings.pause(ending, self.lang_code)
+        self._pending = self.settings.pause(ending, self.lang_code, self.speed)
         return self._scale(speech, gain) if len(speech) else speech
 
     @staticmethod
