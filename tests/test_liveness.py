@@ -10,13 +10,15 @@ import asyncio
 import threading
 
 import numpy as np
+import pytest
 from wyoming.event import Event
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
 from tests.stub import Client, StubServer, audio_bytes, stub_server, types
-from wyoming_kokoro.audio import SAMPLE_RATE
+from wyoming_kokoro.audio import SAMPLE_RATE, pause_after
 from wyoming_kokoro.errors import ErrorCode
 from wyoming_kokoro.liveness import Liveness, StallClock
+from wyoming_kokoro.shaping import AudioSettings
 
 STALLED = ErrorCode.STALLED.value
 
@@ -198,3 +200,19 @@ def test_a_request_waiting_its_turn_is_not_stalled_while_the_engine_moves() -> N
     now[0] = 155.0  # the engine has not moved for 31 s: a hang, whoever's job it is
     remaining = stall.remaining()
     assert remaining is not None and remaining < 0
+
+
+async def test_silence_sent_while_a_stream_waits_counts_toward_the_pause() -> None:
+    # The listener hears the longer of the keep-alive and the sentence pause, not both.
+    pauses = AudioSettings(sentence_silence=0.6, loudness_lufs=None, tail_silence=0.0)
+    for wait, pause in ((1.5, None), (0.0, 0.6)):
+        async with stub_server(audio=pauses) as server:
+            during, after = await _paused_stream(server, "Turn on the kitchen lights.", wait)
+            record = await server.record(mode="stream")
+        audio = np.concatenate((_samples(during), _samples(after)))
+        gap = int((np.diff(np.flatnonzero(audio)) - 1).max()) / SAMPLE_RATE  # between the two
+        if pause is None:
+            assert record.keepalive_s >= 0.5
+            assert gap == pytest.approx(record.keepalive_s, abs=0.03)
+        else:  # no wait: the pause as set (less the margins the stub's audio lacks)
+            assert record.keepalive_s == 0 and gap == pytest.approx(pause_after(pause), abs=0.01)

@@ -40,6 +40,7 @@ from .audio import SAMPLE_RATE
 from .engine.render import Place, Playout, Rendering
 from .errors import ErrorCode, KokoroError
 from .liveness import StallClock
+from .shaping import Shaper
 from .speech import Speaker, SpeakerHandle, VoiceChoice
 from .stats import RequestStats, StatsWriter
 from .text.prepare import Segment, TextPreparer
@@ -90,6 +91,7 @@ class SpeechRequest:
         # When the audio made so far has played out: later segments are vocoded in parts
         # when that is near (see engine/render.py).
         self.playout = Playout()
+        self._shaper: Shaper | None = None  # the request's way out, once it speaks
         self.liveness = handle.liveness
         self._stall = StallClock(self.liveness.stall_timeout)
         self._waiting_for_text = False  # the text stage waits for the client's next text
@@ -175,6 +177,7 @@ class SpeechRequest:
         ]
         shaping = speaker.shaping
         shaper = shaping.shaper(self.voice.lang_code, self.voice.name, self.speed)
+        self._shaper = shaper
         rendering: Rendering[Segment] | None = None
         try:
             while True:
@@ -284,6 +287,8 @@ class SpeechRequest:
         silence = np.zeros(round(seconds * SAMPLE_RATE), dtype=np.float32)
         self.playout.made(len(silence), 0.0)
         self.stats.keepalive_s += seconds
+        if self._shaper is not None:  # no shaping runs now: the request waits for its work
+            self._shaper.waited(seconds)
         return SpeechAudio(silence, Ending.PART, None)
 
     # ------------------------------------------------------------------ stages

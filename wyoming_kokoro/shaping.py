@@ -221,6 +221,13 @@ class Shaper:
         self._pending = self.settings.pause(ending, self.lang_code, self.speed)
         return self._scale(speech, gain) if len(speech) else speech
 
+    def waited(self, seconds: float) -> None:
+        """Silence sent between speech while the next segment was late (a stream's
+        keepalive): it counts toward the pause owed, so that the listener hears the
+        longer of the two, not their sum."""
+        if self._spoken:
+            self._pending = max(0.0, self._pending - seconds)
+
     @staticmethod
     def _scale(speech: np.ndarray, gain: float) -> np.ndarray:
         if gain != 1.0:
