@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ from wyoming_kokoro.audio import (
     leading_silence_s,
     trim_silence,
 )
-from wyoming_kokoro.engine.render import Piece, Place
+from wyoming_kokoro.engine.render import Piece, Place, Playout, Rendering
 from wyoming_kokoro.loudness import LoudnessMeter, true_peak
 from wyoming_kokoro.shaping import (
     KOKORO_PAUSES,
@@ -22,6 +24,7 @@ from wyoming_kokoro.shaping import (
     Shaper,
     VoiceLevels,
 )
+from wyoming_kokoro.text.prepare import Segment
 from wyoming_kokoro.text.segment import Ending
 
 METER = LoudnessMeter()
@@ -163,3 +166,23 @@ def test_voice_levels_are_bounded() -> None:
     assert levels.get("a") is None and levels.get("c") == -20.0
     levels.update("c", -24.0)
     assert levels.get("c") == pytest.approx(-22.0)
+
+
+async def test_the_playout_clock_follows_what_went_out() -> None:
+    # Kokoro's pads are longer than the trimming estimate: counted when made, the clock is
+    # corrected to what the shaper sent (the keep-alive reads it: a stream never runs dry).
+    audio = np.concatenate((np.zeros(round(0.8 * SAMPLE_RATE), np.float32), kokoro_like(1.0),
+                            np.zeros(round(0.8 * SAMPLE_RATE), np.float32)))  # fmt: skip
+    playout = Playout()
+    segment = Segment("həlˈO.", Ending.SENTENCE, text="Hello.")
+    rendering = Rendering(segment, playout, audio=audio, key=object())  # type: ignore[arg-type]
+    piece = await rendering.next()
+    assert piece is not None
+    started = time.monotonic()
+    counted = (playout.until() or 0.0) - started
+    assert counted == pytest.approx(piece.counted_s, abs=0.01)
+    shaped = request(AudioSettings(loudness_lufs=None, tail_silence=0.0)).shape(piece)
+    sent = len(shaped) / SAMPLE_RATE
+    assert sent < counted - 1.0  # trimming took far more than estimated
+    playout.correct(sent - piece.counted_s)
+    assert (playout.until() or 0.0) - started == pytest.approx(sent, abs=0.01)

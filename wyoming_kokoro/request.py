@@ -194,6 +194,8 @@ class SpeechRequest:
                     if (piece := nexting.result()) is None:
                         break
                     shaped = await self._bounded(shaping.run(shaper.shape, piece))
+                    # What goes out is known now: trimmed, with the pause before it.
+                    self.playout.correct(len(shaped) / SAMPLE_RATE - piece.counted_s)
                     ending = Ending.PART if piece.place is Place.PART else piece.ending
                     yield SpeechAudio(shaped, ending, rendering.segment)
                     self._stall.progress(self.playout.until())

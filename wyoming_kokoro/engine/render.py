@@ -59,6 +59,12 @@ class Piece:
     place: Place
     ending: Ending  # what ended the segment (for the pause after it)
     silence: float = 0.0  # a break's length, seconds
+    counted_s: float = 0.0  # what the playout clock was told of it (see Playout.correct)
+
+
+def _counted(samples: int, trimmed_s: float) -> float:
+    """What :meth:`Playout.made` adds for ``samples`` of which ``trimmed_s`` will go."""
+    return max(0.0, samples / SAMPLE_RATE - trimmed_s)
 
 
 class Renderable(Protocol):
@@ -99,8 +105,9 @@ class Playout:
     client plays it from its arrival; None before any. Updated where audio is made (the
     inference thread, so that the next segment's run sees it at once), read there too.
 
-    An estimate on the low side: the silence trimming will take is taken off, the pauses
-    that will be added are not counted."""
+    Counted when audio is made, on the low side (the silence trimming will take at least
+    is taken off, the pauses that will be added are not counted), then corrected to what
+    went out once it is shaped (:meth:`correct`)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -114,6 +121,16 @@ class Playout:
             now = time.monotonic()
             start = now if self._until is None else max(now, self._until)
             self._until = start + seconds
+
+    def correct(self, seconds: float) -> None:
+        """What went out differed from what was counted by ``seconds`` (the trimming
+        estimated, the pauses not counted): the clock follows what the client has."""
+        if seconds > 0:
+            self.made(round(seconds * SAMPLE_RATE))
+            return
+        with self._lock:
+            if self._until is not None:
+                self._until += seconds
 
     def until(self) -> float | None:
         with self._lock:
@@ -168,21 +185,26 @@ class Rendering(Generic[S]):
             self._done = True
             if not self.segment.phonemes:
                 self.playout.made(len(self._audio))
-                return Piece(self._audio, Place.BREAK, ending, self.segment.silence)
+                counted = _counted(len(self._audio), 0.0)
+                return Piece(self._audio, Place.BREAK, ending, self.segment.silence, counted)
             self.playout.made(len(self._audio), WHOLE_TRIM_S)  # a cache hit, made just now
-            return Piece(self._audio, Place.WHOLE, ending)
+            counted = _counted(len(self._audio), WHOLE_TRIM_S)
+            return Piece(self._audio, Place.WHOLE, ending, counted_s=counted)
         part = await self._next_part()
         if part is not None:
+            counted = _counted(len(part), 0.0 if self._handed else HEAD_TRIM_S)  # as on_part
             self._handed += len(part)
-            return Piece(part, Place.PART, ending)
+            return Piece(part, Place.PART, ending, counted_s=counted)
         result = await self._future
         self._done = True
         self.result = result
         if self._cache is not None and self._key is not None:
             self._cache.put(self._key, result.audio)
+        rest = len(result.audio) - self._handed  # counted as run() counts it
         if self._handed:
-            return Piece(result.audio[self._handed :], Place.LAST, ending)
-        return Piece(result.audio, Place.WHOLE, ending)
+            counted = _counted(rest, REST_TRIM_S)
+            return Piece(result.audio[self._handed :], Place.LAST, ending, counted_s=counted)
+        return Piece(result.audio, Place.WHOLE, ending, counted_s=_counted(rest, WHOLE_TRIM_S))
 
     async def _next_part(self) -> np.ndarray | None:
         """The next part made before the whole; None when the rest comes with the whole."""
