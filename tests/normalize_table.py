@@ -194,6 +194,38 @@ TABLE: list[tuple[str, str, bool]] = [
     ("Meet me @ home.", "Meet me at home.", False),
     ("This is #5 on the list.", "This is number five on the list.", True),
     ("Switch the lights on/off.", "Switch the lights on or off.", True),
+    ("The A/C is on and the value is N/A.", "The A.C. is on and the value is N.A.", False),
+    ("Cost is $5/month.", "Cost is five dollars per month.", False),
+    ("Usage is 6.5 kWh/day.", "Usage is six point five kilowatt hours per day.", False),
+    ("It's a 50/50 chance.", "It's a fifty-fifty chance.", False),
+    ("Lights and/or fans.", "Lights and or fans.", False),
+    (
+        "Mon: 12 °C, Tue: 14 °C, Wed: 9 °C.",
+        "Monday: twelve degrees Celsius, Tuesday: fourteen degrees Celsius, "
+        "Wednesday: nine degrees Celsius.",
+        False,
+    ),
+    (
+        "Open Thu-Sat, and Fri, Sat and Sun.",
+        "Open Thursday to Saturday, and Friday, Saturday and Sunday.",
+        False,
+    ),  # fmt: skip
+    ("We sat in the sun. Sun is a star.", "We sat in the sun. Sun is a star.", False),
+    ("Open hours are 9am-5pm.", "Open hours are nine AM to five PM.", False),
+    ("Quiet from 22:00-07:00.", "Quiet from twenty-two hundred to seven o'clock.", False),
+    ("The timer has 45s left.", "The timer has forty-five seconds left.", False),
+    (
+        "It ends in 1h 20m, or 5 mins.",
+        "It ends in one hour and twenty minutes, or five minutes.",
+        False,
+    ),  # fmt: skip
+    (
+        "Add 1½ cups, then 1 1/2 cups.",
+        "Add one and a half cups, then one and a half cups.",
+        False,
+    ),  # fmt: skip
+    ("E.g., the hallway light.", "For example, the hallway light.", False),
+    ("It is 20.0 °C and 1.0 kWh.", "It is twenty degrees Celsius and one kilowatt hour.", False),
     ("Add 1/2 cup of sugar.", "Add one half cup of sugar.", False),
     ("We are 3/4 of the way there.", "We are three quarters of the way there.", False),
     ("The store is open 24/7.", "The store is open twenty-four seven.", False),

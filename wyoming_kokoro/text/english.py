@@ -26,11 +26,14 @@ from .english_words import (
     FRACTIONS,
     MONTH_ABBREVIATIONS,
     MONTHS,
+    PER_WORDS,
     SCALES,
     SEPARATOR_WORDS,
     STANDALONE_UNITS,
     SYMBOL_RULES,
     UNITS,
+    VULGAR_FRACTIONS,
+    WEEKDAYS,
     WORD_RULES,
 )
 
@@ -50,11 +53,14 @@ _SIGNED = rf"(?:(?<![\w.,])[-−–](?=\d))?{_NUMBER}"
 def _unit_pattern() -> str:
     symbols = sorted(UNITS, key=len, reverse=True)
     single = "|".join(re.escape(symbol) for symbol in symbols)
-    # a compound unit (km/h, µg/m³, W/m²) or a single one
-    return rf"(?:(?:{single})/(?:{single})|{single})"
+    per = "|".join(sorted(PER_WORDS, key=len, reverse=True))
+    # a compound unit (km/h, µg/m³, W/m², kWh/day) or a single one
+    return rf"(?:(?:{single})/(?:(?:{per})\b|{single})|{single})"
 
 
 _UNIT = _unit_pattern()
+_PER = "|".join(sorted(PER_WORDS, key=len, reverse=True))
+_DENOMINATOR = rf"(?:(?:{_PER})\b|{_UNIT})"  # what a price is per: €0.32/kWh, $5/month
 _TLDS = (
     "com|org|net|io|dev|app|co|uk|de|fr|nl|eu|info|edu|gov|ai|me|tv|local|lan|home|arpa|"
     "us|ca|au|it|es|ch|be|at|se|no|dk|fi|pl|jp|cn|in|br|biz|xyz|site|online|tech|cloud"
@@ -99,9 +105,11 @@ _HOUR = rf"(?<![\w:.])(\d{{1,2}})\s*{_HALF}(?!\w)"
 _AMOUNT = rf"{_NUMBER}|\d+,\d{{2}}(?!\d)"  # 12,50 is a decimal comma in a price
 _MONEY_BEFORE = (
     rf"((?<![\w.,])[-−])?([$€£¥])\s?({_AMOUNT})"
-    rf"(?:\s?(thousand|million|billion|trillion|[kK]|M|bn)\b)?(?:/({_UNIT})(?![\w²³]))?"
+    rf"(?:\s?(thousand|million|billion|trillion|[kK]|M|bn)\b)?(?:/({_DENOMINATOR})(?![\w²³]))?"
 )
-_MONEY_AFTER = rf"(?<![\w.,])({_AMOUNT})\s?(?:([€$£¥])|(USD|EUR|GBP)\b)(?:/({_UNIT})(?![\w²³]))?"
+_MONEY_AFTER = (
+    rf"(?<![\w.,])({_AMOUNT})\s?(?:([€$£¥])|(USD|EUR|GBP)\b)(?:/({_DENOMINATOR})(?![\w²³]))?"
+)
 _DECADE = r"(?<![\w'])(?:(1\d|20)(\d0)|'(\d0)|([2-9]0))'?s\b"
 _YEAR = (
     rf"\b(in|since|until|by|from|of|year|before|after|during|around|till)\s+"
@@ -117,6 +125,15 @@ _QUANTITY = rf"({_SIGNED})(\s?)({_UNIT})(?![\w²³/])"
 _SCALED = r"(?<![\w.])(\d+(?:\.\d+)?)\s?(k|[Mm]illion|[Bb]illion|bn)\b"  # not "4K TV"
 _ENTITY = r"(?<![\w.])([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]+)(?!\w|\.\w)"
 _BY = r"(?<![\w.])(\d+)\s?[x×]\s?(\d+)(?!\w|\.\w)"  # 1920x1080, 3 x 4
+# A time range: at least one side has minutes or AM/PM (9-5 is a plain range): 9am-5pm
+_TIME = r"\d{1,2}(?::\d{2})?(?:\s?[AaPp]\.?\s?[Mm]\b\.?)?"
+_TIME_END = r"\d{1,2}(?::\d{2})?(?:\s?[AaPp]\.?\s?[Mm]\b)?"  # its dot may end the sentence
+_TIME_RANGE = rf"(?<![\w:.])({_TIME})\s*[-–—]\s*({_TIME_END})(?![\w:])"
+_DURATION = r"(?<![\w.:])(\d+)\s?h\s?(\d{1,2})(?:\s?(?:m|mins?)\b)?(?![\w:])"  # 1h 20m, 2h30
+_MIXED = r"(?<![\w/.,])(\d+)(?:\s?([½¼¾⅓⅔⅛])|\s+([1-7])/([2348]))(?![\w/]|\.\d)"  # 1½, 1 1/2
+_WEEKDAY = r"\b(Mon|Tues?|Wed|Thu(?:rs?)?|Fri|Sat|Sun)\b(\.(?=\s*[\d,:\-–—]))?"
+_WEEKDAY_NAME = r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
+_WEEKDAY_RANGE = rf"\b({_WEEKDAY_NAME})\s?[-–—]\s?(?={_WEEKDAY_NAME}\b)"
 
 
 class EnglishNormalizer:
@@ -130,6 +147,8 @@ class EnglishNormalizer:
             (re.compile(_IP), self._ip),
             (re.compile(_PHONE), self._phone),
             (re.compile(_PHONE_INTERNATIONAL), self._phone),
+            (re.compile(_WEEKDAY), self._weekday),
+            (re.compile(_WEEKDAY_RANGE), lambda m: f"{m.group(1)} to "),
             (re.compile(_ISO_DATETIME), self._iso_datetime),
             (re.compile(_ISO_DATE), self._iso_date),
             (re.compile(_SLASH_DATE), self._slash_date),
@@ -137,6 +156,7 @@ class EnglishNormalizer:
             (re.compile(_VERSION), self._version),
             (re.compile(_MONTH_FIRST), self._month_day),
             (re.compile(_DAY_FIRST), self._day_month),
+            (re.compile(_TIME_RANGE), self._time_range),
             (re.compile(_CLOCK), self._clock),
             (re.compile(_DOTTED_CLOCK), self._clock),
             (re.compile(_HOUR), self._hour),
@@ -147,11 +167,14 @@ class EnglishNormalizer:
             (re.compile(_DECADE), self._decade),
             (re.compile(_YEAR, re.IGNORECASE), self._year),
             (re.compile(_BY), lambda m: f"{self.number(m.group(1))} by {self.number(m.group(2))}"),
+            (re.compile(_DURATION), self._hours_minutes),
+            (re.compile(_MIXED), self._mixed),
             (re.compile(_UNIT_RANGE), self._unit_range),
             (re.compile(_RANGE), self._range),
             (re.compile(_QUANTITY), self._quantity),
             (re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.IGNORECASE), self._ordinal),
             (re.compile(r"(?<![\w/])24/7(?![\w/])"), lambda _: "twenty-four seven"),
+            (re.compile(r"(?<![\w/.])50/50(?![\w/])"), lambda _: "fifty-fifty"),
             (re.compile(r"(?<![\w/.])(\d{1,3}(?:\.\d)?)/(\d{1,3})(?![\w/]|\.\d)"), self._fraction),
             (re.compile(_SCALED), self._scaled),
             (re.compile(r"(?<![\w.])(\d+)x\b"), lambda m: f"{self.number(m.group(1))} times"),
@@ -203,7 +226,8 @@ class EnglishNormalizer:
     def unit(self, symbol: str, plural: bool) -> str:
         if "/" in symbol and symbol not in UNITS:
             top, bottom = symbol.split("/", 1)
-            words = f"{self.unit(top, plural)} per {self.unit(bottom, False)}"
+            per = PER_WORDS.get(bottom) or self.unit(bottom, False)
+            words = f"{self.unit(top, plural)} per {per}"
         else:
             words = UNITS[symbol][1 if plural else 0]
         if self.british:
@@ -417,7 +441,9 @@ class EnglishNormalizer:
         return " and ".join(parts)
 
     def _per(self, unit: str | None) -> str:
-        return f" per {self.unit(unit, False)}" if unit else ""  # €0.32/kWh
+        if not unit:
+            return ""
+        return f" per {PER_WORDS.get(unit) or self.unit(unit, False)}"  # €0.32/kWh, $5/month
 
     def _currency_before(self, match: re.Match[str]) -> str:
         sign, symbol, amount, scale, unit = match.groups()
@@ -442,7 +468,8 @@ class EnglishNormalizer:
         return f"{match.group(1)} {self.year(int(match.group(2)))}"
 
     def _quantity_words(self, number: str, symbol: str) -> str:
-        plural = number.replace(",", "").lstrip("-−–") not in ("1", "1.0")
+        number = re.sub(r"\.0+$", "", number)  # 20.0 °C, as Home Assistant shows it
+        plural = number.replace(",", "").lstrip("-−–") != "1"
         return f"{self.number(number)} {self.unit(symbol, plural)}"
 
     def _unit_range(self, match: re.Match[str]) -> str:
@@ -460,12 +487,54 @@ class EnglishNormalizer:
         number, space, symbol = match.groups()
         end = match.end()
         rest = match.string[end:]
-        prose = (symbol in _PROSE_UNITS and not re.match(r"\s*([.,;:!?)]|$)", rest)) or (
-            symbol == "s" and not space
-        )
-        if prose:  # "1 in 3 people", "2 A grades", "5s"
+        prose = symbol in _PROSE_UNITS and not re.match(r"\s*([.,;:!?)]|$)", rest)
+        if prose:  # "1 in 3 people", "2 A grades"
             return f"{self.number(number)}{space}{symbol}"
         return self._quantity_words(number, symbol)
+
+    def _weekday(self, match: re.Match[str]) -> str:
+        name = WEEKDAYS[match.group(1)]
+        if match.group(1) not in ("Sat", "Sun"):
+            return name
+        # "Sat" and "Sun" are words too: a day only in a schedule (Sat: 10 °C, Fri-Sun)
+        before = match.string[max(0, match.start() - 12) : match.start()]
+        after = match.string[match.end() :]
+        if (
+            re.match(r"\.?\s*(?:[:,\-–—/]|\d)", after)
+            or re.search(r"[-–—/]\s?$", before)
+            or re.search(r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat)\w*\.?,?\s(?:and\s|&\s)?$", before)
+        ):
+            return name
+        return match.group(0)
+
+    def _time_range(self, match: re.Match[str]) -> str:
+        first, second = match.groups()
+        if not re.search(r"[:AaPp]", first + second):
+            return match.group(0)  # 9-5: the number range's
+        return f"{first} to {second}"  # each side is then read as a time
+
+    def _hours_minutes(self, match: re.Match[str]) -> str:
+        hours, minutes = int(match.group(1)), int(match.group(2))
+        if minutes >= 60:
+            return match.group(0)
+        return self._duration(hours, minutes, 0)
+
+    def _mixed(self, match: re.Match[str]) -> str:
+        whole = self.cardinal(int(match.group(1)))
+        if match.group(2):
+            return f"{whole} and {VULGAR_FRACTIONS[match.group(2)]}"
+        top, bottom = int(match.group(3)), int(match.group(4))
+        if top >= bottom:
+            return match.group(0)
+        names = {2: ("half", "halves"), 3: ("third", "thirds"), 4: ("quarter", "quarters"),
+                 8: ("eighth", "eighths")}  # fmt: skip
+        one, many = names[bottom]
+        fraction = (
+            ("an " if one == "eighth" else "a ") + one
+            if top == 1
+            else f"{self.cardinal(top)} {many}"
+        )
+        return f"{whole} and {fraction}"
 
     def _ordinal(self, match: re.Match[str]) -> str:
         return self.ordinal(int(match.group(1)))

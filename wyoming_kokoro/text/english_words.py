@@ -108,7 +108,9 @@ UNITS: dict[str, tuple[str, str]] = {
     "ms": ("millisecond", "milliseconds"),
     "s": ("second", "seconds"),
     "sec": ("second", "seconds"),
+    "secs": ("second", "seconds"),
     "min": ("minute", "minutes"),
+    "mins": ("minute", "minutes"),
     "h": ("hour", "hours"),
     "hr": ("hour", "hours"),
     "hrs": ("hour", "hours"),
@@ -172,6 +174,42 @@ DECADES = (
     "nineties",
 )
 FRACTIONS = {2: ("half", "halves"), 4: ("quarter", "quarters")}
+# Fraction characters after a whole number: "1½ cups" is one and a half.
+VULGAR_FRACTIONS = {
+    "½": "a half",
+    "¼": "a quarter",
+    "¾": "three quarters",
+    "⅓": "a third",
+    "⅔": "two thirds",
+    "⅛": "an eighth",
+}
+# What a compound unit may be per, besides a unit: "$5/month", "6.5 kWh/day".
+PER_WORDS = {
+    "day": "day",
+    "d": "day",
+    "week": "week",
+    "wk": "week",
+    "month": "month",
+    "mo": "month",
+    "year": "year",
+    "yr": "year",
+    "night": "night",
+    "person": "person",
+    "hour": "hour",
+    "minute": "minute",
+}
+WEEKDAYS = {
+    "Mon": "Monday",
+    "Tue": "Tuesday",
+    "Tues": "Tuesday",
+    "Wed": "Wednesday",
+    "Thu": "Thursday",
+    "Thur": "Thursday",
+    "Thurs": "Thursday",
+    "Fri": "Friday",
+    "Sat": "Saturday",
+    "Sun": "Sunday",
+}
 
 # Abbreviations (before the number rules, so "No. 5" and "approx. 5" keep their numbers).
 WORD_RULES: list[tuple[str, str]] = [
@@ -198,8 +236,8 @@ WORD_RULES: list[tuple[str, str]] = [
     (r"\b[Vv]s\.?(?=\s)", "versus"),
     (r"\b[Aa]pprox\.?(?=\s)", "approximately"),
     (r"\betc\.", "et cetera"),
-    (r"\be\.g\.", "for example"),
-    (r"\bi\.e\.", "that is"),
+    (r"\b[Ee]\.[Gg]\.", "for example"),
+    (r"\b[Ii]\.[Ee]\.", "that is"),
     (r"\bmins?\.(?=\s+[a-z])", "minutes"),
 ]
 
@@ -209,6 +247,9 @@ SYMBOL_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?<=\w)\s*\+\s*(?=\w)"), " plus "),
     (re.compile(r"(?<![\w+])\+(?=\w)"), "plus "),
     (re.compile(r"\bw/(?=\s)"), "with"),
+    # A/C, N/A, I/O: letters, not choices (dotted, or "A" is read as the article)
+    (re.compile(r"\b([A-Z])/([A-Z])\b\.?"), r"\1.\2."),
+    (re.compile(r"\b([Aa]nd)/or\b"), r"\1 or"),
     (re.compile(r"(?<=[A-Za-z])/(?=[A-Za-z])"), " or "),
     (re.compile(r"\s*±\s*"), " plus or minus "),
     (re.compile(r"\s*=\s*"), " equals "),
