@@ -198,6 +198,12 @@ TABLE: list[tuple[str, str, bool]] = [
     ("Cost is $5/month.", "Cost is five dollars per month.", False),
     ("Usage is 6.5 kWh/day.", "Usage is six point five kilowatt hours per day.", False),
     ("It's a 50/50 chance.", "It's a fifty-fifty chance.", False),
+    (
+        "Away May 12-14, and 24–26 Dec 2026.",
+        "Away May twelfth to fourteenth, and December "
+        "twenty-fourth to twenty-sixth, twenty twenty-six.",
+        False,
+    ),  # fmt: skip
     ("Lights and/or fans.", "Lights and or fans.", False),
     (
         "Mon: 12 °C, Tue: 14 °C, Wed: 9 °C.",

@@ -97,6 +97,12 @@ _DAY_FIRST = (
     + _MONTH_NAMES
     + r"(?:,?\s+(\d{4})\b)?"
 )
+_DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
+_YEAR_AFTER = r"(?:,?\s+(\d{4})\b)?"
+_MONTH_RANGE = rf"{_MONTH_NAMES}\s+{_DAY}\s*[-–—]\s*{_DAY}\b{_YEAR_AFTER}"  # May 12-14
+_DAY_RANGE = (
+    rf"(?<![\w.,])(?:[Tt]he\s+)?{_DAY}\s*[-–—]\s*{_DAY}\s+(?:of\s+)?{_MONTH_NAMES}{_YEAR_AFTER}"
+)
 # AM/PM: "6:30 AM", "6:30pm", "6 a.m."; the final period stays when it ends the sentence
 _HALF = r"([AaPp])\.?\s?[Mm](?:\.(?=\s+[a-z]|[,;]))?"
 _CLOCK = rf"(?<![\w:])(\d{{1,2}}):(\d{{2}})(?::(\d{{2}}))?(?:\s*{_HALF})?(?![\w:])"
@@ -154,6 +160,8 @@ class EnglishNormalizer:
             (re.compile(_SLASH_DATE), self._slash_date),
             (re.compile(_DOTTED_DATE), self._dotted_date),
             (re.compile(_VERSION), self._version),
+            (re.compile(_MONTH_RANGE), self._month_range),
+            (re.compile(_DAY_RANGE), self._day_range),
             (re.compile(_MONTH_FIRST), self._month_day),
             (re.compile(_DAY_FIRST), self._day_month),
             (re.compile(_TIME_RANGE), self._time_range),
@@ -348,6 +356,28 @@ class EnglishNormalizer:
             return self.date(year, month, int(match.group(2)))
         except ValueError:
             return match.group(0)
+
+    def _month_range(self, match: re.Match[str]) -> str:
+        month, first, second, year = match.groups()
+        return self._date_range(match, month, first, second, year)
+
+    def _day_range(self, match: re.Match[str]) -> str:
+        first, second, month, year = match.groups()
+        return self._date_range(match, month, first, second, year)
+
+    def _date_range(
+        self, match: re.Match[str], month: str, first: str, second: str, year: str | None
+    ) -> str:
+        """May 12-14, 12-14 May: from one day to another of a month."""
+        start, end = int(first), int(second)
+        if not 1 <= start < end <= 31:
+            return match.group(0)
+        name = MONTHS[_month_number(month) - 1]
+        if self.british:
+            words = f"the {self.ordinal(start)} to the {self.ordinal(end)} of {name}"
+        else:
+            words = f"{name} {self.ordinal(start)} to {self.ordinal(end)}"
+        return words if year is None else f"{words}, {self.year(int(year))}"
 
     def _day_month(self, match: re.Match[str]) -> str:
         month = _month_number(match.group(2))
