@@ -115,9 +115,49 @@ def test_every_unit_has_words() -> None:
         (
             "e",
             "Cuesta 1.234,56 €.",
-            "Cuesta mil doscientos treinta y cuatro coma cincuenta y seis euros.",
+            "Cuesta mil doscientos treinta y cuatro euros con cincuenta y seis céntimos.",
         ),
         ("e", "El 1º de mayo y la 2ª vez.", "El primero de mayo y la segunda vez."),
+        # times, money, dates, ranges and titles as a person reads them
+        ("e", "Son las 15:05, a las 7.30.", "Son las quince y cinco, a las siete treinta."),
+        ("e", "El Sr. García y la Dra. López.", "El señor García y la doctora López."),
+        ("e", "Cuesta 0,15 €/kWh.", "Cuesta quince céntimos por kilovatio hora."),
+        (
+            "e",
+            "Hoy es 07/12/2026, de 10-15 min.",
+            "Hoy es siete de diciembre de dos mil veintiséis, de diez a quince min.",
+        ),  # fmt: skip
+        (
+            "f",
+            "M. Dupont paie 12,99 €.",
+            "Monsieur Dupont paie douze euros et quatre-vingt-dix-neuf centimes.",
+        ),  # fmt: skip
+        (
+            "f",
+            "Le 2026-12-01, 10-15 minutes.",
+            "Le premier décembre deux mille vingt-six, dix à quinze minutes.",
+        ),  # fmt: skip
+        (
+            "i",
+            "Il Sig. Rossi arriva alle 7.30, ecc.",
+            "Il Signor Rossi arriva alle sette e trenta, eccetera.",
+        ),  # fmt: skip
+        (
+            "i",
+            "Vale 7.30 volte, alle 7:05.",
+            "Vale sette virgola trenta volte, alle sette e cinque.",
+        ),  # fmt: skip
+        (
+            "p",
+            "O Sr. Silva chega às 18h30 e paga R$ 12,99.",
+            "O Senhor Silva chega às dezoito "
+            "horas e trinta e paga doze reais e noventa e nove centavos.",
+        ),  # fmt: skip
+        (
+            "p",
+            "São 1.250 kWh, às 9h.",
+            "São mil duzentos e cinquenta quilowatts-hora, às nove horas.",
+        ),  # fmt: skip
         (
             "e",
             "El código es 123456789012345678.",
@@ -138,8 +178,29 @@ def test_numbers_in_other_languages(lang: str, written: str, said: str) -> None:
     assert spoken(NORMALIZER(written, lang)) == spoken(said)
 
 
+@pytest.mark.parametrize(
+    ("lang", "written", "said"),
+    [
+        # Chinese: after a decimal cn2an drops the point before ℃; dates and times with
+        # - and : (a - it reads as minus), ranges, Latin unit symbols
+        ("z", "温度是21.5°C，-3℃。", "温度是21.5摄氏度，负3摄氏度。"),
+        ("z", "今天是2026-12-07，会议在7:05，闹钟15:30。", "今天是2026年12月7日，会议在7点零5分，闹钟15点30分。"),  # noqa: E501
+        ("z", "等10-15分钟，风速5 m/s，电话010-12345678。", "等10到15分钟，风速5米每秒，电话010-12345678。"),  # noqa: E501
+        # Japanese: kanji numerals for dates and hours (七日 nanoka, not "nana ka")
+        ("j", "今日は2026-12-07です。", "今日は2026年十二月七日です。"),
+        ("j", "12月7日(月)、15:30から10-15分、3.2 kWh。", "十二月七日(月曜日)、十五時三十分から10から15分、3点2キロワット時。"),  # noqa: E501
+        # Hindi: espeak-ng dropped the minus (−3 °C was "three C") and the decimal point
+        ("h", "बाहर -3 °C है, अंदर 21.5 °C है।", "बाहर माइनस 3 डिग्री सेल्सियस है, अंदर 21 दशमलव 5 डिग्री सेल्सियस है।"),  # noqa: E501
+        ("h", "₹1,250 और 1,25,000, 45% नमी।", "1250 रुपये और 125000, 45 प्रतिशत नमी।"),
+        ("h", "मीटिंग 7:05 बजे है, 10-15 मिनट, 2026-12-07।", "मीटिंग 7 बजकर 5 मिनट है, 10 से 15 मिनट, 7 दिसंबर 2026।"),  # noqa: E501
+    ],
+)  # fmt: skip
+def test_numbers_in_chinese_japanese_and_hindi(lang: str, written: str, said: str) -> None:
+    assert NORMALIZER(written, lang) == said
+
+
 def test_languages_without_rules_are_only_cleaned() -> None:
-    # Hindi, Japanese and Mandarin numbers are read by their own G2P
+    # integers in Hindi, Japanese and Mandarin are read by their own G2P
     assert NORMALIZER("**तापमान** 21 डिग्री है 🌡️", "h") == "तापमान 21 डिग्री है"
     assert NORMALIZER("気温は21度です。", "j") == "気温は21度です。"
 

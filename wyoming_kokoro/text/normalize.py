@@ -4,8 +4,8 @@
 and unassigned code points, emoji with their joiners and variation selectors) and folds
 white space. ``TextNormalizer`` adds markdown removal and the language's rules: English
 (en-US, en-GB) in ``english.py``; Spanish, French, Italian and Brazilian Portuguese
-numbers in ``romance.py``; Japanese and Mandarin G2P read numbers themselves and only get
-the few fixes below; Hindi numbers are left to espeak-ng (num2words has no Hindi).
+numbers in ``romance.py``; the Japanese and Mandarin G2Ps and espeak-ng's Hindi read
+numbers themselves and only get the fixes below (num2words has no Hindi).
 """
 
 from __future__ import annotations
@@ -91,6 +91,8 @@ class TextNormalizer:
                 self._languages[lang_code] = _japanese
             elif lang_code == "z":
                 self._languages[lang_code] = _mandarin
+            elif lang_code == "h":
+                self._languages[lang_code] = _hindi
             else:
                 return None
         return self._languages[lang_code]
@@ -178,20 +180,130 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _NEGATIVE = re.compile(r"(?<![0-9A-Za-z.])[-−](?=\d)")
 
 
+# Not \w around them: in Chinese and Japanese a date touches the words before and after.
+_ISO_DATE = re.compile(r"(?<![0-9A-Za-z.\-/])(\d{4})-(\d{1,2})-(\d{1,2})(?![0-9A-Za-z\-/])")
+_CLOCK = re.compile(r"(?<![\d:])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])")
+_RANGE = re.compile(r"(?<![\d.,\-])(\d{1,4})\s?[-–~〜～]\s?(?=\d{1,4}(?![\d\-]))")
+
+
+def _clock(hour: str, minute: str, hours: str, minutes: str, zero: str = "") -> str:
+    """15:30 as 15時30分 (the G2P reads the counters); 7:05 as 7時5分, 9:00 as 9時."""
+    if int(minute) == 0:
+        return f"{int(hour)}{hours}"
+    return f"{int(hour)}{hours}{zero if int(minute) < 10 else ''}{int(minute)}{minutes}"
+
+
+def _units(text: str, units: dict[str, str]) -> str:
+    for symbol, word in units.items():
+        text = re.sub(rf"(?<=\d)\s?{re.escape(symbol)}(?![A-Za-z/])", word, text)
+    return text
+
+
+_JAPANESE_UNITS = {"kWh": "キロワット時", "kW": "キロワット", "km/h": "キロメートル毎時",
+                   "m/s": "メートル毎秒", "hPa": "ヘクトパスカル", "mm": "ミリ"}  # fmt: skip
+_MANDARIN_UNITS = {"kWh": "千瓦时", "kW": "千瓦", "km/h": "公里每小时", "m/s": "米每秒",
+                   "hPa": "百帕", "mm": "毫米"}  # fmt: skip
+
+
+_KANJI_DIGITS = "〇一二三四五六七八九"
+
+
+def _kanji(number: int) -> str:
+    """1-99 in kanji numerals: the G2P reads dates and hours from them (七日 nanoka, 一日
+    tsuitachi), where it reads 7日 as "nana ka"."""
+    tens, ones = divmod(number, 10)
+    head = "" if not tens else ("十" if tens == 1 else _KANJI_DIGITS[tens] + "十")
+    return head + (_KANJI_DIGITS[ones] if ones or not tens else "")
+
+
+def _japanese_date(match: re.Match[str]) -> str:
+    month, day = int(match[2]), int(match[3])
+    return f"{match[1]}年{_kanji(month)}月{_kanji(day)}日"
+
+
 def _japanese(text: str) -> str:
-    """What Misaki's Japanese G2P misreads: 21.5 (a sentence end), 1,500, -5, %, °C."""
+    """What Misaki's Japanese G2P misreads: 21.5 (a sentence end), 1,500, -5, %, °C, dates
+    and clock times written with - and :, ranges, Latin unit symbols."""
+    text = _ISO_DATE.sub(_japanese_date, text)
+    text = re.sub(r"[(（]([月火水木金土日])[)）]", r"(\1曜日)", text)  # 12月7日(月): Monday
+    text = re.sub(
+        r"(?<!\d)(\d{1,2})月(?:(\d{1,2})日)?",
+        lambda m: f"{_kanji(int(m[1]))}月" + (f"{_kanji(int(m[2]))}日" if m[2] else ""),
+        text,
+    )
+    text = _CLOCK.sub(lambda m: f"{_kanji(int(m[1]))}時" + (
+        f"{_kanji(int(m[2]))}分" if int(m[2]) else ""), text)  # fmt: skip
+    text = _RANGE.sub(r"\1から", text)
     text = _THOUSANDS.sub("", text)
     text = re.sub(r"(\d)\.(\d)", r"\1点\2", text)
     text = _NEGATIVE.sub("マイナス", text)
     text = re.sub(r"\s?(?:°C|℃|°)", "度", text)
+    text = _units(text, _JAPANESE_UNITS)
     return re.sub(r"\s?[%％]", "パーセント", text)
 
 
 def _mandarin(text: str) -> str:
-    """cn2an reads numbers, % and ℃; a minus sign and thousands commas it does not."""
+    """cn2an reads numbers and %; a minus sign, thousands commas, dates and clock times
+    written with - and :, ranges and Latin unit symbols it does not, and after a decimal
+    it drops the point before ℃ (21.5℃ is "二十一 五"): 摄氏度 it reads."""
+    text = _ISO_DATE.sub(lambda m: f"{m[1]}年{int(m[2])}月{int(m[3])}日", text)
+    text = _CLOCK.sub(lambda m: _clock(m[1], m[2], "点", "分", "零"), text)
+    text = _RANGE.sub(r"\1到", text)
     text = _THOUSANDS.sub("", text)
     text = _NEGATIVE.sub("负", text)
-    return re.sub(r"\s?°C", "℃", text)
+    text = _units(text, _MANDARIN_UNITS)
+    return re.sub(r"\s?(?:°C|℃)", "摄氏度", text)
+
+
+_HINDI_MONTHS = [
+    "जनवरी",
+    "फ़रवरी",
+    "मार्च",
+    "अप्रैल",
+    "मई",
+    "जून",
+    "जुलाई",
+    "अगस्त",
+    "सितंबर",
+    "अक्टूबर",
+    "नवंबर",
+    "दिसंबर",
+]
+_HINDI_UNITS = {
+    "°C": " डिग्री सेल्सियस", "℃": " डिग्री सेल्सियस", "°F": " डिग्री फ़ारेनहाइट",
+    "°": " डिग्री", "%": " प्रतिशत", "kWh": " किलोवाट घंटा", "kW": " किलोवाट",
+    "km/h": " किलोमीटर प्रति घंटा", "km": " किलोमीटर", "hPa": " हेक्टोपास्कल",
+}  # fmt: skip
+
+
+_HINDI_CLOCK = re.compile(_CLOCK.pattern + r"(?:\s*बजे)?")  # "7:05 बजे" says बजे once
+
+
+def _hindi_clock(match: re.Match[str]) -> str:
+    hour, minute = int(match[1]), int(match[2])
+    return f"{hour} बजे" if minute == 0 else f"{hour} बजकर {minute} मिनट"
+
+
+def _hindi(text: str) -> str:
+    """espeak-ng reads Hindi integers; not a sign (−3 °C was "three C"), a decimal point,
+    thousands commas (Western or Indian), units, the rupee sign, dates, times, ranges."""
+    text = _ISO_DATE.sub(
+        lambda m: (
+            f"{int(m[3])} {_HINDI_MONTHS[int(m[2]) - 1]} {m[1]}" if 1 <= int(m[2]) <= 12 else m[0]
+        ),
+        text,
+    )
+    text = _HINDI_CLOCK.sub(_hindi_clock, text)
+    text = _RANGE.sub(r"\1 से ", text)
+    text = re.sub(r"(?<=\d),(?=\d{2,3}(?!\d))", "", text)  # 1,25,000 and 1,250
+    text = _NEGATIVE.sub("माइनस ", text)
+    text = re.sub(r"₹\s?(\d+(?:\.\d+)?)", r"\1 रुपये", text)
+    text = re.sub(
+        r"(\d)\.(\d+)", lambda m: f"{m[1]} दशमलव {' '.join(m[2])}", text
+    )  # 21.5: "इक्कीस दशमलव पाँच"
+    for symbol, word in sorted(_HINDI_UNITS.items(), key=lambda i: -len(i[0])):
+        text = re.sub(rf"(?<=\d)\s?{re.escape(symbol)}(?![A-Za-z/])", word, text)
+    return text
 
 
 _NUM2WORDS = {"a": "en", "b": "en", "j": "ja"} | NUM2WORDS_LANGUAGES

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 
 from num2words import num2words
+
+
+def _months(names: str) -> tuple[str, ...]:
+    return tuple(names.split())
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,14 @@ class LanguageWords:
     percent: str
     degree: tuple[str, str]
     units: dict[str, tuple[str, str]]
+    to: str  # a range: 10-15
+    minutes: str  # between hour and minutes: 7:05 (a time)
+    months: tuple[str, ...]
+    date: str  # {day} {month} {year}
+    money: dict[str, tuple[str, str, str, str]]  # symbol: major one, many, minor one, many
+    money_and: str  # twelve euros AND ninety-nine cents
+    per: str  # €0.15/kWh
+    abbreviations: tuple[tuple[str, str], ...]  # (pattern, words), before the numbers
 
 
 _LANGUAGES = {
@@ -42,6 +55,26 @@ _LANGUAGES = {
             "cm": ("centímetro", "centímetros"),
             "kg": ("kilo", "kilos"),
         },
+        "a",
+        "y",
+        _months(
+            "enero febrero marzo abril mayo junio julio agosto septiembre octubre "
+            "noviembre diciembre"
+        ),  # fmt: skip
+        "{day} de {month} de {year}",
+        {
+            "€": ("euro", "euros", "céntimo", "céntimos"),
+            "$": ("dólar", "dólares", "centavo", "centavos"),
+        },  # fmt: skip
+        "con",
+        "por",
+        (
+            (r"\bSra\.(?=\s)", "señora"),
+            (r"\bSr\.(?=\s)", "señor"),
+            (r"\bDra\.(?=\s)", "doctora"),
+            (r"\bDr\.(?=\s)", "doctor"),
+            (r"\betc\.", "etcétera"),
+        ),  # fmt: skip
     ),
     "f": LanguageWords(
         "fr",
@@ -60,6 +93,26 @@ _LANGUAGES = {
             "cm": ("centimètre", "centimètres"),
             "kg": ("kilo", "kilos"),
         },
+        "à",
+        "",
+        _months(
+            "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
+        ),  # fmt: skip
+        "{day} {month} {year}",
+        {
+            "€": ("euro", "euros", "centime", "centimes"),
+            "$": ("dollar", "dollars", "cent", "cents"),
+        },  # fmt: skip
+        "et",
+        "par",
+        (
+            (r"\bMM\.(?=\s+[A-Z])", "Messieurs"),
+            (r"\bM\.(?=\s+[A-Z])", "Monsieur"),
+            (r"\bMme\b\.?", "Madame"),
+            (r"\bMlle\b\.?", "Mademoiselle"),
+            (r"\bDr\b\.?(?=\s+[A-Z])", "Docteur"),
+            (r"\betc\.", "et cetera"),
+        ),  # fmt: skip
     ),
     "i": LanguageWords(
         "it",
@@ -78,6 +131,28 @@ _LANGUAGES = {
             "cm": ("centimetro", "centimetri"),
             "kg": ("chilo", "chili"),
         },
+        "a",
+        "e",
+        _months(
+            "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre "
+            "ottobre novembre dicembre"
+        ),  # fmt: skip
+        "{day} {month} {year}",
+        {
+            "€": ("euro", "euro", "centesimo", "centesimi"),
+            "$": ("dollaro", "dollari", "centesimo", "centesimi"),
+        },  # fmt: skip
+        "e",
+        "al",
+        (
+            (r"\bSig\.ra\b", "Signora"),
+            (r"\bSig\.(?=\s)", "Signor"),
+            (r"\bDott\.ssa\b", "Dottoressa"),
+            (r"\bDott\.(?=\s)", "Dottor"),
+            (r"\bProf\.ssa\b", "Professoressa"),
+            (r"\bProf\.(?=\s)", "Professor"),
+            (r"\becc\.", "eccetera"),
+        ),  # fmt: skip
     ),
     "p": LanguageWords(
         "pt_BR",
@@ -96,6 +171,27 @@ _LANGUAGES = {
             "cm": ("centímetro", "centímetros"),
             "kg": ("quilo", "quilos"),
         },
+        "a",
+        "e",
+        _months(
+            "janeiro fevereiro março abril maio junho julho agosto setembro outubro "
+            "novembro dezembro"
+        ),  # fmt: skip
+        "{day} de {month} de {year}",
+        {
+            "R$": ("real", "reais", "centavo", "centavos"),
+            "€": ("euro", "euros", "cêntimo", "cêntimos"),
+            "$": ("dólar", "dólares", "centavo", "centavos"),
+        },  # fmt: skip
+        "e",
+        "por",
+        (
+            (r"\bSra\.(?=\s)", "Senhora"),
+            (r"\bSr\.(?=\s)", "Senhor"),
+            (r"\bDra\.(?=\s)", "Doutora"),
+            (r"\bDr\.(?=\s)", "Doutor"),
+            (r"\betc\.", "et cetera"),
+        ),  # fmt: skip
     ),
 }
 
@@ -118,11 +214,27 @@ class RomanceNormalizer:
         units = "|".join(re.escape(u) for u in sorted(self.words.units, key=len, reverse=True))
         # French groups thousands with (narrow) spaces, the others with points
         number = _number_pattern(". \u202f" if lang_code == "f" else ".")
-        separator = ":h" if lang_code == "f" else ":"  # 7h30 in French
+        hours = lang_code in ("f", "p")  # 7h30, 18h in French and Brazilian Portuguese
+        separator = ":h" if hours else ":"
         self._time = re.compile(
             rf"(?<![\w:])([01]?\d|2[0-3])[{separator}]([0-5]\d)(?![\w:])"
-            + (r"|(?<![\w:])([01]?\d|2[0-3])h(?![\w:])" if lang_code == "f" else "")
+            + (r"|(?<![\w:])([01]?\d|2[0-3])h(?![\w:])" if hours else "")
         )
+        # "alle 7.30", "a las 7.30", "às 7.30": a point between hour and minutes after the
+        # words that introduce a time (elsewhere 7.30 is a decimal)
+        self._dotted_time = re.compile(
+            r"\b(alle|dalle|ore|verso le|a las|las|às|as|à)\s"
+            r"([01]?\d|2[0-3])\.([0-5]\d)(?!\d|[.,]\d)"
+        )
+        self._iso_date = re.compile(r"(?<![\w.\-/])(\d{4})-(\d{2})-(\d{2})(?![\w\-/])")
+        self._slash_date = re.compile(r"(?<![\w./])(\d{1,2})/(\d{1,2})/(\d{4})(?![\w/])")
+        self._range = re.compile(r"(?<![\w.,\-–])(\d{1,4})\s?[-–]\s?(\d{1,4})(?![\w.,\-–/])")
+        symbols = "|".join(re.escape(c) for c in sorted(self.words.money, key=len, reverse=True))
+        self._money = re.compile(
+            rf"({symbols})\s?({number})(?:/({units}))?(?![\w])"
+            rf"|({number})\s?({symbols})(?:/({units}))?(?![\w])"
+        )
+        self._abbreviations = [(re.compile(p), w) for p, w in self.words.abbreviations]
         self._ordinal = re.compile(
             r"(?<![\w.,])(\d{1,4})(er|re|e|ème)\b"
             if lang_code == "f"
@@ -130,12 +242,12 @@ class RomanceNormalizer:
         )
         self._temperature = re.compile(rf"({number})\s?(?:°|º)\s?([CF])?(?!\w)")
         self._percent = re.compile(rf"({number})\s?%")
-        self._euro = re.compile(rf"€\s?({number})|({number})\s?€")
         self._unit = re.compile(rf"({number})\s?({units})(?![\w/])")
         self._number = re.compile(number)
 
     def cardinal(self, value: int) -> str:
-        return str(num2words(value, lang=self.words.num2words_lang))
+        # num2words writes "mil, duzentos": a comma would be a pause inside the number
+        return str(num2words(value, lang=self.words.num2words_lang)).replace(",", "")
 
     def number(self, text: str) -> str:
         negative = text[:1] in "-−"
@@ -181,30 +293,86 @@ class RomanceNormalizer:
         number, unit = match.groups()
         return f"{self.number(number)} {self.words.units[unit][0 if self._is_one(number) else 1]}"
 
-    def _euro_words(self, match: re.Match[str]) -> str:
-        number = match.group(1) or match.group(2)
-        one = self._is_one(number)
-        return f"{self.number(number)} {'euro' if one or self.lang_code == 'i' else 'euros'}"
+    def _money_words(self, match: re.Match[str]) -> str:
+        symbol, amount, unit = match.group(1, 2, 3)
+        if symbol is None:
+            amount, symbol, unit = match.group(4, 5, 6)
+        one, many, cent, cents = self.words.money[symbol]
+        sign = f"{self.words.minus} " if amount[:1] in "-−" else ""
+        digits = amount.lstrip("-−")
+        whole, _, fraction = re.sub(r"[. \u202f](?=\d{3}(?!\d))", "", digits).partition(",")
+        if "." in whole:  # 12.99 written with a point: a decimal, not thousands
+            whole, _, fraction = whole.partition(".")
+        units = int(whole or "0")
+        minor = int(fraction.ljust(2, "0")) if fraction and len(fraction) <= 2 else 0
+        if fraction and len(fraction) > 2:  # more precise than money is spoken
+            words = f"{self.number(digits)} {many}"
+        else:
+            parts = []
+            if units or not minor:
+                parts.append(f"{self.cardinal(units)} {one if units == 1 else many}")
+            if minor:
+                parts.append(f"{self.cardinal(minor)} {cent if minor == 1 else cents}")
+            words = f" {self.words.money_and} ".join(parts)
+        if unit:
+            words += f" {self.words.per} {self.words.units[unit][0]}"
+        return sign + words
 
     def _time_words(self, match: re.Match[str]) -> str:
-        if match.group(1) is None:  # French "7h"
-            return f"{self.cardinal(int(match.group(3)))} heures"
-        hour, minute = int(match.group(1)), int(match.group(2))
+        if match.group(1) is None:  # "7h" (French, Portuguese)
+            hour = int(match.group(3))
+            return f"{self.cardinal(hour)} {self._hours(hour)}"
+        return self._clock(int(match.group(1)), int(match.group(2)), "h" in match.group(0))
+
+    def _hours(self, hour: int) -> str:
         if self.lang_code == "f":
-            hours = "heure" if hour == 1 else "heures"
-            return f"{self.cardinal(hour)} {hours}" + (
-                f" {self.cardinal(minute)}" if minute else ""
-            )
-        return self.cardinal(hour) + (f" {self.cardinal(minute)}" if minute else "")
+            return "heure" if hour <= 1 else "heures"
+        return "hora" if hour == 1 else "horas"
+
+    def _clock(self, hour: int, minute: int, hour_word: bool = False) -> str:
+        if self.lang_code in ("f", "p") or hour_word:  # dix-huit heures, dezoito horas
+            words = f"{self.cardinal(hour)} {self._hours(hour)}"
+        else:
+            words = self.cardinal(hour)
+        if not minute:
+            return words
+        # "quince y cinco" but "dieciocho cuarenta y cinco" (Spanish joins only 1-9)
+        joined = self.words.minutes and (minute < 10 or self.lang_code != "e")
+        joiner = f" {self.words.minutes} " if joined else " "
+        return words + joiner + self.cardinal(minute)
+
+    def _date(self, year: int, month: int, day: int, match: re.Match[str]) -> str:
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            return match.group(0)
+        first = "premier" if self.lang_code == "f" and day == 1 else str(day)
+        return self.words.date.format(day=first, month=self.words.months[month - 1], year=year)
 
     def __call__(self, text: str) -> str:
+        for pattern, words in self._abbreviations:
+            text = pattern.sub(partial(_expanded, words), text)
+        text = self._iso_date.sub(
+            lambda m: self._date(int(m.group(1)), int(m.group(2)), int(m.group(3)), m), text
+        )
+        text = self._slash_date.sub(
+            lambda m: self._date(int(m.group(3)), int(m.group(2)), int(m.group(1)), m), text
+        )
+        text = self._dotted_time.sub(
+            lambda m: f"{m.group(1)} {self._clock(int(m.group(2)), int(m.group(3)))}", text
+        )
         text = self._time.sub(self._time_words, text)
+        text = self._range.sub(lambda m: f"{m.group(1)} {self.words.to} {m.group(2)}", text)
         text = self._ordinal.sub(self._ordinal_words, text)
         text = self._temperature.sub(self._temperature_words, text)
         text = self._percent.sub(lambda m: f"{self.number(m.group(1))} {self.words.percent}", text)
-        text = self._euro.sub(self._euro_words, text)
+        text = self._money.sub(self._money_words, text)
         text = self._unit.sub(self._unit_words, text)
         return self._number.sub(lambda m: self.number(m.group(0)), text)
+
+
+def _expanded(words: str, match: re.Match[str]) -> str:
+    """An abbreviation's words; its point stays where it ends the text (the sentence)."""
+    ends = match.group(0).endswith(".") and not match.string[match.end() :].strip()
+    return words + ("." if ends else "")
 
 
 # Kokoro language letter -> num2words language, for the languages above
