@@ -199,6 +199,22 @@ TABLE: list[tuple[str, str, bool]] = [
     ("Usage is 6.5 kWh/day.", "Usage is six point five kilowatt hours per day.", False),
     ("It's a 50/50 chance.", "It's a fifty-fifty chance.", False),
     (
+        "It was left at 12 Main St. The gate is at 40 Oak Dr. Call Dr. Lee in St. Louis.",
+        "It was left at twelve Main Street. The gate is at forty Oak Drive. Call Doctor Lee "
+        "in Saint Louis.",
+        False,
+    ),
+    (
+        "Sunrise is 07:42:00, the alarm is set for 06:30:00, the timer is 00:05:00.",
+        "Sunrise is seven forty-two, the alarm is set for six thirty, the timer is five minutes.",
+        False,
+    ),
+    (
+        "Node 0x1A is at 2700K; 5 * 3 => 15.",
+        "Node hex one A is at two thousand seven hundred kelvin; five times three to fifteen.",
+        False,
+    ),  # fmt: skip
+    (
         "Away May 12-14, and 24–26 Dec 2026.",
         "Away May twelfth to fourteenth, and December "
         "twenty-fourth to twenty-sixth, twenty twenty-six.",

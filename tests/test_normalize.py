@@ -220,6 +220,9 @@ def test_markdown_blocks_disappear() -> None:
         assert NORMALIZER(line, "a") == ""
     assert NORMALIZER("| Room | Temp |", "a") == "Room, Temp"
     assert NORMALIZER("![a cat](cat.png) __bold__ and _it_", "a") == "a cat bold and it"
+    # to-do items, as an LLM lists a shopping list: the boxes are not read
+    for line in ("- [ ] Milk", "- [x] Milk", "* [X] Milk", "1. [ ] Milk"):
+        assert NORMALIZER(line, "a") == "Milk", line
 
 
 @pytest.mark.parametrize(

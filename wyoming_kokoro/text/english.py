@@ -148,6 +148,7 @@ class EnglishNormalizer:
     def __init__(self, british: bool = False) -> None:
         self.british = british
         self._rules: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+            (re.compile(r"\b0x([0-9A-Fa-f]+)\b"), self._hex),  # Zigbee and Z-Wave ids
             (re.compile(_EMAIL), self._email),
             (re.compile(_URL), self._url),
             (re.compile(_IP), self._ip),
@@ -184,6 +185,7 @@ class EnglishNormalizer:
             (re.compile(r"(?<![\w/])24/7(?![\w/])"), lambda _: "twenty-four seven"),
             (re.compile(r"(?<![\w/.])50/50(?![\w/])"), lambda _: "fifty-fifty"),
             (re.compile(r"(?<![\w/.])(\d{1,3}(?:\.\d)?)/(\d{1,3})(?![\w/]|\.\d)"), self._fraction),
+            (re.compile(r"(?<![\w.])(\d{4,5})\s?K\b"), lambda m: f"{self.number(m[1])} kelvin"),
             (re.compile(_SCALED), self._scaled),
             (re.compile(r"(?<![\w.])(\d+)x\b"), lambda m: f"{self.number(m.group(1))} times"),
             # digits inside a name (ESP32, 3D, Zigbee2MQTT) are left to the G2P
@@ -401,10 +403,21 @@ class EnglishNormalizer:
         half = match.group(4)
         if hour > 23 or minute > 59 or (half and not 1 <= hour <= 12):
             return match.group(0)
-        before = match.string[max(0, match.start() - 12) : match.start()].lower()
-        if seconds and not re.search(r"\b(at|by|until|till|from)\s*$", before):
+        before = match.string[max(0, match.start() - 40) : match.start()].lower()
+        if seconds and not self._time_of_day(hour, before):
             return self._duration(hour, minute, int(seconds))  # a timer: 00:05:00, 1:23:45
         return self._clock_words(hour, minute, seconds, half)
+
+    @staticmethod
+    def _time_of_day(hour: int, before: str) -> bool:
+        """With seconds, a time of day only after the words that introduce one ("at",
+        "sunrise is", "set for"), not a timer's or a duration's ("the timer is")."""
+        if re.search(r"\b(at|by|until|till|from)\s*$", before):
+            return True
+        if not re.search(r"\b(for|is|was|to)\s*:?\s*$", before):
+            return False
+        durations = r"\b(timer|remaining|duration|left|elapsed|runtime|uptime|countdown)\b"
+        return hour > 0 and not re.search(durations, before)
 
     def _duration(self, hours: int, minutes: int, seconds: int) -> str:
         parts = [
@@ -521,6 +534,10 @@ class EnglishNormalizer:
         if prose:  # "1 in 3 people", "2 A grades"
             return f"{self.number(number)}{space}{symbol}"
         return self._quantity_words(number, symbol)
+
+    def _hex(self, match: re.Match[str]) -> str:
+        chars = [DIGITS[int(c)] if c.isdigit() else c.upper() + "." for c in match[1]]
+        return "hex " + " ".join(chars)
 
     def _weekday(self, match: re.Match[str]) -> str:
         name = WEEKDAYS[match.group(1)]

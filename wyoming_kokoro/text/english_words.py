@@ -219,6 +219,10 @@ WORD_RULES: list[tuple[str, str]] = [
     (r"\bSO2\b", "S.O. 2"),
     (r"\bO3\b", "ozone"),
     (r"\b(PM|VOC)(?=\d)", r"\1 "),
+    # an address (a number, a name, then St. or Dr.) ends in a street: "12 Main St. The
+    # driver…" is Main Street, and its point still ends the sentence
+    (r"\b(\d+[A-Za-z]?\s+(?:[A-Z][\w'-]*\s+){1,3})St\.(?=\s+[A-Z])", r"\1Street."),
+    (r"\b(\d+[A-Za-z]?\s+(?:[A-Z][\w'-]*\s+){1,3})Dr\.(?=\s+[A-Z])", r"\1Drive."),
     (r"\bDr\.(?=\s+[A-Z])", "Doctor"),
     (r"\bDr\.", "Drive"),
     (r"\bSt\.(?=\s+[A-Z])", "Saint"),
@@ -230,8 +234,11 @@ WORD_RULES: list[tuple[str, str]] = [
     (r"\bJr\.", "Junior"),
     (r"\bSr\.", "Senior"),
     (r"\bMt\.", "Mount"),
+    (r"\bAve\.(?=\s+[A-Z])", "Avenue."),  # the next sentence begins
     (r"\bAve\.", "Avenue"),
+    (r"\bBlvd\.(?=\s+[A-Z])", "Boulevard."),  # the next sentence begins
     (r"\bBlvd\.", "Boulevard"),
+    (r"\bRd\.(?=\s+[A-Z])", "Road."),  # the next sentence begins
     (r"\bRd\.", "Road"),
     (r"\b[Vv]s\.?(?=\s)", "versus"),
     (r"\b[Aa]pprox\.?(?=\s)", "approximately"),
@@ -239,6 +246,7 @@ WORD_RULES: list[tuple[str, str]] = [
     (r"\b[Ee]\.[Gg]\.", "for example"),
     (r"\b[Ii]\.[Ee]\.", "that is"),
     (r"\bmins?\.(?=\s+[a-z])", "minutes"),
+    (r"(?<=\d)\s*\*\s*(?=\d)", " times "),  # 5 * 3 (before the numbers are words)
 ]
 
 SYMBOL_RULES: list[tuple[re.Pattern[str], str]] = [
@@ -252,6 +260,7 @@ SYMBOL_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b([Aa]nd)/or\b"), r"\1 or"),
     (re.compile(r"(?<=[A-Za-z])/(?=[A-Za-z])"), " or "),
     (re.compile(r"\s*±\s*"), " plus or minus "),
+    (re.compile(r"\s*=>\s*"), " to "),
     (re.compile(r"\s*=\s*"), " equals "),
     (re.compile(r"\s*[×]\s*"), " times "),
     (re.compile(r"\s*≈\s*|(?<!\w)~\s*(?=\w)"), " about "),

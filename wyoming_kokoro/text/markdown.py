@@ -1,8 +1,8 @@
 """Markdown out of LLM answers: keep the words, drop the markup.
 
 Works on one line or sentence at a time (streamed text arrives that way): headings,
-emphasis, strike-through, links and images, inline code and code fences, list markers,
-block quotes, table pipes and horizontal rules.
+emphasis, strike-through, links and images, inline code and code fences, list markers and
+to-do boxes, block quotes, table pipes and horizontal rules.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ _RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
 _HEADING = re.compile(r"^\s*#{1,6}\s+")
 _QUOTE = re.compile(r"^\s*(>\s?)+")
 _BULLET = re.compile(r"^\s*(?:[-*+•▪‣◦]|\d{1,3}[.)])\s+")
+_CHECKBOX = re.compile(r"^\s*\[[ xX✓]\]\s+")  # a to-do item: - [ ] Milk, - [x] Eggs
 _IMAGE = re.compile(r"!\[([^\[\]]*)\]\([^()]*\)")
 _LINK = re.compile(r"\[([^\[\]]+)\]\([^()]*\)")
 _AUTOLINK = re.compile(r"<((?:https?://|mailto:)[^>\s]+)>")
@@ -32,7 +33,7 @@ def strip_markdown(text: str) -> str:
         return ""
     text = _HEADING.sub("", text)
     text = _QUOTE.sub("", text)
-    text = _BULLET.sub("", text)
+    text = _CHECKBOX.sub("", _BULLET.sub("", text))
     text = _IMAGE.sub(r"\1", text)
     text = _LINK.sub(r"\1", text)
     text = _AUTOLINK.sub(r"\1", text)
