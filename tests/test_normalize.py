@@ -118,6 +118,24 @@ def test_every_unit_has_words() -> None:
             "Cuesta mil doscientos treinta y cuatro euros con cincuenta y seis céntimos.",
         ),
         ("e", "El 1º de mayo y la 2ª vez.", "El primero de mayo y la segunda vez."),
+        # a number agrees with its noun (num2words says the masculine form)
+        (
+            "e",
+            "Hay 1 ventana y 21 luces, 1 día, 200 casas, 21 grados y el 1 por ciento.",
+            "Hay una ventana y veintiuna luces, un día, doscientas casas, veintiún grados y el "
+            "uno por ciento.",
+        ),  # fmt: skip
+        (
+            "p",
+            "2 janelas, 1 lâmpada, 1 dia e 1 kWh.",
+            "duas janelas, uma lâmpada, um dia e um quilowatt-hora.",
+        ),  # fmt: skip
+        (
+            "i",
+            "1 finestra, 1 ora, 1 grado, 1 studio.",
+            "una finestra, un'ora, un grado, uno studio.",
+        ),  # fmt: skip
+        ("f", "1 fenêtre, 21 lampes, 1 degré.", "une fenêtre, vingt et une lampes, un degré."),
         # times, money, dates, ranges and titles as a person reads them
         ("e", "Son las 15:05, a las 7.30.", "Son las quince y cinco, a las siete treinta."),
         ("e", "El Sr. García y la Dra. López.", "El señor García y la doctora López."),

@@ -291,7 +291,11 @@ class RomanceNormalizer:
 
     def _unit_words(self, match: re.Match[str]) -> str:
         number, unit = match.groups()
-        return f"{self.number(number)} {self.words.units[unit][0 if self._is_one(number) else 1]}"
+        noun = self.words.units[unit][0 if self._is_one(number) else 1]
+        words = self.number(number)
+        if re.fullmatch(r"[-−]?\d+", number):  # un kilovatio, veintiún kilómetros
+            words = agree(words, noun.split(" ")[0], self.lang_code)
+        return f"{words} {noun}"
 
     def _money_words(self, match: re.Match[str]) -> str:
         symbol, amount, unit = match.group(1, 2, 3)
@@ -366,7 +370,93 @@ class RomanceNormalizer:
         text = self._percent.sub(lambda m: f"{self.number(m.group(1))} {self.words.percent}", text)
         text = self._money.sub(self._money_words, text)
         text = self._unit.sub(self._unit_words, text)
-        return self._number.sub(lambda m: self.number(m.group(0)), text)
+        text = self._number.sub(self._number_words, text)
+        return re.sub(r"\b(un')\s+", r"\1", text) if self.lang_code == "i" else text
+
+    def _number_words(self, match: re.Match[str]) -> str:
+        words = self.number(match.group(0))
+        noun = re.match(r"\s+([^\W\d_]+)", match.string[match.end() :])
+        if noun is None or not re.fullmatch(r"[-−]?\d+", match.group(0)):
+            return words
+        return agree(words, noun.group(1), self.lang_code)
+
+
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+# The number before a noun agrees with it: "una ventana", "um dia", "duas lâmpadas",
+# "doscientas casas", "une fenêtre". num2words says the masculine form only, so a noun's
+# gender is guessed from its ending, with the common exceptions, and a French list.
+_FEMININE_ENDINGS = {
+    "e": ("a", "as", "ción", "ciones", "sión", "siones", "dad", "dades", "tud", "tudes",
+          "umbre", "umbres"),
+    "p": ("a", "as", "ção", "ções", "são", "sões", "dade", "dades", "agem", "agens"),
+    "i": ("a", "zione", "sione", "tà"),
+    "f": ("tion", "tions", "sion", "sions", "ure", "ures", "ette", "ettes", "elle", "elles",
+          "ée", "ées", "ière", "ières", "euse", "euses", "ité", "ités", "ance", "ances",
+          "ence", "ences"),
+}  # fmt: skip
+_FEMININE_WORDS = {
+    "e": _word_set("luz luces noche noches tarde tardes llave llaves calle calles vez veces "
+                   "red redes flor flores nube nubes parte partes gente mujer mujeres clase "
+                   "clases fuente fuentes imagen imágenes"),
+    "p": _word_set("luz luzes vez vezes noite noites tarde tardes chave chaves rede redes "
+                   "parte partes cor cores flor flores mulher mulheres gente"),
+    "i": _word_set("luce luci notte notti chiave chiavi parte parti"),
+    "f": _word_set("fenêtre fenêtres lampe lampes porte portes chambre chambres pièce "
+                   "pièces cuisine maison maisons prise prises ampoule ampoules heure heures "
+                   "minute minutes seconde secondes personne personnes alarme alarmes semaine "
+                   "semaines fois lumière lumières voiture voitures machine machines "
+                   "batterie batteries"),
+}  # fmt: skip
+_MASCULINE_WORDS = _word_set(
+    "día días dia dias mapa mapas problema problemas sistema sistemas programa programas "
+    "programma programmi clima climas tema temas idioma idiomas planeta planetas sofá "
+    "sofás esquema esquemas aroma aromas"
+)
+# Not nouns: the number before them keeps its own form ("el uno por ciento").
+_NOT_NOUNS = _word_set(
+    "por de del y o a al en con para que e ou em do da dos das com per di in il la le "
+    "pour et à avec sur des du les"
+)
+
+
+def _feminine(noun: str, lang_code: str) -> bool:
+    word = noun.lower()
+    if word in _MASCULINE_WORDS:
+        return False
+    return word in _FEMININE_WORDS.get(lang_code, ()) or word.endswith(
+        _FEMININE_ENDINGS.get(lang_code, ())
+    )
+
+
+def agree(words: str, noun: str, lang_code: str) -> str:
+    """A cardinal's words (num2words: masculine) as said before ``noun``."""
+    noun = re.split(r"[\s-]", noun)[0]  # quilowatt-hora: the head noun
+    if noun.lower() in _NOT_NOUNS:
+        return words
+    feminine = _feminine(noun, lang_code)
+    *head, last = words.split(" ")
+    if lang_code == "e":
+        if last.endswith("uno"):  # un grado, veintiún grados, una ventana, veintiuna
+            last = (
+                last[:-1] + "a" if feminine else ("veintiún" if last == "veintiuno" else last[:-1])
+            )
+        if feminine:
+            head = [w.replace("ientos", "ientas") for w in head]
+            last = last.replace("ientos", "ientas")
+    elif lang_code == "p" and feminine:  # uma lâmpada, duas, duzentas
+        last = {"um": "uma", "dois": "duas"}.get(last, last).replace("entos", "entas")
+        head = [w.replace("entos", "entas") for w in head]
+    elif lang_code == "i" and last.endswith("uno"):
+        if feminine:
+            last = last[:-1] + ("'" if noun[:1].lower() in "aeiouàèéìòù" else "a")
+        elif last == "uno" and not re.match(r"(?i)(s[^aeiouàèéìòù]|z|gn|ps|x|y)", noun):
+            last = "un"  # un grado, uno studio
+    elif lang_code == "f" and feminine and last == "un":  # une fenêtre, vingt et une
+        last = "une"
+    return " ".join([*head, last])
 
 
 def _expanded(words: str, match: re.Match[str]) -> str:
