@@ -118,6 +118,18 @@ def test_every_unit_has_words() -> None:
             "Cuesta mil doscientos treinta y cuatro euros con cincuenta y seis céntimos.",
         ),
         ("e", "El 1º de mayo y la 2ª vez.", "El primero de mayo y la segunda vez."),
+        # hours, minutes, litres, volts written as symbols
+        (
+            "f",
+            "À 9 h 30, 2,5 l, 5 m/s, 230 V.",
+            "À neuf heures trente, deux virgule cinq "
+            "litres, cinq mètres par seconde, deux cent trente volts.",
+        ),  # fmt: skip
+        (
+            "e",
+            "Dura 1 h 20 min, a las 21:00 h.",
+            "Dura una hora veinte minutos, a las veintiuna horas.",
+        ),  # fmt: skip
         # a number agrees with its noun (num2words says the masculine form)
         (
             "e",
@@ -143,7 +155,7 @@ def test_every_unit_has_words() -> None:
         (
             "e",
             "Hoy es 07/12/2026, de 10-15 min.",
-            "Hoy es siete de diciembre de dos mil veintiséis, de diez a quince min.",
+            "Hoy es siete de diciembre de dos mil veintiséis, de diez a quince minutos.",
         ),  # fmt: skip
         (
             "f",

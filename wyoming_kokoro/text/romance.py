@@ -54,6 +54,12 @@ _LANGUAGES = {
             "mm": ("milímetro", "milímetros"),
             "cm": ("centímetro", "centímetros"),
             "kg": ("kilo", "kilos"),
+            "h": ("hora", "horas"),
+            "min": ("minuto", "minutos"),
+            "l": ("litro", "litros"),
+            "L": ("litro", "litros"),
+            "m/s": ("metro por segundo", "metros por segundo"),
+            "V": ("voltio", "voltios"),
         },
         "a",
         "y",
@@ -92,6 +98,12 @@ _LANGUAGES = {
             "mm": ("millimètre", "millimètres"),
             "cm": ("centimètre", "centimètres"),
             "kg": ("kilo", "kilos"),
+            "h": ("heure", "heures"),
+            "min": ("minute", "minutes"),
+            "l": ("litre", "litres"),
+            "L": ("litre", "litres"),
+            "m/s": ("mètre par seconde", "mètres par seconde"),
+            "V": ("volt", "volts"),
         },
         "à",
         "",
@@ -130,6 +142,12 @@ _LANGUAGES = {
             "mm": ("millimetro", "millimetri"),
             "cm": ("centimetro", "centimetri"),
             "kg": ("chilo", "chili"),
+            "h": ("ora", "ore"),
+            "min": ("minuto", "minuti"),
+            "l": ("litro", "litri"),
+            "L": ("litro", "litri"),
+            "m/s": ("metro al secondo", "metri al secondo"),
+            "V": ("volt", "volt"),
         },
         "a",
         "e",
@@ -170,6 +188,12 @@ _LANGUAGES = {
             "mm": ("milímetro", "milímetros"),
             "cm": ("centímetro", "centímetros"),
             "kg": ("quilo", "quilos"),
+            "h": ("hora", "horas"),
+            "min": ("minuto", "minutos"),
+            "l": ("litro", "litros"),
+            "L": ("litro", "litros"),
+            "m/s": ("metro por segundo", "metros por segundo"),
+            "V": ("volt", "volts"),
         },
         "a",
         "e",
@@ -217,7 +241,7 @@ class RomanceNormalizer:
         hours = lang_code in ("f", "p")  # 7h30, 18h in French and Brazilian Portuguese
         separator = ":h" if hours else ":"
         self._time = re.compile(
-            rf"(?<![\w:])([01]?\d|2[0-3])[{separator}]([0-5]\d)(?![\w:])"
+            rf"(?<![\w:])([01]?\d|2[0-3])[{separator}]([0-5]\d)(?:\s?h(?!\w))?(?![\w:])"
             + (r"|(?<![\w:])([01]?\d|2[0-3])h(?![\w:])" if hours else "")
         )
         # "alle 7.30", "a las 7.30", "às 7.30": a point between hour and minutes after the
@@ -325,7 +349,8 @@ class RomanceNormalizer:
     def _time_words(self, match: re.Match[str]) -> str:
         if match.group(1) is None:  # "7h" (French, Portuguese)
             hour = int(match.group(3))
-            return f"{self.cardinal(hour)} {self._hours(hour)}"
+            unit = self._hours(hour)
+            return f"{agree(self.cardinal(hour), unit, self.lang_code)} {unit}"
         return self._clock(int(match.group(1)), int(match.group(2)), "h" in match.group(0))
 
     def _hours(self, hour: int) -> str:
@@ -335,7 +360,8 @@ class RomanceNormalizer:
 
     def _clock(self, hour: int, minute: int, hour_word: bool = False) -> str:
         if self.lang_code in ("f", "p") or hour_word:  # dix-huit heures, dezoito horas
-            words = f"{self.cardinal(hour)} {self._hours(hour)}"
+            words = f"{agree(self.cardinal(hour), self._hours(hour), self.lang_code)} "
+            words += self._hours(hour)  # une heure, veintiuna horas
         else:
             words = self.cardinal(hour)
         if not minute:
