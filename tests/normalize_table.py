@@ -52,13 +52,13 @@ TABLE: list[tuple[str, str, bool]] = [
     # times
     ("The alarm is set for 6:30 AM.", "The alarm is set for six thirty AM.", True),
     ("Dinner is at 6:45pm.", "Dinner is at six forty-five PM.", False),
-    ("The train leaves at 18:45.", "The train leaves at eighteen forty-five.", True),
+    ("The train leaves at 18:45.", "The train leaves at six forty-five PM.", True),
     ("Wake me at 7 a.m. tomorrow.", "Wake me at seven AM tomorrow.", False),
     ("Lunch is at 12:00.", "Lunch is at noon.", False),
     ("The lights go off at 00:00.", "The lights go off at midnight.", False),
     ("The bus comes at 6:05.", "The bus comes at six oh five.", False),
     ("The meeting starts at 9:00.", "The meeting starts at nine o'clock.", False),
-    ("The shift ends at 22:00.", "The shift ends at twenty-two hundred.", False),
+    ("The shift ends at 22:00.", "The shift ends at ten PM.", False),
     ("The timer ends at 10:15:30.", "The timer ends at ten fifteen and thirty seconds.", False),
     # dates and years
     (
@@ -206,7 +206,8 @@ TABLE: list[tuple[str, str, bool]] = [
     ),
     (
         "Sunrise is 07:42:00, the alarm is set for 06:30:00, the timer is 00:05:00.",
-        "Sunrise is seven forty-two, the alarm is set for six thirty, the timer is five minutes.",
+        "Sunrise is seven forty-two AM, the alarm is set for six thirty AM, the timer is five "
+        "minutes.",
         False,
     ),
     (
@@ -222,6 +223,11 @@ TABLE: list[tuple[str, str, bool]] = [
     ),  # fmt: skip
     ("Lights and/or fans.", "Lights and or fans.", False),
     (
+        "Temp: 21.5°C / 70.7°F.",
+        "Temp: twenty-one point five degrees Celsius or seventy point seven degrees Fahrenheit.",
+        False,
+    ),
+    (
         "Mon: 12 °C, Tue: 14 °C, Wed: 9 °C.",
         "Monday: twelve degrees Celsius, Tuesday: fourteen degrees Celsius, "
         "Wednesday: nine degrees Celsius.",
@@ -234,7 +240,7 @@ TABLE: list[tuple[str, str, bool]] = [
     ),  # fmt: skip
     ("We sat in the sun. Sun is a star.", "We sat in the sun. Sun is a star.", False),
     ("Open hours are 9am-5pm.", "Open hours are nine AM to five PM.", False),
-    ("Quiet from 22:00-07:00.", "Quiet from twenty-two hundred to seven o'clock.", False),
+    ("Quiet from 22:00-07:00.", "Quiet from ten PM to seven AM.", False),
     ("The timer has 45s left.", "The timer has forty-five seconds left.", False),
     (
         "It ends in 1h 20m, or 5 mins.",
@@ -278,7 +284,7 @@ TABLE: list[tuple[str, str, bool]] = [
     ("Energy price €0.32/kWh.", "Energy price thirty-two cents per kilowatt hour.", False),
     ("Rated 4.5/5 stars.", "Rated four point five out of five stars.", False),
     ("Dinner at 5.30pm.", "Dinner at five thirty PM.", False),
-    ("It starts at 06:00.", "It starts at six o'clock.", False),
+    ("It starts at 06:00.", "It starts at six AM.", False),
     ("It ends at 0:30.", "It ends at twelve thirty AM.", False),
     ("She is in her 20s.", "She is in her twenties.", False),
     (
@@ -309,6 +315,11 @@ TABLE: list[tuple[str, str, bool]] = [
 
 # en-GB differences: spelling, "and" in numbers, day-first dates
 BRITISH: list[tuple[str, str]] = [
+    # 24-hour times stay 24-hour in en-GB (en-US says "six forty-five PM", "seven AM")
+    (
+        "The train leaves at 18:45, not 07:00.",
+        "The train leaves at eighteen forty-five, not seven o'clock.",
+    ),  # fmt: skip
     ("The hose is 15 m long.", "The hose is fifteen metres long."),
     ("The kettle holds 1.5 L.", "The kettle holds one point five litres."),
     ("There are 125 people.", "There are one hundred and twenty-five people."),

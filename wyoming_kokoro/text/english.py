@@ -406,6 +406,8 @@ class EnglishNormalizer:
         before = match.string[max(0, match.start() - 40) : match.start()].lower()
         if seconds and not self._time_of_day(hour, before):
             return self._duration(hour, minute, int(seconds))  # a timer: 00:05:00, 1:23:45
+        if not half and not self.british and match.group(1).startswith("0") and hour:
+            half = "A"  # a 24-hour time (07:00) in en-US: seven AM
         return self._clock_words(hour, minute, seconds, half)
 
     @staticmethod
@@ -430,6 +432,8 @@ class EnglishNormalizer:
         return parts[0] if len(parts) == 1 else f"{' '.join(parts[:-1])} and {parts[-1]}"
 
     def _clock_words(self, hour: int, minute: int, seconds: str | None, half: str | None) -> str:
+        if not half and not self.british and 13 <= hour <= 23:
+            hour, half = hour - 12, "P"  # en-US says 15:30 as "three thirty PM"
         if half:
             spoken = self.cardinal(hour)
             if minute:

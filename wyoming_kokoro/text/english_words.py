@@ -258,6 +258,7 @@ SYMBOL_RULES: list[tuple[re.Pattern[str], str]] = [
     # A/C, N/A, I/O: letters, not choices (dotted, or "A" is read as the article)
     (re.compile(r"\b([A-Z])/([A-Z])\b\.?"), r"\1.\2."),
     (re.compile(r"\b([Aa]nd)/or\b"), r"\1 or"),
+    (re.compile(r"\s+/\s+"), " or "),  # 21.5 °C / 70.7 °F
     (re.compile(r"(?<=[A-Za-z])/(?=[A-Za-z])"), " or "),
     (re.compile(r"\s*±\s*"), " plus or minus "),
     (re.compile(r"\s*=>\s*"), " to "),
