@@ -118,6 +118,13 @@ def test_every_unit_has_words() -> None:
             "Cuesta mil doscientos treinta y cuatro euros con cincuenta y seis céntimos.",
         ),
         ("e", "El 1º de mayo y la 2ª vez.", "El primero de mayo y la segunda vez."),
+        # entity ids: a point inside a word would end the sentence
+        ("f", "La light.salon est allumée.", "La light point salon est allumée."),
+        (
+            "e",
+            "El sensor.temperatura_salon marca 20 °C.",
+            "El sensor punto temperatura salon marca veinte grados Celsius.",
+        ),  # fmt: skip
         # hours, minutes, litres, volts written as symbols
         (
             "f",
@@ -243,6 +250,14 @@ def test_numbered_list_items_stay_whole_sentences() -> None:
         "2. Close the blinds.",
         "It is 21.5 °C.",
     ]
+
+
+def test_a_point_that_ends_no_sentence_is_not_kept() -> None:
+    # the table compares words only; here the punctuation Kokoro hears matters
+    assert NORMALIZER("Pickup at 7:00 a.m. — bins out.", "a") == "Pickup at seven AM — bins out."
+    assert NORMALIZER("It was left at 12 Main St. The gate is shut.", "a") == (
+        "It was left at twelve Main Street. The gate is shut."
+    )
 
 
 def test_markdown_blocks_disappear() -> None:

@@ -104,7 +104,7 @@ _DAY_RANGE = (
     rf"(?<![\w.,])(?:[Tt]he\s+)?{_DAY}\s*[-–—]\s*{_DAY}\s+(?:of\s+)?{_MONTH_NAMES}{_YEAR_AFTER}"
 )
 # AM/PM: "6:30 AM", "6:30pm", "6 a.m."; the final period stays when it ends the sentence
-_HALF = r"([AaPp])\.?\s?[Mm](?:\.(?=\s+[a-z]|[,;]))?"
+_HALF = r"([AaPp])\.?\s?[Mm](?:\.(?=\s+[a-z]|[,;]|\s*[—–)]))?"
 _CLOCK = rf"(?<![\w:])(\d{{1,2}}):(\d{{2}})(?::(\d{{2}}))?(?:\s*{_HALF})?(?![\w:])"
 _DOTTED_CLOCK = rf"(?<![\w:.])(\d{{1,2}})\.(\d{{2}})()\s*{_HALF}(?!\w)"  # 5.30pm
 _HOUR = rf"(?<![\w:.])(\d{{1,2}})\s*{_HALF}(?!\w)"

@@ -34,6 +34,7 @@ class LanguageWords:
     money: dict[str, tuple[str, str, str, str]]  # symbol: major one, many, minor one, many
     money_and: str  # twelve euros AND ninety-nine cents
     per: str  # €0.15/kWh
+    dot: str  # light.salon
     abbreviations: tuple[tuple[str, str], ...]  # (pattern, words), before the numbers
 
 
@@ -74,6 +75,7 @@ _LANGUAGES = {
         },  # fmt: skip
         "con",
         "por",
+        "punto",
         (
             (r"\bSra\.(?=\s)", "señora"),
             (r"\bSr\.(?=\s)", "señor"),
@@ -117,6 +119,7 @@ _LANGUAGES = {
         },  # fmt: skip
         "et",
         "par",
+        "point",
         (
             (r"\bMM\.(?=\s+[A-Z])", "Messieurs"),
             (r"\bM\.(?=\s+[A-Z])", "Monsieur"),
@@ -162,6 +165,7 @@ _LANGUAGES = {
         },  # fmt: skip
         "e",
         "al",
+        "punto",
         (
             (r"\bSig\.ra\b", "Signora"),
             (r"\bSig\.(?=\s)", "Signor"),
@@ -209,6 +213,7 @@ _LANGUAGES = {
         },  # fmt: skip
         "e",
         "por",
+        "ponto",
         (
             (r"\bSra\.(?=\s)", "Senhora"),
             (r"\bSr\.(?=\s)", "Senhor"),
@@ -259,6 +264,8 @@ class RomanceNormalizer:
             rf"|({number})\s?({symbols})(?:/({units}))?(?![\w])"
         )
         self._abbreviations = [(re.compile(p), w) for p, w in self.words.abbreviations]
+        # entity ids and host names: light.salon, sensor.temperatura_salon
+        self._entity = re.compile(r"(?<![\w.])([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]+)(?!\w|\.\w)")
         self._ordinal = re.compile(
             r"(?<![\w.,])(\d{1,4})(er|re|e|ème)\b"
             if lang_code == "f"
@@ -395,6 +402,7 @@ class RomanceNormalizer:
         text = self._temperature.sub(self._temperature_words, text)
         text = self._percent.sub(lambda m: f"{self.number(m.group(1))} {self.words.percent}", text)
         text = self._money.sub(self._money_words, text)
+        text = self._entity.sub(lambda m: f"{m[1]} {self.words.dot} {m[2]}".replace("_", " "), text)
         text = self._unit.sub(self._unit_words, text)
         text = self._number.sub(self._number_words, text)
         return re.sub(r"\b(un')\s+", r"\1", text) if self.lang_code == "i" else text
