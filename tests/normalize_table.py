@@ -283,6 +283,11 @@ TABLE: list[tuple[str, str, bool]] = [
     ("It is a 5 min walk.", "It is a five minutes walk.", False),
     ("Energy price €0.32/kWh.", "Energy price thirty-two cents per kilowatt hour.", False),
     ("Rated 4.5/5 stars.", "Rated four point five out of five stars.", False),
+    (
+        "Lights: 3/5 on, score 7/10, add 2/3 cup.",
+        "Lights: three out of five on, score seven out of ten, add two thirds cup.",
+        False,
+    ),  # fmt: skip
     ("Dinner at 5.30pm.", "Dinner at five thirty PM.", False),
     ("It starts at 06:00.", "It starts at six AM.", False),
     ("It ends at 0:30.", "It ends at twelve thirty AM.", False),

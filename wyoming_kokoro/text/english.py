@@ -597,7 +597,8 @@ class EnglishNormalizer:
         if bottom in FRACTIONS and 0 < top < bottom * 2:
             one, many = FRACTIONS[bottom]
             return f"{self.cardinal(top)} {one if top == 1 else many}"
-        if bottom in (3, 5, 6, 7, 8, 9, 10, 12, 16) and 0 < top < bottom and bottom != 10:
+        # thirds and eighths are a recipe's; "3/5 on", "7/10" are counts and scores
+        if bottom in (3, 8, 16) and 0 < top < bottom:
             name = self.ordinal(bottom)
             return f"{self.cardinal(top)} {name}{'s' if top != 1 else ''}"
         if 0 <= top <= bottom:
