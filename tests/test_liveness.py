@@ -131,9 +131,12 @@ async def test_a_six_second_pause_in_a_stream_is_filled_with_silence() -> None:
     speech = _samples(during)
     # The first sentence ends at its full stop: spoken during the pause, not held.
     assert np.count_nonzero(speech) > 0
-    # Then silence kept coming while the text paused, and the record counts it.
+    # Then silence kept coming while the text paused, and the record counts it (a chunk
+    # may go out just after the window read here, before the rest of the text arrives).
     assert record.keepalive_s >= 2.0
-    assert np.count_nonzero(speech == 0) == round(record.keepalive_s * SAMPLE_RATE)
+    assert np.count_nonzero(speech == 0) >= round((record.keepalive_s - 0.3) * SAMPLE_RATE)
+    everything = np.concatenate((speech, _samples(after)))
+    assert np.count_nonzero(everything == 0) == round(record.keepalive_s * SAMPLE_RATE)
     assert np.count_nonzero(_samples(after)) > 0 and "error" not in types(after)
     assert record.outcome == "ok" and types(after)[-2:] == ["audio-stop", "synthesize-stopped"]
 
