@@ -62,11 +62,6 @@ class Piece:
     counted_s: float = 0.0  # what the playout clock was told of it (see Playout.correct)
 
 
-def _counted(samples: int, trimmed_s: float) -> float:
-    """What :meth:`Playout.made` adds for ``samples`` of which ``trimmed_s`` will go."""
-    return max(0.0, samples / SAMPLE_RATE - trimmed_s)
-
-
 class Renderable(Protocol):
     """What rendering needs of a segment (``text.prepare.Segment``)."""
 
@@ -113,14 +108,16 @@ class Playout:
         self._lock = threading.Lock()
         self._until: float | None = None
 
-    def made(self, samples: int, trimmed_s: float = 0.0) -> None:
+    def made(self, samples: int, trimmed_s: float = 0.0) -> float:
+        """Count ``samples`` of which ``trimmed_s`` will go; returns the seconds counted."""
         seconds = samples / SAMPLE_RATE - trimmed_s
         if seconds <= 0:
-            return
+            return 0.0
         with self._lock:
             now = time.monotonic()
             start = now if self._until is None else max(now, self._until)
             self._until = start + seconds
+        return seconds
 
     def correct(self, seconds: float) -> None:
         """What went out differed from what was counted by ``seconds`` (the trimming
@@ -154,9 +151,10 @@ class Rendering(Generic[S]):
         playout: Playout,
         audio: np.ndarray | None = None,
         future: asyncio.Future[SegmentResult] | None = None,
-        parts: asyncio.Queue[np.ndarray] | None = None,
+        parts: asyncio.Queue[tuple[np.ndarray, float]] | None = None,
         key: PhraseKey | None = None,
         cache: PhraseCache | None = None,
+        rest_counted: list[float] | None = None,
     ) -> None:
         self.segment = segment
         self.playout = playout
@@ -168,6 +166,7 @@ class Rendering(Generic[S]):
         self._key = key
         self._cache = cache
         self._handed = 0  # samples handed out as parts
+        self._rest_counted = rest_counted or [0.0]  # what run() counted of the rest
         self._done = False
 
     @property
@@ -184,15 +183,13 @@ class Rendering(Generic[S]):
             assert self._audio is not None
             self._done = True
             if not self.segment.phonemes:
-                self.playout.made(len(self._audio))
-                counted = _counted(len(self._audio), 0.0)
+                counted = self.playout.made(len(self._audio))
                 return Piece(self._audio, Place.BREAK, ending, self.segment.silence, counted)
-            self.playout.made(len(self._audio), WHOLE_TRIM_S)  # a cache hit, made just now
-            counted = _counted(len(self._audio), WHOLE_TRIM_S)
+            counted = self.playout.made(len(self._audio), WHOLE_TRIM_S)  # a cache hit
             return Piece(self._audio, Place.WHOLE, ending, counted_s=counted)
-        part = await self._next_part()
-        if part is not None:
-            counted = _counted(len(part), 0.0 if self._handed else HEAD_TRIM_S)  # as on_part
+        made = await self._next_part()
+        if made is not None:
+            part, counted = made
             self._handed += len(part)
             return Piece(part, Place.PART, ending, counted_s=counted)
         result = await self._future
@@ -200,13 +197,12 @@ class Rendering(Generic[S]):
         self.result = result
         if self._cache is not None and self._key is not None:
             self._cache.put(self._key, result.audio)
-        rest = len(result.audio) - self._handed  # counted as run() counts it
+        counted = self._rest_counted[0]
         if self._handed:
-            counted = _counted(rest, REST_TRIM_S)
             return Piece(result.audio[self._handed :], Place.LAST, ending, counted_s=counted)
-        return Piece(result.audio, Place.WHOLE, ending, counted_s=_counted(rest, WHOLE_TRIM_S))
+        return Piece(result.audio, Place.WHOLE, ending, counted_s=counted)
 
-    async def _next_part(self) -> np.ndarray | None:
+    async def _next_part(self) -> tuple[np.ndarray, float] | None:
         """The next part made before the whole; None when the rest comes with the whole."""
         if self._parts is None or self._future is None:
             return None
@@ -270,8 +266,9 @@ class Renderer:
         # when the audio made before would play out before the whole was made; the
         # playout clock tells when that is, and learns of the audio made here.
         infer_parts: Callable[..., SegmentResult] | None = getattr(self.model, "infer_parts", None)
-        parts: asyncio.Queue[np.ndarray] | None = None
+        parts: asyncio.Queue[tuple[np.ndarray, float]] | None = None
         handed = [0]  # samples handed out as parts
+        rest_counted = [0.0]  # what the clock was told of the audio after the parts
         if infer_parts is not None:
             loop = asyncio.get_running_loop()
             parts = asyncio.Queue()
@@ -280,9 +277,9 @@ class Renderer:
             def on_part(audio: np.ndarray) -> None:  # on the inference thread
                 if future.cancelled():  # the client went: free the engine now
                     raise Abandoned
-                playing.made(len(audio), 0.0 if handed[0] else HEAD_TRIM_S)
+                counted = playing.made(len(audio), 0.0 if handed[0] else HEAD_TRIM_S)
                 handed[0] += len(audio)
-                loop.call_soon_threadsafe(queue.put_nowait, audio)
+                loop.call_soon_threadsafe(queue.put_nowait, (audio, counted))
 
         def run() -> SegmentResult:
             # On the inference thread: when nothing else waits, the engine goes idle after
@@ -302,10 +299,13 @@ class Renderer:
                 )
                 result.inference_s -= scheduler.inline_s - others  # their time, not ours
             rest = len(result.audio) - handed[0]
-            playing.made(rest, REST_TRIM_S if handed[0] else WHOLE_TRIM_S)
+            rest_counted[0] = playing.made(rest, REST_TRIM_S if handed[0] else WHOLE_TRIM_S)
             return result
 
         future = self.scheduler.submit(
             first, run, phonemes=len(phonemes), due=playing.until, owner=playing
         )
-        return Rendering(segment, playing, future=future, parts=parts, key=key, cache=self.cache)
+        return Rendering(
+            segment, playing, future=future, parts=parts, key=key, cache=self.cache,
+            rest_counted=rest_counted,
+        )  # fmt: skip

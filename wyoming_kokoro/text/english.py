@@ -139,6 +139,7 @@ _DURATION = r"(?<![\w.:])(\d+)\s?h\s?(\d{1,2})(?:\s?(?:m|mins?)\b)?(?![\w:])"  #
 _MIXED = r"(?<![\w/.,])(\d+)(?:\s?([½¼¾⅓⅔⅛])|\s+([1-7])/([2348]))(?![\w/]|\.\d)"  # 1½, 1 1/2
 _WEEKDAY = r"\b(Mon|Tues?|Wed|Thu(?:rs?)?|Fri|Sat|Sun)\b(\.(?=\s*[\d,:\-–—]))?"
 _WEEKDAY_NAME = r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
+_SCHEDULE_AFTER = re.compile(r"\.?\s*(?:[:,\-–—/]|\d)")  # Sat: 10 °C, Sat-Sun, Sat 12
 _WEEKDAY_RANGE = rf"\b({_WEEKDAY_NAME})\s?[-–—]\s?(?={_WEEKDAY_NAME}\b)"
 
 
@@ -549,9 +550,8 @@ class EnglishNormalizer:
             return name
         # "Sat" and "Sun" are words too: a day only in a schedule (Sat: 10 °C, Fri-Sun)
         before = match.string[max(0, match.start() - 12) : match.start()]
-        after = match.string[match.end() :]
         if (
-            re.match(r"\.?\s*(?:[:,\-–—/]|\d)", after)
+            _SCHEDULE_AFTER.match(match.string, match.end())
             or re.search(r"[-–—/]\s?$", before)
             or re.search(r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat)\w*\.?,?\s(?:and\s|&\s)?$", before)
         ):

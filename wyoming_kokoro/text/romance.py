@@ -409,7 +409,7 @@ class RomanceNormalizer:
 
     def _number_words(self, match: re.Match[str]) -> str:
         words = self.number(match.group(0))
-        noun = re.match(r"\s+([^\W\d_]+)", match.string[match.end() :])
+        noun = _NEXT_WORD.match(match.string, match.end())
         if noun is None or not re.fullmatch(r"[-−]?\d+", match.group(0)):
             return words
         return agree(words, noun.group(1), self.lang_code)
@@ -493,9 +493,13 @@ def agree(words: str, noun: str, lang_code: str) -> str:
     return " ".join([*head, last])
 
 
+_NEXT_WORD = re.compile(r"\s+([^\W\d_]+)")  # the word after a number (its noun?)
+_TEXT_END = re.compile(r"\s*$")
+
+
 def _expanded(words: str, match: re.Match[str]) -> str:
     """An abbreviation's words; its point stays where it ends the text (the sentence)."""
-    ends = match.group(0).endswith(".") and not match.string[match.end() :].strip()
+    ends = match.group(0).endswith(".") and _TEXT_END.match(match.string, match.end()) is not None
     return words + ("." if ends else "")
 
 
