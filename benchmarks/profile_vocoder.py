@@ -4,7 +4,8 @@
         [--threads N] [--steps]
 
 Every version the split builds (engine/split.py: as exported; the int8 kernels of
-engine/int8.py), its generator only (the frame-rate half runs once before it), and with
+engine/int8.py; with them, the Snakes on engine/native.py's kernel, where it builds here),
+its generator only (the frame-rate half runs once before it), and with
 ``--steps`` the rewrites it leaves out (the AdaIN chains fused by engine/fuse.py, the
 Snake of engine/snake.py, the MatMulIntegerToFloat convolutions of engine/int8_float.py;
 for a float model, ``--model`` the fp32 stand-in of benchmarks/float_models.py, its
@@ -38,6 +39,7 @@ from wyoming_kokoro.engine.split import (
     SplitSession,
     Version,
     _cut_graph,
+    _native_library,
     cut_model,
     load_parts,
     make_version,
@@ -143,7 +145,8 @@ def main() -> None:
     model = KokoroModel(args.model, config, ["cpu"], model_digest="profile")
     style = read_voices_file(args.voices)["af_heart"][len(PHONEMES)]
     feeds = model.feeds(PHONEMES, style, 1.0)
-    versions = _cut_graph(args.model)
+    library = _native_library(SessionConfig(cache_dir=HOME), build=True)
+    versions = _cut_graph(args.model, library)
     if args.steps or args.before:
         extra = candidates(args.model)
         versions = (extra if args.steps else extra[:1]) + versions
@@ -191,6 +194,7 @@ def main() -> None:
             "threads": args.threads,
             "log_mel_db_vs_exported": round(mel_difference(reference, sound), 4),
             "same_length": len(sound) == len(reference),
+            "same_bits": bool(np.array_equal(sound, reference)),
             "ms_by_op_type": {k: round(v, 2) for k, v in sorted(ops.items(), key=lambda i: -i[1])},
         }
         if args.threads == 1:

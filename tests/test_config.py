@@ -88,6 +88,7 @@ def test_every_option_follows_the_rule(tmp_path: Path) -> None:
         "phrase_cache_mb": (0, "16", 128),
         "first_clause": (False, "true", False),
         "vocoder_split": (False, "true", False),
+        "native_kernels": (False, "true", False),
         "lexicon": (["/l1.yaml"], "/l2.yaml", "/l3.yaml"),
         "default_lexicon": (False, "true", False),
         "sentence_silence": (0.4, "auto", 0.6),

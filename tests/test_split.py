@@ -10,6 +10,7 @@ sent lasts).
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from wyoming_kokoro.engine.split import (
     SPLIT_VERSION,
     SplitSession,
     _cut_graph,
+    _native_library,
     cut_model,
     load_parts,
     make_version,
@@ -244,7 +246,9 @@ def test_the_three_sessions_make_the_whole_models_audio(split_model: dict) -> No
     # The version the timing kept, its generator carrying state (engine/carry.py) with
     # nothing to carry, makes the whole model's audio bit for bit.
     split: SplitSession = split_model["split"]
-    assert split.version in [version.name for version in _cut_graph(split_model["path"])]
+    library = _native_library(split_model["config"], build=False)
+    versions = _cut_graph(split_model["path"], library)
+    assert split.version in [version.name for version in versions]
     assert len(split.sites.norms) == 44 and split.sites.phase
     assert np.array_equal(parts, whole)
     # The model the server builds uses them on CPU, and a second start reads them cached.
@@ -473,3 +477,40 @@ def test_plan_parts_keeps_the_audio_flowing() -> None:
     assert plan_parts(np.array([14, 2, 2, 2, 6, 1]), [2], per_frame) == []
     assert plan_parts(durations, word_ends, 0.02) == []
     assert plan_parts(durations, [1], per_frame) == []
+
+
+def test_the_native_snake_version_makes_the_exported_audio(
+    split_model: dict, tmp_path: Path
+) -> None:
+    """With engine/native.py's kernel built here, its version of the vocoder is timed
+    with the others and makes the export's audio bit for bit; a cached model that needs
+    the kernel is rebuilt without it when the kernel is turned off."""
+    library = _native_library(split_model["config"], build=False)
+    if library is None:
+        pytest.skip("the native kernel is not built here (no compiler, Eigen or headers)")
+    versions = _cut_graph(split_model["path"], library)
+    assert [version.name for version in versions] == [
+        "int8 kernels + native Snake",
+        "int8 kernels",
+        "as exported",
+    ]
+    assert versions[0].library == library and b"wyoming_kokoro" in versions[0].generator
+    feeds = feeds_for(split_model["model"], split_model["voices"], PHONEMES)
+    ours, exported = (load_parts(v).run(None, feeds)[0] for v in (versions[0], versions[-1]))
+    assert np.array_equal(ours, exported)
+    # A cache holding the native version, read with the kernel and without it.
+    names = sorted((split_model["config"].cache_dir / "optimized").iterdir())
+    (tmp_path / "optimized").mkdir()
+    for path in names:
+        part = path.name.split(f"-{SPLIT_VERSION}-")[1].removesuffix(".onnx")
+        model = versions[0].models[["front", "mid", "generator"].index(part)]
+        (tmp_path / "optimized" / path.name).write_bytes(model)
+    (tmp_path / "native").mkdir()
+    shutil.copy(library, tmp_path / "native" / library.name)
+    with_kernel = open_split(split_model["path"], SessionConfig(cache_dir=tmp_path), "test")
+    assert with_kernel.from_cache
+    assert np.array_equal(with_kernel.run(None, feeds)[0], exported)
+    off = SessionConfig(cache_dir=tmp_path, native_kernels=False)
+    rebuilt = open_split(split_model["path"], off, "test")
+    assert not rebuilt.from_cache and "native" not in rebuilt.version
+    assert np.array_equal(rebuilt.run(None, feeds)[0], exported)

@@ -526,6 +526,13 @@ class EngineSettings(FolderSettings):
         _bool,
         "vocode a segment in parts: its opening is sent while the rest renders",
     )
+    native_kernels: bool = setting(
+        True,
+        _bool,
+        "compile the vocoder's Snake as one onnxruntime kernel at the first start (needs a "
+        "C++ compiler, Eigen and onnxruntime's C API headers; the same audio to the bit) and "
+        "keep it if it is faster",
+    )
     scheduler: str = setting(
         "first-segment",
         _choice("deadline", "first-segment"),

@@ -48,6 +48,8 @@ class SessionConfig:
     mem_pattern: bool = False
     arena_shrink: bool = True
     verbose: bool = False
+    native_kernels: bool = True
+    native_library: Path | None = None  # engine/native.py's, registered in every session
     context: ProviderContext = field(default_factory=ProviderContext)
 
     @classmethod
@@ -63,6 +65,7 @@ class SessionConfig:
             mem_pattern=settings.mem_pattern,
             arena_shrink=settings.cpu_arena_shrink,
             verbose=settings.verbose_logs,
+            native_kernels=settings.native_kernels,
             context=ProviderContext(
                 device_id=settings.device_id,
                 openvino_device=settings.openvino_device,
@@ -122,6 +125,8 @@ def session_options(config: SessionConfig, level: str | None = None) -> ort.Sess
         options.execution_mode = ort.ExecutionMode.ORT_PARALLEL
     options.enable_cpu_mem_arena = config.mem_arena
     options.enable_mem_pattern = config.mem_pattern
+    if config.native_library is not None:
+        options.register_custom_ops_library(str(config.native_library))
     return options
 
 

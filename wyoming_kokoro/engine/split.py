@@ -27,13 +27,13 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import plan
+from . import native, plan
 from .carry import GENERATOR_INPUTS, CarrySites, carry_state, split_generator
 from .exact import rewrite_epilogues, rewrite_squares
 from .int8 import rewrite_convolutions
@@ -50,7 +50,7 @@ from .session import SessionConfig, cache_key, ort, session_options, writable_fo
 
 _LOGGER = logging.getLogger(__name__)
 
-SPLIT_VERSION = "split-6"
+SPLIT_VERSION = "split-7"
 FILES = ("front", "mid", "generator")  # the cached sessions, in the order they run
 
 # Where the graph of kokoro-v1.0 (the kokoro-onnx exports) is cut: the aligned text
@@ -75,6 +75,7 @@ class Version:
     front: bytes
     mid: bytes
     generator: bytes
+    library: Path | None = None  # engine/native.py's, which its sessions need
 
     @property
     def models(self) -> tuple[bytes, bytes, bytes]:
@@ -279,10 +280,10 @@ class Carried:
     frames: int
 
 
-def _cut_graph(model_path: Path) -> list[Version]:
+def _cut_graph(model_path: Path, library: Path | None = None) -> list[Version]:
     """The model cut in three (text side, frame-rate half, generator with its state
     carried), in the versions :func:`build_versions` makes."""
-    return build_versions(*cut_model(model_path))
+    return build_versions(*cut_model(model_path), library=library)
 
 
 def cut_model(model_path: Path) -> tuple[Any, Any]:
@@ -312,13 +313,14 @@ def cut_model(model_path: Path) -> tuple[Any, Any]:
     return front, decoder
 
 
-def build_versions(front: Any, decoder: Any) -> list[Version]:
-    """The versions worth timing, fastest expected first and as exported last: rewritten
-    with the convolutions on the integer kernels (engine/int8.py, when the model has
-    dynamically quantized ones) and the exact rewrites of engine/exact.py (their epilogues
-    in the product's kernel, squares as products), bit for bit the same audio; and as
-    exported. Each is cut between the vocoder's halves and its generator carries its state
-    (engine/carry.py)."""
+def build_versions(front: Any, decoder: Any, library: Path | None = None) -> list[Version]:
+    """The versions worth timing, fastest expected first and as exported last: with
+    ``library`` (engine/native.py), the next version with its Snakes on the library's
+    kernel; rewritten with the convolutions on the integer kernels (engine/int8.py, when
+    the model has dynamically quantized ones) and the exact rewrites of engine/exact.py
+    (their epilogues in the product's kernel, squares as products); and as exported. All
+    make the same audio, bit for bit. Each is cut between the vocoder's halves and its
+    generator carries its state (engine/carry.py)."""
     import onnx
 
     try:
@@ -340,6 +342,18 @@ def build_versions(front: Any, decoder: Any) -> list[Version]:
             versions.insert(0, make_version(name, fast_front, fast_decoder))
     except Exception as err:  # never worse than as exported
         _LOGGER.warning("Could not rewrite the model: %s", err)
+        return versions
+    if library is not None:
+        try:
+            native_decoder = onnx.ModelProto()
+            native_decoder.CopyFrom(fast_decoder)
+            if native.rewrite_snakes(native_decoder):
+                made = make_version(
+                    f"{versions[0].name} + native Snake", fast_front, native_decoder
+                )
+                versions.insert(0, replace(made, library=library))
+        except Exception as err:
+            _LOGGER.warning("Could not put the Snakes on the native kernel: %s", err)
     return versions
 
 
@@ -357,6 +371,8 @@ def make_version(name: str, front: Any, decoder: Any, carry: bool = True) -> Ver
 
 def load_parts(version: Version, options: Any = None) -> SplitSession:
     """Plain CPU sessions on a version's models (tests and benchmarks)."""
+    if version.library is not None:
+        options = native.register(options or ort.SessionOptions(), version.library)
     front, mid, generator = (
         ort.InferenceSession(model, options, providers=[CPU.ort_name]) for model in version.models
     )
@@ -371,13 +387,14 @@ def open_split(model_path: Path, config: SessionConfig, model_digest: str = "") 
     machine and the faster version is kept (and cached). Both make the same audio."""
     started = time.perf_counter()
     paths: list[Path] | None = None
+    library = _native_library(config, build=False)  # the one a cached version may need
     if config.optimized_model_cache and config.cache_dir is not None and model_digest:
         key = f"{cache_key(model_digest, CPU, config)}-{SPLIT_VERSION}"
         folder = config.cache_dir / "optimized"
         paths = [folder / f"{key}-{name}.onnx" for name in FILES]
         if all(p.is_file() for p in paths) and config.graph_opt_level != "disabled":
             try:
-                plain = session_options(config, "disabled")
+                plain = session_options(replace(config, native_library=library), "disabled")
                 front, mid, generator = (
                     ort.InferenceSession(str(p), plain, providers=[CPU.ort_name]) for p in paths
                 )
@@ -397,7 +414,7 @@ def open_split(model_path: Path, config: SessionConfig, model_digest: str = "") 
             paths = None  # built here, not kept
     if config.graph_opt_level == "disabled":
         paths = None  # nothing optimized to keep
-    versions = _cut_graph(model_path)
+    versions = _cut_graph(model_path, library or _native_library(config, build=True))
     built: list[tuple[SplitSession, list[Path]]] = []
     written: list[Path] = []  # each version's optimized models, until the chosen is renamed
     try:
@@ -412,7 +429,8 @@ def open_split(model_path: Path, config: SessionConfig, model_digest: str = "") 
                         if paths is not None:
                             temp = paths[FILES.index(name)].with_suffix(f".{index}.tmp")
                             written.append(temp)
-                        opened[model] = (_session(model, config, temp), temp)
+                        needs = replace(config, native_library=version.library)
+                        opened[model] = (_session(model, needs, temp), temp)
                     session, file = opened[model]
                     made.append(session)
                     if file is not None:
@@ -449,6 +467,23 @@ def open_split(model_path: Path, config: SessionConfig, model_digest: str = "") 
     _LOGGER.debug("Split model: %s", chosen[0].version)
     chosen[0].startup_s = time.perf_counter() - started
     return chosen[0]
+
+
+def _native_library(config: SessionConfig, build: bool) -> Path | None:
+    """engine/native.py's library in ``download_dir/native``, compiled there when ``build``
+    and missing; None where it is off, cannot be built or is not exact (logged when
+    ``build``)."""
+    if not config.native_kernels:
+        return None
+    folder = config.cache_dir / "native" if config.cache_dir is not None else None
+    try:
+        return native.library(folder, build=build)
+    except native.NativeUnavailable as err:
+        if build:
+            _LOGGER.info("Native Snake kernel off: %s", err)
+    except Exception as err:  # never worse than without it
+        _LOGGER.warning("Native Snake kernel off: %s", err)
+    return None
 
 
 def _session(data: bytes, config: SessionConfig, save_to: Path | None) -> Any:
@@ -492,12 +527,17 @@ def _time_generators(sessions: list[SplitSession]) -> list[float]:
     made = sessions[-1]._front(feeds)
     mid = sessions[-1]._mid(made, style)
     frames = int(made[DECODER_INPUTS[0]].shape[-1])
-    outputs = [s._generate(mid, style, 0, frames)[0] for s in sessions]
+    reference = sessions[-1]._generate(mid, style, 0, frames)[0]
     usable = [True] * len(sessions)
-    reference = outputs[-1]
-    for index, output in enumerate(outputs[:-1]):
+    for index, session in enumerate(sessions[:-1]):
+        try:
+            output = session._generate(mid, style, 0, frames)[0]
+        except Exception as err:
+            _LOGGER.warning("Vocoder %s does not run here: not used (%s)", session.version, err)
+            usable[index] = False
+            continue
         if len(output) != len(reference) or float(np.max(np.abs(output - reference))) > 1e-4:
-            _LOGGER.warning("Vocoder version %d makes other audio: not used", index)
+            _LOGGER.warning("Vocoder %s makes other audio: not used", session.version)
             usable[index] = False
     best = [math.inf] * len(sessions)
     for _ in range(2):

@@ -1,0 +1,131 @@
+"""engine/native.py: the vocoder's Snake as one compiled onnxruntime kernel makes the
+operators' floats to the bit (on synthetic graphs here, on the real vocoder in
+test_split.py), a kernel that rounds otherwise is refused, and a machine without the
+toolchain is told what is missing. The kernel tests skip where no compiler, Eigen or
+onnxruntime headers are installed (``.ci/run`` installs them)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from tests.test_snake import CHANNELS, snake_model
+from wyoming_kokoro.engine import native
+from wyoming_kokoro.engine.session import SessionConfig
+from wyoming_kokoro.engine.split import _native_library
+
+
+def toolchain() -> None:
+    try:
+        native.compile_command(Path("probe.so"))
+    except native.NativeUnavailable as err:
+        pytest.skip(f"no toolchain for the native kernel: {err}")
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    toolchain()
+    return native.library(tmp_path_factory.mktemp("native"))
+
+
+def run(model: Any, x: np.ndarray, path: Path | None, threads: int = 2) -> np.ndarray:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    if path is not None:
+        native.register(options, path)
+    session = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    return np.asarray(session.run(None, {"x": x})[0])
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and np.array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+@pytest.mark.parametrize(
+    ("divide", "square_by_mul"), [(False, False), (False, True), (True, False)]
+)
+@pytest.mark.parametrize("steps", [1, 7, 2048, 5003])
+def test_the_fused_snake_makes_the_operators_floats(
+    library: Path, divide: bool, square_by_mul: bool, steps: int
+) -> None:
+    alpha = np.random.default_rng(steps).uniform(0.05, 4.0, CHANNELS)
+    model = snake_model(alpha, divide=divide, square_by_mul=square_by_mul)
+    x = (np.random.default_rng(1).standard_normal((1, CHANNELS, steps)) * 5).astype(np.float32)
+    want = run(model, x, None)
+    assert native.rewrite_snakes(model) == 1
+    assert [n.op_type for n in model.graph.node] == ["Snake"]
+    for threads in (1, 2):
+        assert same_bits(run(model, x, library, threads), want)
+
+
+def test_snakes_read_elsewhere_are_left_alone(library: Path) -> None:
+    model = snake_model(np.full(CHANNELS, 0.5), shared=True)
+    before = [n.op_type for n in model.graph.node]
+    assert native.rewrite_snakes(model) == 0
+    assert [n.op_type for n in model.graph.node] == before
+    assert not any(o.domain == native.DOMAIN for o in model.opset_import)
+
+
+def test_a_kernel_that_rounds_otherwise_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fused multiply-adds round once where onnxruntime rounds twice: the check must see
+    it, and nothing is left in the folder for a later start to load."""
+    toolchain()
+    if not native._cpu_has("fma"):
+        pytest.skip("this CPU has no FMA to build the inexact kernel with")
+    command = native.compile_command
+
+    def contracted(output: Path) -> list[str]:
+        flags = [f for f in command(output) if f not in ("-ffp-contract=off", "-fno-fast-math")]
+        return [*flags[:1], "-mfma", "-mavx2", "-ffp-contract=fast", *flags[1:]]
+
+    monkeypatch.setattr(native, "compile_command", contracted)
+    with pytest.raises(native.NativeUnavailable, match="not onnxruntime's to the bit"):
+        native.library(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_built_kernel_is_read_again(library: Path) -> None:
+    built = library.stat().st_mtime_ns
+    assert native.library(library.parent, build=False) == library
+    assert library.stat().st_mtime_ns == built
+
+
+def test_what_is_missing_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(native.NativeUnavailable, match="no C..? compiler"):
+        native.library(tmp_path)
+    monkeypatch.setenv("CXX", "c++")
+    monkeypatch.delenv("EIGEN3_INCLUDE_DIR", raising=False)
+    monkeypatch.setattr(native, "EIGEN_DIRS", (str(tmp_path / "nowhere"),))
+    with pytest.raises(native.NativeUnavailable, match="libeigen3-dev"):
+        native.library(tmp_path)
+    eigen = tmp_path / "eigen" / "Eigen"
+    eigen.mkdir(parents=True)
+    (eigen / "Core").write_text("")
+    monkeypatch.setenv("EIGEN3_INCLUDE_DIR", str(eigen.parent))
+    monkeypatch.delenv("ONNXRUNTIME_INCLUDE_DIR", raising=False)
+    monkeypatch.setattr(native, "ORT_DIRS", (str(tmp_path / "nowhere"),))
+    with pytest.raises(native.NativeUnavailable, match="libonnxruntime-dev"):
+        native.library(tmp_path)
+    # Not built yet, and not to be built: nothing is compiled.
+    monkeypatch.setenv("ONNXRUNTIME_INCLUDE_DIR", str(tmp_path))
+    (tmp_path / "onnxruntime_cxx_api.h").write_text("")
+    with pytest.raises(native.NativeUnavailable, match="not built yet"):
+        native.library(tmp_path / "native", build=False)
+    assert not (tmp_path / "native").exists()
+
+
+def test_the_setting_turns_it_off(tmp_path: Path) -> None:
+    assert _native_library(SessionConfig(cache_dir=tmp_path, native_kernels=False), True) is None
+    assert not (tmp_path / "native").exists()
