@@ -129,3 +129,34 @@ def test_what_is_missing_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_the_setting_turns_it_off(tmp_path: Path) -> None:
     assert _native_library(SessionConfig(cache_dir=tmp_path, native_kernels=False), True) is None
     assert not (tmp_path / "native").exists()
+
+
+def test_the_installed_kernel_serves_where_nothing_compiles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An image built with a compiler that it then removes (the add-on) installs a kernel
+    for any CPU of its architecture; the server checks and uses it."""
+    toolchain()
+    assert "-mavx2" not in native.compile_command(Path("x.so"), portable=True)
+    target = tmp_path / "share" / "snake.so"
+    monkeypatch.setattr(native, "installed", lambda: target)
+    assert native.install() == target and target.is_file()
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert native.library(tmp_path / "native") == target
+    target.unlink()
+    with pytest.raises(native.NativeUnavailable, match="no C..? compiler"):
+        native.library(tmp_path / "native")
+
+
+def test_headers_in_place_are_not_fetched_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "include" / "eigen3" / "Eigen").mkdir(parents=True)
+    (tmp_path / "include" / "eigen3" / "Eigen" / "Core").write_text("")
+    (tmp_path / "include" / "onnxruntime").mkdir()
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(native.NativeUnavailable, match="apt-get"):
+        native.fetch_headers(tmp_path)
+    (tmp_path / "include" / "onnxruntime" / "onnxruntime_cxx_api.h").write_text("")
+    assert native.fetch_headers(tmp_path) is False

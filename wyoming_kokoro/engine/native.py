@@ -70,8 +70,9 @@ def _include(dirs: tuple[str, ...], header: str, env: str) -> str | None:
     return None
 
 
-def compile_command(output: Path) -> list[str]:
-    """How the library is built here; raises NativeUnavailable naming what is missing."""
+def compile_command(output: Path, portable: bool = False) -> list[str]:
+    """How the library is built here (``portable``: for any CPU of this architecture);
+    raises NativeUnavailable naming what is missing."""
     compiler = os.environ.get("CXX") or next(
         (c for c in ("c++", "g++", "clang++") if shutil.which(c)), None
     )
@@ -89,7 +90,7 @@ def compile_command(output: Path) -> list[str]:
     # No -march=native and no -mfma: a fused multiply-add rounds once where onnxruntime's
     # kernels round twice. AVX2 packets give the same bits as SSE2's, twice as wide.
     flags = ["-O3", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-fno-fast-math"]
-    if platform.machine().lower() in ("x86_64", "amd64") and _cpu_has("avx2"):
+    if not portable and platform.machine().lower() in ("x86_64", "amd64") and _cpu_has("avx2"):
         flags.append("-mavx2")
     return [compiler, *flags, f"-I{eigen}", f"-I{headers}", str(SOURCE), "-o", str(output)]
 
@@ -102,20 +103,31 @@ def _cpu_has(flag: str) -> bool:
     return any(line.startswith("flags") and flag in line.split() for line in text.splitlines())
 
 
+def installed() -> Path:
+    """Where ``python -m wyoming_kokoro.engine.native --install`` puts a library built for
+    any CPU of the architecture (the add-on's image: no compiler at run time)."""
+    return Path(sys.prefix) / "share" / "wyoming-kokoro" / f"snake-{platform.machine()}.so"
+
+
 def library(folder: Path | None, build: bool = True) -> Path:
     """The checked library for this source, compiler flags and onnxruntime: read from
     ``folder`` (``download_dir/native``), else (``build``) compiled there (or in a
-    temporary folder when ``folder`` is None or not writable). Raises NativeUnavailable."""
+    temporary folder when ``folder`` is None or not writable); where nothing can be
+    compiled, the installed one (:func:`installed`). Raises NativeUnavailable."""
     probe = Path("snake.so")
-    command = compile_command(probe)
+    try:
+        command = compile_command(probe)
+    except NativeUnavailable:
+        if not installed().is_file():
+            raise
+        check(installed())
+        return installed()
     key = hashlib.sha256(
         SOURCE.read_bytes() + repr((command, ort.__version__, platform.machine())).encode()
     ).hexdigest()[:16]
     name = f"snake-{key}.so"
     if folder is not None and (folder / name).is_file():
-        path = folder / name
-        check(path)
-        return path
+        return folder / name  # checked before it was put there, for this onnxruntime
     if not build:
         raise NativeUnavailable("not built yet")
     if folder is not None:
@@ -128,22 +140,119 @@ def library(folder: Path | None, build: bool = True) -> Path:
     target = (folder or Path(tempfile.mkdtemp(prefix="wyoming-kokoro-native-"))) / name
     partial = target.with_name(f".{name}.{os.getpid()}.tmp")
     command[command.index(str(probe))] = str(partial)
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        partial.unlink(missing_ok=True)
-        raise NativeUnavailable(f"the compiler did not run: {err}") from None
-    if done.returncode != 0:
-        partial.unlink(missing_ok=True)
-        error = (done.stderr.strip().splitlines() or ["?"])[0]
-        raise NativeUnavailable(f"the kernel did not compile: {error}")
-    try:
-        check(partial)
-    except NativeUnavailable:
-        partial.unlink(missing_ok=True)
-        raise
+    _build_and_check(command, partial)
     partial.replace(target)  # several servers starting at once each write their own
     return target
+
+
+def install(portable: bool = True) -> Path:
+    """Builds the library into :func:`installed` and checks it (image builds)."""
+    target = installed()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _build_and_check(compile_command(target, portable=portable), target)
+    return target
+
+
+def _build_and_check(command: list[str], output: Path) -> None:
+    """Runs the compiler ``command`` that writes ``output``, then :func:`check`; removes
+    ``output`` and raises NativeUnavailable if either fails."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            error = (done.stderr.strip().splitlines() or ["?"])[0]
+            raise NativeUnavailable(f"the kernel did not compile: {error}")
+        check(output)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        output.unlink(missing_ok=True)
+        raise NativeUnavailable(f"the compiler did not run: {err}") from None
+    except NativeUnavailable:
+        output.unlink(missing_ok=True)
+        raise
+
+
+HEADER_PACKAGES = ("libeigen3-dev", "libonnxruntime-dev")
+TRIXIE = (
+    "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+    "http://deb.debian.org/debian trixie main"
+)
+
+
+def fetch_headers(prefix: Path) -> bool:
+    """Eigen's and onnxruntime's headers into ``prefix/include`` (``eigen3``,
+    ``onnxruntime``), from Debian trixie's packages with apt-get: only fetched and
+    unpacked, nothing installed. False when both were there already."""
+    include = prefix / "include"
+    if (include / "eigen3/Eigen/Core").is_file() and (
+        include / "onnxruntime/onnxruntime_cxx_api.h"
+    ).is_file():
+        return False
+    if not (shutil.which("apt-get") and shutil.which("dpkg-deb")):
+        raise NativeUnavailable("no apt-get and dpkg-deb here to fetch the headers with")
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        (work / "lists" / "partial").mkdir(parents=True)
+        (work / "debs").mkdir()
+        (work / "sources.list").write_text(TRIXIE + "\n", encoding="utf-8")
+        options = [
+            "-qq",
+            "-o", f"Dir::Etc::SourceList={work / 'sources.list'}",
+            "-o", "Dir::Etc::SourceParts=/dev/null",
+            "-o", f"Dir::State::Lists={work / 'lists'}",
+            "-o", f"Dir::Cache={work / 'cache'}",
+            "-o", "Debug::NoLocking=1",
+        ]  # fmt: skip
+        if os.geteuid() == 0:  # root: apt would hand the download to its _apt user
+            options += ["-o", "APT::Sandbox::User=root"]
+        for step in (["update"], ["download", *HEADER_PACKAGES]):
+            done = subprocess.run(
+                ["apt-get", *options, *step],
+                cwd=work / "debs",
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            if done.returncode != 0:
+                error = (done.stderr.strip().splitlines() or ["?"])[-1]
+                raise NativeUnavailable(f"apt-get {step[0]} failed: {error}")
+        for deb in sorted((work / "debs").glob("*.deb")):
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(work / "root")], check=True)
+        include.mkdir(parents=True, exist_ok=True)
+        for name in ("eigen3", "onnxruntime"):
+            shutil.rmtree(include / name, ignore_errors=True)
+            shutil.copytree(work / "root" / "usr" / "include" / name, include / name)
+    return True
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m wyoming_kokoro.engine.native",
+        description="The vocoder's native Snake kernel: fetch its headers, build it.",
+    )
+    parser.add_argument(
+        "--headers",
+        action="store_true",
+        help="fetch Eigen's and onnxruntime's headers into this virtualenv's include/",
+    )
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help="build the kernel for any CPU of this architecture into this virtualenv "
+        "(used where no compiler is at hand at run time), and check it",
+    )
+    args = parser.parse_args()
+    try:
+        if args.headers and fetch_headers(Path(sys.prefix)):
+            print(f"native: Eigen and onnxruntime headers in {Path(sys.prefix) / 'include'}")
+        if args.install:
+            print(f"native: built and checked {install()}")
+    except NativeUnavailable as err:
+        raise SystemExit(f"native: {err}") from None
+
+
+if __name__ == "__main__":
+    main()
 
 
 def register(options: Any, path: Path) -> Any:
