@@ -6,7 +6,10 @@ onnxruntime headers are installed (``.ci/run`` installs them)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +163,28 @@ def test_headers_in_place_are_not_fetched_again(
         native.fetch_headers(tmp_path)
     (tmp_path / "include" / "onnxruntime" / "onnxruntime_cxx_api.h").write_text("")
     assert native.fetch_headers(tmp_path) is False
+
+
+def test_the_image_build_command_installs_a_checked_kernel(tmp_path: Path) -> None:
+    """``python -m wyoming_kokoro.engine.native --install``, as addon/Dockerfile runs it
+    (the module run as ``__main__``), into a stand-in prefix."""
+    toolchain()
+    code = (
+        "import runpy, sys; sys.prefix = sys.argv[1]; sys.argv = ['native', '--install']; "
+        "runpy.run_module('wyoming_kokoro.engine.native', run_name='__main__')"
+    )
+    env = dict(os.environ)  # the headers where this test run found them
+    env["EIGEN3_INCLUDE_DIR"] = str(native._include(native.EIGEN_DIRS, "Eigen/Core", "-"))
+    env["ONNXRUNTIME_INCLUDE_DIR"] = str(
+        native._include(native.ORT_DIRS, "onnxruntime_cxx_api.h", "-")
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "built and checked" in done.stdout
+    assert list((tmp_path / "share" / "wyoming-kokoro").glob("snake-*.so"))

@@ -251,10 +251,6 @@ def main() -> None:
         raise SystemExit(f"native: {err}") from None
 
 
-if __name__ == "__main__":
-    main()
-
-
 def register(options: Any, path: Path) -> Any:
     """``options`` (onnxruntime SessionOptions) with the library's operators."""
     options.register_custom_ops_library(str(path))
@@ -414,3 +410,7 @@ def rewrite_snakes(model: Any, adain: bool = True) -> int:
     if not any(o.domain == DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
     return len(sites)
+
+
+if __name__ == "__main__":
+    main()
