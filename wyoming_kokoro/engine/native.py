@@ -1,20 +1,27 @@
 """The vocoder's Snake activations on a kernel of our own, exact to the bit.
 
 The generator applies Snake ~48 times (``x + sin(αx)²/α``, five operators: five passes
-over the activations, and onnxruntime runs the ``Sin`` on one thread). ``kernels/snake.cpp``
-is one onnxruntime custom operator that does the five in one pass on every thread of
-onnxruntime's own pool, with the same arithmetic: each product and sum one IEEE operation
-in the export's order, and the sine computed by Eigen's packet sine, which is what
-onnxruntime's ``Sin`` kernel runs. So the audio does not change by a bit (on the int8
-vocoder, where one ulp anywhere moves the audio ~0.8 dB, only an exact rewrite keeps it).
+over the activations, and onnxruntime runs the ``Sin`` on one thread), 42 of them right
+after an AdaIN whose last three operators (``Div``, ``Mul``, ``Add``) are three passes
+more. ``kernels/snake.cpp`` holds two onnxruntime custom operators, ``Snake`` and
+``AdaINSnake`` (the same with the AdaIN's tail), each one pass on every thread of
+onnxruntime's own pool, with the same arithmetic: each product, quotient and sum one IEEE
+operation in the export's order, and the sine computed by Eigen's packet sine, which is
+what onnxruntime's ``Sin`` kernel runs. So the audio does not change by a bit (on the
+int8 vocoder, where one ulp anywhere moves the audio ~0.8 dB, only an exact rewrite
+keeps it).
 
 The library is compiled on this machine at the first start, when a C++ compiler, Eigen
 and onnxruntime's C API headers are found (Debian/Ubuntu: ``g++ libeigen3-dev
-libonnxruntime-dev``; ``script/native-headers`` fetches the last for Debian bookworm),
-into ``download_dir/native`` and kept there. Before it is used, :func:`check` runs it and
-the operators it replaces on the same tensors and wants the same bits; otherwise (another
-Eigen, another onnxruntime build) it is not used. engine/split.py then times the version
-of the vocoder with it against the others, as for every version, and keeps the fastest.
+libonnxruntime-dev``; ``--headers`` below, or ``script/native-headers``, fetches both
+headers into the virtualenv on Debian bookworm too), into ``download_dir/native`` and
+kept there. Where nothing compiles at run time (the add-on's image), ``python -m
+wyoming_kokoro.engine.native --headers --install`` builds one for any CPU of the
+architecture into the virtualenv beforehand. Before a library is first used, :func:`check`
+runs it and the operators it replaces on the same tensors and wants the same bits;
+otherwise (another Eigen, another onnxruntime build) it is not used. engine/split.py then
+times the version of the vocoder with it against the others, as for every version, and
+keeps the fastest.
 """
 
 from __future__ import annotations
