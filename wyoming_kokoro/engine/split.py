@@ -382,9 +382,10 @@ def load_parts(version: Version, options: Any = None) -> SplitSession:
 def open_split(model_path: Path, config: SessionConfig, model_digest: str = "") -> SplitSession:
     """The model on CPU as three sessions, from the optimized cache when it has them.
 
-    Built afresh, the model comes in two versions, as exported and with its convolutions
-    on the fast integer kernels (engine/int8.py): their vocoders are timed once on this
-    machine and the faster version is kept (and cached). Both make the same audio."""
+    Built afresh, the model comes in the versions of :func:`build_versions` (as exported;
+    its convolutions on the fast integer kernels of engine/int8.py; with that, its Snakes
+    on engine/native.py's kernel where it builds here): their vocoders are timed once on
+    this machine and the fastest is kept (and cached). All make the same audio."""
     started = time.perf_counter()
     paths: list[Path] | None = None
     library = _native_library(config, build=False)  # the one a cached version may need
