@@ -188,3 +188,144 @@ def test_the_image_build_command_installs_a_checked_kernel(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert "built and checked" in done.stdout
     assert list((tmp_path / "share" / "wyoming-kokoro").glob("snake-*.so"))
+
+
+def run_all(model: Any, feeds: dict[str, np.ndarray], path: Path | None, threads: int = 2) -> list:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    if path is not None:
+        native.register(options, path)
+    session = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    return [np.asarray(v) for v in session.run(None, feeds)]
+
+
+def same_outputs(got: list, want: list) -> bool:
+    return len(got) == len(want) and all(
+        a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+        for a, b in zip(got, want, strict=True)
+    )
+
+
+def centred_feeds(rows: int, channels: int, steps: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(steps)
+    column = (1, channels, 1)
+    return {
+        "x": (rng.standard_normal((rows, channels, steps)) * 3 + 1).astype(np.float32),
+        "m": rng.standard_normal(column).astype(np.float32),
+        "s": rng.uniform(0.1, 3.0, column).astype(np.float32),
+        "g": rng.uniform(0.5, 2.0, column).astype(np.float32),
+        "b": rng.standard_normal(column).astype(np.float32),
+    }
+
+
+@pytest.mark.parametrize("steps", [1, 3, 7, 8, 9, 2049, 5003])
+@pytest.mark.parametrize("rows", [1, 2])
+def test_the_centred_normalization_makes_the_operators_floats(
+    library: Path, steps: int, rows: int
+) -> None:
+    """The variance summed in onnxruntime's order (rows starting at every alignment) and
+    the Snake on x - m, against Sub, Mul, ReduceMean and the AdaIN's tail."""
+    channels = 5
+    alpha = np.random.default_rng(3).uniform(0.05, 3.0, (1, channels, 1)).astype(np.float32)
+    model = native.snake_model(alpha, alpha, True, "centred")
+    feeds = centred_feeds(rows, channels, steps)
+    want = run_all(model, feeds, None)
+    assert native.rewrite_snakes(model) == 1
+    assert native.rewrite_centring(model) == 1
+    assert sorted(n.op_type for n in model.graph.node) == ["CentredAdaINSnake", "CentredVariance"]
+    for threads in (1, 2):
+        assert same_outputs(run_all(model, feeds, library, threads), want)
+
+
+def test_a_variance_over_another_axis_is_left_alone() -> None:
+    alpha = np.full((1, 4, 1), 0.5, dtype=np.float32)
+    model = native.snake_model(alpha, alpha, True, "centred")
+    axes = next(t for t in model.graph.initializer if t.name == "axes")
+    from onnx import numpy_helper
+
+    axes.CopyFrom(numpy_helper.from_array(np.array([1], dtype=np.int64), "axes"))
+    native.rewrite_snakes(model)
+    assert native.rewrite_centring(model) == 0
+    assert "Sub" in [n.op_type for n in model.graph.node]
+
+
+def epilogue_feeds(rows: int, steps: int, drop: int, residual: bool) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(steps + drop)
+    feeds: dict[str, np.ndarray] = {
+        "columns": rng.integers(-128, 128, (3 * rows, steps + drop), dtype=np.int8),
+        "zero": np.array(-7, dtype=np.int8),
+        "bias": rng.integers(-(2**20), 2**20, (1, rows, 1), dtype=np.int32),
+        "scale": np.array(3.7e-4, dtype=np.float32),
+    }
+    if residual:
+        feeds["r"] = rng.standard_normal((1, rows, steps)).astype(np.float32)
+    return feeds
+
+
+@pytest.mark.parametrize("steps", [1, 2049])
+@pytest.mark.parametrize(("drop", "residual"), [(0, False), (0, True), (22, False), (22, True)])
+def test_the_convolution_epilogue_makes_the_operators_floats(
+    library: Path, steps: int, drop: int, residual: bool
+) -> None:
+    rows = 6
+    weights = np.random.default_rng(1).integers(0, 256, (rows, 3 * rows), dtype=np.uint8)
+    model = native.epilogue_model(weights, drop, residual)
+    feeds = epilogue_feeds(rows, steps, drop, residual)
+    want = run_all(model, feeds, None)
+    assert native.rewrite_conv_epilogues(model) == 1
+    fused = [n.op_type for n in model.graph.node if n.domain == native.DOMAIN]
+    assert fused == ["ConvEpilogueAdd" if residual else "ConvEpilogue"]
+    assert "Slice" not in [n.op_type for n in model.graph.node]
+    for threads in (1, 2):
+        assert same_outputs(run_all(model, feeds, library, threads), want)
+
+
+def test_a_convolution_output_read_twice_keeps_its_residual_add(library: Path) -> None:
+    """The Add of the residual is fused only where it is the output's one reader."""
+    from onnx import TensorProto, helper
+
+    rows = 4
+    weights = np.random.default_rng(2).integers(0, 256, (rows, 3 * rows), dtype=np.uint8)
+    model = native.epilogue_model(weights, 0, True)
+    model.graph.output.append(helper.make_tensor_value_info("conv", TensorProto.FLOAT, None))
+    feeds = epilogue_feeds(rows, 33, 0, True)
+    want = run_all(model, feeds, None)
+    assert native.rewrite_conv_epilogues(model) == 1
+    ops = [n.op_type for n in model.graph.node]
+    assert "ConvEpilogue" in ops and ops[-1] == "Add"
+    assert same_outputs(run_all(model, feeds, library), want)
+
+
+@pytest.mark.parametrize(("before", "after"), [(0, 0), (1, 1), (5, 0), (0, 22)])
+@pytest.mark.parametrize("steps", [1, 4099])
+def test_the_int8_padding_makes_the_operators_bytes(
+    library: Path, before: int, after: int, steps: int
+) -> None:
+    model = native.padding_model(before, after)
+    rng = np.random.default_rng(steps)
+    feeds = {
+        "q": rng.integers(0, 256, (1, 3, steps), dtype=np.uint8),
+        "zero": np.array(201, dtype=np.uint8),
+    }
+    want = run_all(model, feeds, None)
+    assert native.rewrite_padding(model) == 1
+    kept = [n.op_type for n in model.graph.node if n.op_type not in ("BitwiseXor", "Cast")]
+    assert kept == ["PaddedInt8"]
+    for threads in (1, 2):
+        assert same_outputs(run_all(model, feeds, library, threads), want)
+
+
+def test_an_int8_input_read_elsewhere_is_kept(library: Path) -> None:
+    from onnx import TensorProto, helper
+
+    model = native.padding_model(2, 2)
+    model.graph.output.append(helper.make_tensor_value_info("q8", TensorProto.INT8, None))
+    feeds = {"q": np.arange(30, dtype=np.uint8).reshape(1, 3, 10), "zero": np.array(9, np.uint8)}
+    want = run_all(model, feeds, None)
+    assert native.rewrite_padding(model) == 1
+    ops = [n.op_type for n in model.graph.node]
+    assert "PaddedInt8" in ops and "Squeeze" not in ops and ops.count("Cast") == 2
+    assert same_outputs(run_all(model, feeds, library), want)

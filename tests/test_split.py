@@ -490,7 +490,7 @@ def test_the_native_snake_version_makes_the_exported_audio(
         pytest.skip("the native kernel is not built here (no compiler, Eigen or headers)")
     versions = _cut_graph(split_model["path"], library)
     assert [version.name for version in versions] == [
-        "int8 kernels + native Snake",
+        "int8 kernels + native kernels",
         "int8 kernels",
         "as exported",
     ]

@@ -1,15 +1,24 @@
-"""The vocoder's Snake activations on a kernel of our own, exact to the bit.
+"""The vocoder's elementwise chains on kernels of our own, exact to the bit.
 
-The generator applies Snake ~48 times (``x + sin(αx)²/α``, five operators: five passes
-over the activations, and onnxruntime runs the ``Sin`` on one thread), 42 of them right
-after an AdaIN whose last three operators (``Div``, ``Mul``, ``Add``) are three passes
-more. ``kernels/snake.cpp`` holds two onnxruntime custom operators, ``Snake`` and
-``AdaINSnake`` (the same with the AdaIN's tail), each one pass on every thread of
-onnxruntime's own pool, with the same arithmetic: each product, quotient and sum one IEEE
-operation in the export's order, and the sine computed by Eigen's packet sine, which is
-what onnxruntime's ``Sin`` kernel runs. So the audio does not change by a bit (on the
-int8 vocoder, where one ulp anywhere moves the audio ~0.8 dB, only an exact rewrite
-keeps it).
+Once the convolutions run on the integer kernels, half the generator's time is small
+operators, each one pass over its activations: ``kernels/snake.cpp`` holds onnxruntime
+custom operators that each do one such chain in one pass, on every thread of
+onnxruntime's own pool, with the same arithmetic (each product, quotient and sum one
+IEEE operation in the export's order), so the audio does not change by a bit (on the int8
+vocoder, where one ulp anywhere moves the audio ~0.8 dB, only an exact rewrite keeps it):
+
+- ``Snake`` (~48 sites: ``x + sin(αx)²/α``, five operators, and onnxruntime runs the
+  ``Sin`` on one thread), with the sine computed by Eigen's packet sine, which is what
+  onnxruntime's ``Sin`` kernel runs; ``AdaINSnake`` with the AdaIN's tail before it
+  (``Div``, ``Mul``, ``Add``) and ``CentredAdaINSnake`` with its centring (``Sub``) too
+  (:func:`rewrite_snakes`, :func:`rewrite_centring`);
+- ``CentredVariance``: the normalization's ``Mul(c, c)`` and ``ReduceMean`` on x - m,
+  summed in the order of onnxruntime's ``ReduceMean`` (Eigen's sum with SSE packets);
+  the centred values are then never written out (:func:`rewrite_centring`);
+- ``ConvEpilogue``: an integer convolution's ``Slice``, bias ``Add``, scale ``Mul`` and
+  the residual ``Add`` after it (:func:`rewrite_conv_epilogues`);
+- ``PaddedInt8``: its input's move to int8 (``BitwiseXor``, ``Cast``), ``Squeeze`` and
+  ``Pad`` (:func:`rewrite_padding`).
 
 The library is compiled on this machine at the first start, when a C++ compiler, Eigen
 and onnxruntime's C API headers are found (Debian/Ubuntu: ``g++ libeigen3-dev
@@ -46,6 +55,7 @@ from .snake import find_snakes
 _LOGGER = logging.getLogger(__name__)
 
 DOMAIN = "wyoming_kokoro"
+_MS_DOMAIN = "com.microsoft"
 SOURCE = Path(__file__).parent / "kernels" / "snake.cpp"
 # The virtualenv's own (script/native-headers puts them there), then the system's.
 _VENV = Path(sys.prefix) / "include"
@@ -235,7 +245,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(
         prog="python -m wyoming_kokoro.engine.native",
-        description="The vocoder's native Snake kernel: fetch its headers, build it.",
+        description="The vocoder's native kernels: fetch their headers, build them.",
     )
     parser.add_argument(
         "--headers",
@@ -269,34 +279,66 @@ def check(path: Path) -> None:
     on two threads (the work is split as in the server); raises NativeUnavailable unless
     every value is the same to the bit."""
     rng = np.random.default_rng(0)
-    for adain in (False, True):
+    for form in ("snake", "adain", "centred"):
         for divide in (False, True):
             for shape in CHECK_SHAPES:
                 channels = shape[1]
                 alpha = rng.uniform(0.05, 3.0, (1, channels, 1)).astype(np.float32)
                 weight = alpha if divide else (1 / (alpha + 1e-9)).astype(np.float32)
-                plain = snake_model(alpha, weight, divide, adain)
-                fused = snake_model(alpha, weight, divide, adain)
+                plain = snake_model(alpha, weight, divide, form)
+                fused = snake_model(alpha, weight, divide, form)
                 rewrite_snakes(fused)
-                feeds = {"x": (rng.standard_normal(shape) * 4).astype(np.float32)}
-                if adain:
-                    column = (1, channels, 1)
+                rewrite_centring(fused)
+                feeds: dict[str, np.ndarray] = {
+                    "x": (rng.standard_normal(shape) * 4).astype(np.float32)
+                }
+                column = (1, channels, 1)
+                if form != "snake":
                     feeds["s"] = rng.uniform(0.1, 3.0, column).astype(np.float32)
                     feeds["g"] = rng.uniform(0.5, 2.0, column).astype(np.float32)
                     feeds["b"] = rng.standard_normal(column).astype(np.float32)
-                try:
-                    got = _session(fused, path).run(None, feeds)[0]
-                    want = _session(plain, None).run(None, feeds)[0]
-                except Exception as err:
-                    raise NativeUnavailable(f"the kernel does not run: {err}") from None
-                if got.shape != want.shape or not np.array_equal(
-                    got.view(np.uint32), want.view(np.uint32)
-                ):
-                    differ = int(np.count_nonzero(got != want)) if got.shape == want.shape else -1
-                    raise NativeUnavailable(
-                        f"the kernel's Snake is not onnxruntime's to the bit here ({differ} "
-                        f"of {got.size} values differ)"
-                    )
+                if form == "centred":
+                    feeds["m"] = rng.standard_normal(column).astype(np.float32)
+                _compare(fused, plain, feeds, path, f"{form} Snake")
+    for rows, steps in ((8, 4099), (3, 1001)):  # rows past one task's chunk, and odd
+        for drop, residual in ((0, False), (22, True), (10, False), (0, True)):
+            inputs = 3 * rows
+            feeds = {
+                "columns": rng.integers(-128, 128, (inputs, steps + drop), dtype=np.int8),
+                "zero": np.array(rng.integers(-128, 128), dtype=np.int8),
+                "bias": rng.integers(-(2**20), 2**20, (1, rows, 1), dtype=np.int32),
+                "scale": np.array(rng.uniform(1e-5, 1e-2), dtype=np.float32),
+            }
+            if residual:
+                feeds["r"] = rng.standard_normal((1, rows, steps)).astype(np.float32)
+            weights = rng.integers(0, 256, (rows, inputs), dtype=np.uint8)
+            plain = epilogue_model(weights, drop, residual)
+            fused = epilogue_model(weights, drop, residual)
+            rewrite_conv_epilogues(fused)
+            _compare(fused, plain, feeds, path, "convolution epilogue")
+    for shape, before, after in (((1, 8, 4099), 1, 1), ((1, 3, 37), 0, 5), ((1, 2, 5), 3, 0)):
+        plain, fused = padding_model(before, after), padding_model(before, after)
+        rewrite_padding(fused)
+        feeds = {
+            "q": rng.integers(0, 256, shape, dtype=np.uint8),
+            "zero": np.array(rng.integers(0, 256), dtype=np.uint8),
+        }
+        _compare(fused, plain, feeds, path, "int8 padding")
+
+
+def _compare(fused: Any, plain: Any, feeds: dict[str, np.ndarray], path: Path, what: str) -> None:
+    try:
+        got = _session(fused, path).run(None, feeds)
+        want = _session(plain, None).run(None, feeds)
+    except Exception as err:
+        raise NativeUnavailable(f"the kernel does not run: {err}") from None
+    for a, b in zip(got, want, strict=True):
+        if a.shape != b.shape or a.dtype != b.dtype or a.tobytes() != b.tobytes():
+            differ = int(np.count_nonzero(a != b)) if a.shape == b.shape else -1
+            raise NativeUnavailable(
+                f"the kernel's {what} is not onnxruntime's to the bit here ({differ} of "
+                f"{b.size} values differ)"
+            )
 
 
 def _session(model: Any, path: Path | None) -> Any:
@@ -310,10 +352,11 @@ def _session(model: Any, path: Path | None) -> Any:
     )
 
 
-def snake_model(alpha: np.ndarray, weight: np.ndarray, divide: bool, adain: bool) -> Any:
+def snake_model(alpha: np.ndarray, weight: np.ndarray, divide: bool, form: str) -> Any:
     """A Snake as the export spells it, ``Mul(α, x) → Sin → Mul(s, s) → Mul(r, ·)`` (or
-    ``Div(·, d)``) ``→ Add(x, ·)``, on x, or with ``adain`` on ``g·(x / s) + b`` (inputs
-    s, g, b: one value per channel)."""
+    ``Div(·, d)``) ``→ Add(x, ·)``: with ``form`` "snake" on x; "adain" on ``g·(x / s) +
+    b`` (inputs s, g, b: one value per channel); "centred" on ``g·((x - m) / s) + b``,
+    with the normalization's variance ``ReduceMean((x - m)²)`` as a second output."""
     from onnx import TensorProto, helper, numpy_helper
 
     nodes = []
@@ -321,9 +364,24 @@ def snake_model(alpha: np.ndarray, weight: np.ndarray, divide: bool, adain: bool
     shape = [None, alpha.shape[1], None]
     column = [1, alpha.shape[1], 1]
     inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)]
-    if adain:
+    outputs = []
+    initializers = [
+        numpy_helper.from_array(alpha, "alpha"),
+        numpy_helper.from_array(weight, "weight"),
+    ]
+    if form == "centred":
         nodes += [
-            helper.make_node("Div", ["x", "s"], ["normal"]),
+            helper.make_node("Sub", ["x", "m"], ["c"]),
+            helper.make_node("Mul", ["c", "c"], ["c2"]),
+            helper.make_node("ReduceMean", ["c2", "axes"], ["var"], keepdims=1),
+        ]
+        inputs.append(helper.make_tensor_value_info("m", TensorProto.FLOAT, column))
+        initializers.append(numpy_helper.from_array(np.array([2], dtype=np.int64), "axes"))
+        outputs.append(helper.make_tensor_value_info("var", TensorProto.FLOAT, column))
+        x = "c"
+    if form != "snake":
+        nodes += [
+            helper.make_node("Div", [x, "s"], ["normal"]),
             helper.make_node("Mul", ["g", "normal"], ["scaled"]),
             helper.make_node("Add", ["scaled", "b"], ["x2"]),
         ]
@@ -336,14 +394,98 @@ def snake_model(alpha: np.ndarray, weight: np.ndarray, divide: bool, adain: bool
         helper.make_node("Div" if divide else "Mul", ["q", "weight"], ["w"]),
         helper.make_node("Add", [x, "w"], ["y"]),
     ]
+    outputs.insert(0, helper.make_tensor_value_info("y", TensorProto.FLOAT, shape))
+    graph = helper.make_graph(nodes, "snake", inputs, outputs, initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+def epilogue_model(weights: np.ndarray, drop: int, residual: bool) -> Any:
+    """An int8 convolution's product and epilogue as engine/int8.py and engine/exact.py
+    leave it: ``MatMulIntegerToFloat(weights, columns)`` (zero points 128 and ``zero``),
+    ``[Slice(·, 0, -drop)] → Unsqueeze → Add(Cast(bias)) → Mul(scale) [→ Add(r)]``."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def constant(name: str, value: np.ndarray) -> Any:
+        return numpy_helper.from_array(value, name)
+
+    rows = weights.shape[0]
+    initializers = [
+        constant("weights", weights),
+        constant("one", np.array(1.0, dtype=np.float32)),
+        constant("w_zero", np.array(128, dtype=np.uint8)),
+        constant("axis0", np.array([0], dtype=np.int64)),
+        constant("axis1", np.array([1], dtype=np.int64)),
+        constant("start", np.array([0], dtype=np.int64)),
+        constant("end", np.array([-drop], dtype=np.int64)),
+    ]
+    nodes = [
+        helper.make_node(
+            "MatMulIntegerToFloat",
+            ["weights", "columns", "one", "one", "w_zero", "zero"],
+            ["product"],
+            domain=_MS_DOMAIN,
+        )
+    ]
+    wide = "product"
+    if drop:
+        nodes.append(helper.make_node("Slice", ["product", "start", "end", "axis1"], ["sliced"]))
+        wide = "sliced"
+    nodes += [
+        helper.make_node("Unsqueeze", [wide, "axis0"], ["batch"]),
+        helper.make_node("Cast", ["bias"], ["bias_f"], to=TensorProto.FLOAT),
+        helper.make_node("Add", ["batch", "bias_f"], ["biased"]),
+        helper.make_node("Mul", ["biased", "scale"], ["y" if not residual else "conv"]),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("columns", TensorProto.INT8, [None, None]),
+        helper.make_tensor_value_info("zero", TensorProto.INT8, []),
+        helper.make_tensor_value_info("bias", TensorProto.INT32, [1, rows, 1]),
+        helper.make_tensor_value_info("scale", TensorProto.FLOAT, []),
+    ]
+    if residual:
+        nodes.append(helper.make_node("Add", ["conv", "r"], ["y"]))
+        inputs.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, [1, rows, None]))
     graph = helper.make_graph(
         nodes,
-        "snake",
+        "epilogue",
         inputs,
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
-        [numpy_helper.from_array(alpha, "alpha"), numpy_helper.from_array(weight, "weight")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, rows, None])],
+        initializers,
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(_MS_DOMAIN, 1)]
+    )
+
+
+def padding_model(before: int, after: int) -> Any:
+    """A convolution input's move to int8 and padding as engine/int8.py writes them, on
+    a quantized input q (1 × channels × steps) with zero point ``zero`` (uint8)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    initializers = [
+        numpy_helper.from_array(np.array(0x80, dtype=np.uint8), "flip"),
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "axis0"),
+        numpy_helper.from_array(np.array([0, before, 0, after], dtype=np.int64), "pads"),
+    ]
+    nodes = [
+        helper.make_node("BitwiseXor", ["q", "flip"], ["q_flip"]),
+        helper.make_node("Cast", ["q_flip"], ["q8"], to=TensorProto.INT8),
+        helper.make_node("BitwiseXor", ["zero", "flip"], ["zero_flip"]),
+        helper.make_node("Cast", ["zero_flip"], ["zero8"], to=TensorProto.INT8),
+        helper.make_node("Squeeze", ["q8", "axis0"], ["rows"]),
+        helper.make_node("Pad", ["rows", "pads", "zero8"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "padding",
+        [
+            helper.make_tensor_value_info("q", TensorProto.UINT8, [1, None, None]),
+            helper.make_tensor_value_info("zero", TensorProto.UINT8, []),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.INT8, [None, None])],
+        initializers,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
 
 
 def snake_node(
@@ -417,6 +559,226 @@ def rewrite_snakes(model: Any, adain: bool = True) -> int:
     if not any(o.domain == DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
     return len(sites)
+
+
+def _last_axis_mean(node: Any, index: GraphIndex) -> bool:
+    """``node`` is a ReduceMean over the last axis of a 3-D tensor, keeping it (as the
+    export's normalizations are: axis 2 or -1)."""
+    from onnx import helper
+
+    if node.op_type != "ReduceMean":
+        return False
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    axes = attrs.get("axes")
+    if axes is None and len(node.input) > 1:
+        value = index.value(node.input[1])
+        axes = None if value is None else value.reshape(-1).tolist()
+    return (
+        attrs.get("keepdims", 1) == 1
+        and attrs.get("noop_with_empty_axes", 0) == 0
+        and axes is not None
+        and list(axes) in ([2], [-1])
+    )
+
+
+def rewrite_centring(model: Any) -> int:
+    """Each normalization that centres ``x`` for an ``AdaINSnake`` alone (after
+    :func:`rewrite_snakes`): ``Sub(x, m)`` → c, read by the Snake and by ``Mul(c, c)`` →
+    ``ReduceMean`` over the last axis, as ``CentredVariance(x, m)`` and
+    ``CentredAdaINSnake(x, m, ...)``: c is never written out, and the squares are summed
+    in onnxruntime's order. In place; returns how many."""
+    from onnx import helper
+
+    graph = model.graph
+    index = GraphIndex.of(graph)
+    position = {id(node): i for i, node in enumerate(graph.node)}
+    replaced: dict[int, list[Any]] = {}
+    removed: set[int] = set()
+    for node in graph.node:
+        if node.op_type != "AdaINSnake" or node.domain != DOMAIN:
+            continue
+        centred = node.input[0]
+        sub = index.producers.get(centred)
+        if sub is None or sub.op_type != "Sub" or centred in index.outputs:
+            continue
+        readers = index.consumers.get(centred, [])
+        squares = [n for n in readers if n.op_type == "Mul" and list(n.input) == [centred] * 2]
+        if len(readers) != 2 or len(squares) != 1:
+            continue
+        mean = index.only(squares[0].output[0], "ReduceMean")
+        if mean is None or not _last_axis_mean(mean, index):
+            continue
+        x, m = sub.input
+        replaced[position[id(mean)]] = [
+            helper.make_node(
+                "CentredVariance", [x, m], list(mean.output), name=mean.name, domain=DOMAIN
+            )
+        ]
+        snake = helper.make_node(
+            "CentredAdaINSnake",
+            [x, m, *node.input[1:]],
+            list(node.output),
+            name=node.name,
+            domain=DOMAIN,
+        )
+        snake.attribute.extend(node.attribute)
+        replaced[position[id(node)]] = [snake]
+        removed.update((position[id(sub)], position[id(squares[0])]))
+    rebuild(graph, replaced, removed)
+    return len(replaced) // 2
+
+
+def rewrite_conv_epilogues(model: Any) -> int:
+    """The end of each int8 convolution (engine/int8.py, engine/exact.py's epilogue):
+    ``MatMulIntegerToFloat`` → p, ``[Slice(p, 0, -drop, axis 1) →] Unsqueeze(0) →
+    Add(·, bias) → Mul(·, scale)``, and the ``Add`` of a residual where that is the only
+    reader, as one ``ConvEpilogue`` (``ConvEpilogueAdd``) on p: one pass over memory for
+    three to five. In place; returns how many."""
+    from onnx import helper
+
+    graph = model.graph
+    index = GraphIndex.of(graph)
+    position = {id(node): i for i, node in enumerate(graph.node)}
+    replaced: dict[int, list[Any]] = {}
+    removed: set[int] = set()
+
+    def constant(name: str) -> list[int] | None:
+        value = index.value(name)
+        return None if value is None else [int(v) for v in value.reshape(-1)]
+
+    for node in graph.node:
+        if node.op_type != "MatMulIntegerToFloat" or len(node.input) != 6:
+            continue
+        product = node.output[0]
+        chain: list[Any] = [index.only(product, "Slice", "Unsqueeze")]
+        drop = 0
+        if chain[0] is not None and chain[0].op_type == "Slice":
+            step = chain[0]
+            ends = constant(step.input[2]) if len(step.input) > 2 else None
+            axes = constant(step.input[3]) if len(step.input) > 3 else None
+            steps = constant(step.input[4]) if len(step.input) > 4 and step.input[4] else [1]
+            if (
+                constant(step.input[1]) != [0]
+                or ends is None
+                or len(ends) != 1
+                or ends[0] >= 0
+                or axes not in ([1], [-1])
+                or steps != [1]
+            ):
+                continue
+            drop = -ends[0]
+            chain.append(index.only(step.output[0], "Unsqueeze"))
+        unsqueeze = chain[-1]
+        if unsqueeze is None or unsqueeze.op_type != "Unsqueeze":
+            continue
+        if len(unsqueeze.input) < 2 or constant(unsqueeze.input[1]) != [0]:
+            continue
+        add = index.only(unsqueeze.output[0], "Add")
+        if add is None:
+            continue
+        bias = next((n for n in add.input if n != unsqueeze.output[0]), None)
+        mul = index.only(add.output[0], "Mul")
+        if bias is None or mul is None:
+            continue
+        scale = next((n for n in mul.input if n != add.output[0]), None)
+        if scale is None:
+            continue
+        chain += [add, mul]
+        out, inputs, op = mul.output[0], [product, bias, scale], "ConvEpilogue"
+        residual = index.only(out, "Add")
+        if residual is not None and len(set(residual.input)) == 2:
+            inputs.append(next(n for n in residual.input if n != out))
+            out, op = residual.output[0], "ConvEpilogueAdd"
+            chain.append(residual)
+        replaced[position[id(chain[-1])]] = [
+            helper.make_node(op, inputs, [out], name=chain[-1].name, domain=DOMAIN, drop=drop)
+        ]
+        removed.update(position[id(n)] for n in chain[:-1])
+    rebuild(graph, replaced, removed)
+    if replaced and not any(o.domain == DOMAIN for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
+    return len(replaced)
+
+
+def rewrite_padding(model: Any) -> int:
+    """Each int8 convolution input that engine/int8.py moves to int8 and pads,
+    ``BitwiseXor(q, 0x80) → Cast(int8) → Squeeze(0) → Pad(·, [0, before, 0, after],
+    zero)``, as one ``PaddedInt8(q, zero)``: one pass over memory for three. The moves
+    that other nodes still read stay. In place; returns how many."""
+    from onnx import TensorProto, helper
+
+    graph = model.graph
+    index = GraphIndex.of(graph)
+    position = {id(node): i for i, node in enumerate(graph.node)}
+    replaced: dict[int, list[Any]] = {}
+    removed: set[int] = set()
+
+    def constant(name: str) -> list[int] | None:
+        value = index.value(name)
+        return None if value is None else [int(v) for v in value.reshape(-1)]
+
+    for pad in graph.node:
+        if pad.op_type != "Pad" or len(pad.input) != 3:
+            continue
+        mode = next((a.s for a in pad.attribute if a.name == "mode"), b"constant")
+        pads = constant(pad.input[1])
+        squeeze = index.producers.get(pad.input[0])
+        if mode != b"constant" or pads is None or len(pads) != 4 or pads[0] or pads[2]:
+            continue
+        if min(pads) < 0 or squeeze is None or squeeze.op_type != "Squeeze":
+            continue
+        if len(squeeze.input) != 2 or constant(squeeze.input[1]) != [0]:
+            continue
+        cast = index.producers.get(squeeze.input[0])
+        if cast is None or cast.op_type != "Cast":
+            continue
+        if next((a.i for a in cast.attribute if a.name == "to"), None) != TensorProto.INT8:
+            continue
+        flip = index.producers.get(cast.input[0])
+        if flip is None or flip.op_type != "BitwiseXor":
+            continue
+        quantized = next(
+            (q for q, k in (flip.input, flip.input[::-1]) if constant(k) == [0x80]), None
+        )
+        if quantized is None:
+            continue
+        replaced[position[id(pad)]] = [
+            helper.make_node(
+                "PaddedInt8",
+                [quantized, pad.input[2]],
+                list(pad.output),
+                name=pad.name,
+                domain=DOMAIN,
+                before=pads[1],
+                after=pads[3],
+            )
+        ]
+        for node, output in ((squeeze, pad.input[0]), (cast, squeeze.input[0])):
+            readers = index.consumers.get(output, [])
+            if output in index.outputs or any(
+                position[id(n)] not in removed | set(replaced) for n in readers
+            ):
+                break
+            removed.add(position[id(node)])
+        else:
+            readers = index.consumers.get(cast.input[0], [])
+            if cast.input[0] not in index.outputs and all(
+                position[id(n)] in removed for n in readers
+            ):
+                removed.add(position[id(flip)])
+    rebuild(graph, replaced, removed)
+    if replaced and not any(o.domain == DOMAIN for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
+    return len(replaced)
+
+
+def rewrite_carried(model: Any) -> None:
+    """The rewrites made on a generator after engine/carry.py's (which finds the
+    normalizations as the export spells them): :func:`rewrite_centring`,
+    :func:`rewrite_conv_epilogues`, :func:`rewrite_padding`. In place."""
+    rewrite_centring(model)
+    rewrite_conv_epilogues(model)
+    rewrite_padding(model)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ from .session import SessionConfig, cache_key, ort, session_options, writable_fo
 
 _LOGGER = logging.getLogger(__name__)
 
-SPLIT_VERSION = "split-7"
+SPLIT_VERSION = "split-8"
 FILES = ("front", "mid", "generator")  # the cached sessions, in the order they run
 
 # Where the graph of kokoro-v1.0 (the kokoro-onnx exports) is cut: the aligned text
@@ -315,8 +315,9 @@ def cut_model(model_path: Path) -> tuple[Any, Any]:
 
 def build_versions(front: Any, decoder: Any, library: Path | None = None) -> list[Version]:
     """The versions worth timing, fastest expected first and as exported last: with
-    ``library`` (engine/native.py), the next version with its Snakes on the library's
-    kernel; rewritten with the convolutions on the integer kernels (engine/int8.py, when
+    ``library`` (engine/native.py), the next version with its elementwise chains on the
+    library's kernels (Snake, AdaIN, the convolutions' epilogues and int8 padding);
+    rewritten with the convolutions on the integer kernels (engine/int8.py, when
     the model has dynamically quantized ones) and the exact rewrites of engine/exact.py
     (their epilogues in the product's kernel, squares as products); and as exported. All
     make the same audio, bit for bit. Each is cut between the vocoder's halves and its
@@ -349,21 +350,33 @@ def build_versions(front: Any, decoder: Any, library: Path | None = None) -> lis
             native_decoder.CopyFrom(fast_decoder)
             if native.rewrite_snakes(native_decoder):
                 made = make_version(
-                    f"{versions[0].name} + native Snake", fast_front, native_decoder
+                    f"{versions[0].name} + native kernels",
+                    fast_front,
+                    native_decoder,
+                    finish=native.rewrite_carried,
                 )
                 versions.insert(0, replace(made, library=library))
         except Exception as err:
-            _LOGGER.warning("Could not put the Snakes on the native kernel: %s", err)
+            _LOGGER.warning("Could not put the vocoder on the native kernels: %s", err)
     return versions
 
 
-def make_version(name: str, front: Any, decoder: Any, carry: bool = True) -> Version:
+def make_version(
+    name: str,
+    front: Any,
+    decoder: Any,
+    carry: bool = True,
+    finish: Callable[[Any], object] | None = None,
+) -> Version:
     """A version of the three models from the text side and the vocoder (ONNX models);
-    ``carry``: the generator carries its state from part to part (engine/carry.py).
-    Raises ValueError for a vocoder that cannot be cut so, or has nothing to carry."""
+    ``carry``: the generator carries its state from part to part (engine/carry.py);
+    ``finish`` rewrites the generator after that, in place. Raises ValueError for a
+    vocoder that cannot be cut so, or has nothing to carry."""
     mid, generator = split_generator(decoder)
     if carry and not carry_state(generator).norms:
         raise ValueError("the generator has no normalization to carry")
+    if finish is not None:
+        finish(generator)
     return Version(
         name, front.SerializeToString(), mid.SerializeToString(), generator.SerializeToString()
     )
@@ -481,9 +494,9 @@ def _native_library(config: SessionConfig, build: bool) -> Path | None:
         return native.library(folder, build=build)
     except native.NativeUnavailable as err:
         if build:
-            _LOGGER.info("Native Snake kernel off: %s", err)
+            _LOGGER.info("Native kernels off: %s", err)
     except Exception as err:  # never worse than without it
-        _LOGGER.warning("Native Snake kernel off: %s", err)
+        _LOGGER.warning("Native kernels off: %s", err)
     return None
 
 

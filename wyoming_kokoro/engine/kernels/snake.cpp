@@ -1,8 +1,18 @@
-// The vocoder's Snake activation, y = x + sin(a * x)^2 * r (or / d), as onnxruntime
-// custom operators in domain "wyoming_kokoro" (engine/native.py builds and checks them):
-// "Snake" (inputs x, a, r or d), and "AdaINSnake", the same with the end of the AdaIN
-// before it, x = g * (c / s) + b (inputs c, s, g, b, a, r or d; c is the centred input,
-// s its deviation, g and b the style's scale and offset, each one value per channel).
+// The vocoder's elementwise chains as onnxruntime custom operators in domain
+// "wyoming_kokoro" (engine/native.py builds and checks them):
+// - "Snake", y = x + sin(a * x)^2 * r (or / d) (inputs x, a, r or d);
+// - "AdaINSnake", the same with the end of the AdaIN before it, x = g * (c / s) + b
+//   (inputs c, s, g, b, a, r or d; c is the centred input, s its deviation, g and b the
+//   style's scale and offset, each one value per channel);
+// - "CentredAdaINSnake", the same on c = x - m (inputs x, m, s, g, b, a, r or d);
+// - "CentredVariance", the mean of (x - m)^2 over the last axis (inputs x, m), summed in
+//   the order of onnxruntime's ReduceMean (Eigen's sum with SSE packets);
+// - "ConvEpilogue", the end of an int8 convolution after its matrix product,
+//   ((p + bias) * scale) for the product p's first columns (all but "drop"), with
+//   "ConvEpilogueAdd" adding a residual r too (inputs p, bias, scale[, r]);
+// - "PaddedInt8", a quantized convolution input (uint8, 1 x channels x steps) moved to
+//   int8 (q - 128, as BitwiseXor with 0x80 and Cast do) without its batch axis and padded
+//   with the int8 zero point (inputs q, zero; attributes before, after).
 //
 // Exact to the bit against the operators they replace (Div, Mul, Add; Mul, Sin, Mul,
 // Mul or Div, Add):
@@ -26,7 +36,8 @@ namespace {
 constexpr int64_t kChunk = 2048;  // steps of one row per task: the chunk stays in L1
 
 struct Job {
-  const float* x;       // Snake's input, or AdaINSnake's centred input c
+  const float* x;       // Snake's input, AdaINSnake's centred input c, or x to centre
+  const float* centre = nullptr;     // CentredAdaINSnake: m (one per channel)
   const float* deviation = nullptr;  // AdaINSnake: s, g, b (one per channel)
   const float* scale = nullptr;
   const float* offset = nullptr;
@@ -54,10 +65,20 @@ void RunChunk(void* data, size_t task) {
   const float* in = job.x + base;
   if (job.deviation != nullptr) {  // x = g * (c / s) + b, kept in out until the end
     const float s = job.deviation[channel], g = job.scale[channel], b = job.offset[channel];
-    for (int64_t i = 0; i < length; i++) {
-      const float normal = in[i] / s;
-      const float scaled = g * normal;
-      out[i] = scaled + b;
+    if (job.centre != nullptr) {
+      const float m = job.centre[channel];
+      for (int64_t i = 0; i < length; i++) {
+        const float centred = in[i] - m;
+        const float normal = centred / s;
+        const float scaled = g * normal;
+        out[i] = scaled + b;
+      }
+    } else {
+      for (int64_t i = 0; i < length; i++) {
+        const float normal = in[i] / s;
+        const float scaled = g * normal;
+        out[i] = scaled + b;
+      }
     }
     in = out;
   }
@@ -84,7 +105,9 @@ void RunChunk(void* data, size_t task) {
   }
 }
 
-template <bool kAdaIN>
+// kFactors: the per-channel inputs before a: none (Snake), s g b (AdaINSnake), m s g b
+// (CentredAdaINSnake).
+template <int kFactors>
 struct SnakeKernel {
   SnakeKernel(const OrtApi&, const OrtKernelInfo* info) {
     divide_ = Ort::ConstKernelInfo(info).GetAttribute<int64_t>("divide") != 0;
@@ -92,7 +115,7 @@ struct SnakeKernel {
 
   void Compute(OrtKernelContext* raw) {
     Ort::KernelContext context(raw);
-    constexpr size_t kFirst = kAdaIN ? 4 : 1;  // where a and r (or d) are
+    constexpr size_t kFirst = kFactors + 1;  // where a and r (or d) are
     Ort::ConstValue x = context.GetInput(0);
     Ort::ConstValue alpha = context.GetInput(kFirst);
     const std::vector<int64_t> shape = x.GetTensorTypeAndShapeInfo().GetShape();
@@ -105,7 +128,7 @@ struct SnakeKernel {
     if (channels == 0 || (count / steps) % channels != 0) {
       ORT_CXX_API_THROW("Snake: alpha needs one value per channel", ORT_INVALID_ARGUMENT);
     }
-    const float* per_channel[5] = {};
+    const float* per_channel[kFirst + 1] = {};
     for (size_t input = 1; input < kFirst + 2; input++) {
       if (input == kFirst) continue;
       Ort::ConstValue value = context.GetInput(input);
@@ -115,10 +138,12 @@ struct SnakeKernel {
       per_channel[input - 1] = value.GetTensorData<float>();
     }
     Job job{x.GetTensorData<float>()};
-    if (kAdaIN) {
-      job.deviation = per_channel[0];
-      job.scale = per_channel[1];
-      job.offset = per_channel[2];
+    if constexpr (kFactors > 0) {
+      const float* const* adain = per_channel + (kFactors - 3);
+      job.centre = kFactors == 4 ? per_channel[0] : nullptr;
+      job.deviation = adain[0];
+      job.scale = adain[1];
+      job.offset = adain[2];
     }
     job.alpha = alpha.GetTensorData<float>();
     job.weight = per_channel[kFirst];
@@ -135,16 +160,262 @@ struct SnakeKernel {
   bool divide_ = false;
 };
 
-template <bool kAdaIN>
-struct SnakeOp : Ort::CustomOpBase<SnakeOp<kAdaIN>, SnakeKernel<kAdaIN>> {
+template <int kFactors>
+struct SnakeOp : Ort::CustomOpBase<SnakeOp<kFactors>, SnakeKernel<kFactors>> {
   void* CreateKernel(const OrtApi& api, const OrtKernelInfo* info) const {
-    return new SnakeKernel<kAdaIN>(api, info);
+    return new SnakeKernel<kFactors>(api, info);
   }
-  const char* GetName() const { return kAdaIN ? "AdaINSnake" : "Snake"; }
-  size_t GetInputTypeCount() const { return kAdaIN ? 6 : 3; }
+  const char* GetName() const {
+    return kFactors == 4 ? "CentredAdaINSnake" : kFactors == 3 ? "AdaINSnake" : "Snake";
+  }
+  size_t GetInputTypeCount() const { return kFactors + 3; }
   ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
   size_t GetOutputTypeCount() const { return 1; }
   ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+};
+
+// The sum of (x[i] - m)^2 over one row in the order of onnxruntime's ReduceMean on the
+// squares: Eigen's sum() of an unaligned map with 4-float (SSE) packets, two partial
+// packets over the aligned middle, reduced as (p0 + p2) + (p1 + p3), then the values
+// before the first aligned one, then those after the last whole packet. The squares are
+// onnxruntime's own tensor, whose start is aligned (64 bytes), so a row starts
+// (row * n) % 4 floats past an aligned address.
+float SquaresSum(const float* x, float m, int64_t n, int64_t aligned_start) {
+  auto square = [x, m](int64_t i) {
+    const float centred = x[i] - m;
+    return centred * centred;
+  };
+  const int64_t start = std::min(aligned_start, n);
+  const int64_t size2 = ((n - start) / 8) * 8;
+  const int64_t size1 = ((n - start) / 4) * 4;
+  const int64_t end2 = start + size2;
+  const int64_t end1 = start + size1;
+  float res;
+  if (size1 > 0) {
+    float lanes[8];  // packet 0 in lanes 0-3, packet 1 in 4-7
+    for (int l = 0; l < 4; l++) lanes[l] = square(start + l);
+    if (size1 > 4) {
+      for (int l = 4; l < 8; l++) lanes[l] = square(start + l);
+      for (int64_t i = start + 8; i < end2; i += 8) {
+        for (int l = 0; l < 8; l++) {
+          const float centred = x[i + l] - m;
+          const float sq = centred * centred;
+          lanes[l] = lanes[l] + sq;
+        }
+      }
+      for (int l = 0; l < 4; l++) lanes[l] = lanes[l] + lanes[l + 4];
+      if (end1 > end2) {
+        for (int l = 0; l < 4; l++) lanes[l] = lanes[l] + square(end2 + l);
+      }
+    }
+    const float low = lanes[0] + lanes[2];
+    const float high = lanes[1] + lanes[3];
+    res = low + high;
+    for (int64_t i = 0; i < start; i++) res = res + square(i);
+    for (int64_t i = end1; i < n; i++) res = res + square(i);
+  } else {
+    res = square(0);
+    for (int64_t i = 1; i < n; i++) res = res + square(i);
+  }
+  return res;
+}
+
+struct VarianceJob {
+  const float* x;
+  const float* centre;
+  float* y;
+  int64_t channels;
+  int64_t steps;
+};
+
+void RunVariance(void* data, size_t task) {
+  const VarianceJob& job = *static_cast<const VarianceJob*>(data);
+  const int64_t row = static_cast<int64_t>(task);
+  const int64_t offset = (row * job.steps) % 4;
+  const float sum =
+      SquaresSum(job.x + row * job.steps, job.centre[row % job.channels], job.steps, (4 - offset) % 4);
+  job.y[row] = sum / static_cast<float>(job.steps);
+}
+
+struct VarianceKernel {
+  VarianceKernel(const OrtApi&, const OrtKernelInfo*) {}
+
+  void Compute(OrtKernelContext* raw) {
+    Ort::KernelContext context(raw);
+    Ort::ConstValue x = context.GetInput(0);
+    Ort::ConstValue centre = context.GetInput(1);
+    std::vector<int64_t> shape = x.GetTensorTypeAndShapeInfo().GetShape();
+    if (shape.empty() || shape.back() == 0) {
+      ORT_CXX_API_THROW("CentredVariance: x needs values on its last axis", ORT_INVALID_ARGUMENT);
+    }
+    const int64_t steps = shape.back();
+    shape.back() = 1;
+    Ort::UnownedValue y = context.GetOutput(0, shape);
+    int64_t rows = 1;
+    for (size_t d = 0; d + 1 < shape.size(); d++) rows *= shape[d];
+    const int64_t channels = centre.GetTensorTypeAndShapeInfo().GetElementCount();
+    if (rows == 0) return;
+    if (channels == 0 || rows % channels != 0) {
+      ORT_CXX_API_THROW("CentredVariance: m needs one value per channel", ORT_INVALID_ARGUMENT);
+    }
+    VarianceJob job{x.GetTensorData<float>(), centre.GetTensorData<float>(),
+                    y.GetTensorMutableData<float>(), channels, steps};
+    context.ParallelFor(RunVariance, static_cast<size_t>(rows), 0, &job);
+  }
+};
+
+struct VarianceOp : Ort::CustomOpBase<VarianceOp, VarianceKernel> {
+  void* CreateKernel(const OrtApi& api, const OrtKernelInfo* info) const {
+    return new VarianceKernel(api, info);
+  }
+  const char* GetName() const { return "CentredVariance"; }
+  size_t GetInputTypeCount() const { return 2; }
+  ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+  size_t GetOutputTypeCount() const { return 1; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+};
+
+struct EpilogueJob {
+  const float* product;  // rows x width
+  const float* bias;     // one per row
+  float scale;
+  const float* residual;  // rows x steps, or none
+  float* y;               // rows x steps
+  int64_t width;
+  int64_t steps;
+  int64_t per_row;
+};
+
+void RunEpilogue(void* data, size_t task) {
+  const EpilogueJob& job = *static_cast<const EpilogueJob*>(data);
+  const int64_t row = static_cast<int64_t>(task) / job.per_row;
+  const int64_t start = (static_cast<int64_t>(task) % job.per_row) * kChunk;
+  const int64_t length = std::min(kChunk, job.steps - start);
+  const float* in = job.product + row * job.width + start;
+  float* out = job.y + row * job.steps + start;
+  const float bias = job.bias[row], scale = job.scale;
+  if (job.residual != nullptr) {
+    const float* r = job.residual + row * job.steps + start;
+    for (int64_t i = 0; i < length; i++) {
+      const float biased = in[i] + bias;
+      const float scaled = biased * scale;
+      out[i] = scaled + r[i];
+    }
+  } else {
+    for (int64_t i = 0; i < length; i++) {
+      const float biased = in[i] + bias;
+      out[i] = biased * scale;
+    }
+  }
+}
+
+template <bool kResidual>
+struct EpilogueKernel {
+  EpilogueKernel(const OrtApi&, const OrtKernelInfo* info) {
+    drop_ = Ort::ConstKernelInfo(info).GetAttribute<int64_t>("drop");
+  }
+
+  void Compute(OrtKernelContext* raw) {
+    Ort::KernelContext context(raw);
+    Ort::ConstValue product = context.GetInput(0);
+    Ort::ConstValue bias = context.GetInput(1);
+    Ort::ConstValue scale = context.GetInput(2);
+    const std::vector<int64_t> shape = product.GetTensorTypeAndShapeInfo().GetShape();
+    if (shape.size() != 2 || drop_ < 0 || shape[1] < drop_) {
+      ORT_CXX_API_THROW("ConvEpilogue: the product needs rows x (steps + drop)", ORT_INVALID_ARGUMENT);
+    }
+    const int64_t rows = shape[0], width = shape[1], steps = width - drop_;
+    if (bias.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(rows) ||
+        scale.GetTensorTypeAndShapeInfo().GetElementCount() != 1) {
+      ORT_CXX_API_THROW("ConvEpilogue: one bias per row and one scale", ORT_INVALID_ARGUMENT);
+    }
+    Ort::UnownedValue y = context.GetOutput(0, std::vector<int64_t>{1, rows, steps});
+    EpilogueJob job{product.GetTensorData<float>(), bias.GetTensorData<float>(),
+                    scale.GetTensorData<float>()[0], nullptr, y.GetTensorMutableData<float>(),
+                    width, steps, (steps + kChunk - 1) / kChunk};
+    if constexpr (kResidual) {
+      Ort::ConstValue residual = context.GetInput(3);
+      if (residual.GetTensorTypeAndShapeInfo().GetShape() != std::vector<int64_t>{1, rows, steps}) {
+        ORT_CXX_API_THROW("ConvEpilogueAdd: the residual needs the output's shape", ORT_INVALID_ARGUMENT);
+      }
+      job.residual = residual.GetTensorData<float>();
+    }
+    if (rows == 0 || steps == 0) return;
+    context.ParallelFor(RunEpilogue, static_cast<size_t>(rows * job.per_row), 0, &job);
+  }
+
+ private:
+  int64_t drop_ = 0;
+};
+
+template <bool kResidual>
+struct EpilogueOp : Ort::CustomOpBase<EpilogueOp<kResidual>, EpilogueKernel<kResidual>> {
+  void* CreateKernel(const OrtApi& api, const OrtKernelInfo* info) const {
+    return new EpilogueKernel<kResidual>(api, info);
+  }
+  const char* GetName() const { return kResidual ? "ConvEpilogueAdd" : "ConvEpilogue"; }
+  size_t GetInputTypeCount() const { return kResidual ? 4 : 3; }
+  ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+  size_t GetOutputTypeCount() const { return 1; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+};
+
+struct PadJob {
+  const uint8_t* x;
+  int8_t* y;
+  int8_t zero;
+  int64_t steps, before, after;
+};
+
+void RunPad(void* data, size_t task) {
+  const PadJob& job = *static_cast<const PadJob*>(data);
+  const int64_t row = static_cast<int64_t>(task);
+  const uint8_t* in = job.x + row * job.steps;
+  int8_t* out = job.y + row * (job.before + job.steps + job.after);
+  for (int64_t i = 0; i < job.before; i++) out[i] = job.zero;
+  out += job.before;
+  for (int64_t i = 0; i < job.steps; i++) out[i] = static_cast<int8_t>(in[i] ^ 0x80u);
+  for (int64_t i = 0; i < job.after; i++) out[job.steps + i] = job.zero;
+}
+
+struct PadKernel {
+  PadKernel(const OrtApi&, const OrtKernelInfo* info) {
+    Ort::ConstKernelInfo attributes(info);
+    before_ = attributes.GetAttribute<int64_t>("before");
+    after_ = attributes.GetAttribute<int64_t>("after");
+  }
+
+  void Compute(OrtKernelContext* raw) {
+    Ort::KernelContext context(raw);
+    Ort::ConstValue x = context.GetInput(0);
+    Ort::ConstValue zero = context.GetInput(1);
+    const std::vector<int64_t> shape = x.GetTensorTypeAndShapeInfo().GetShape();
+    if (shape.size() != 3 || shape[0] != 1 || before_ < 0 || after_ < 0 ||
+        zero.GetTensorTypeAndShapeInfo().GetElementCount() != 1) {
+      ORT_CXX_API_THROW("PaddedInt8: needs 1 x channels x steps and one zero point", ORT_INVALID_ARGUMENT);
+    }
+    const int64_t rows = shape[1], steps = shape[2];
+    Ort::UnownedValue y = context.GetOutput(0, std::vector<int64_t>{rows, before_ + steps + after_});
+    PadJob job{x.GetTensorData<uint8_t>(), y.GetTensorMutableData<int8_t>(),
+               zero.GetTensorData<int8_t>()[0], steps, before_, after_};
+    if (rows > 0) context.ParallelFor(RunPad, static_cast<size_t>(rows), 0, &job);
+  }
+
+ private:
+  int64_t before_ = 0, after_ = 0;
+};
+
+struct PadOp : Ort::CustomOpBase<PadOp, PadKernel> {
+  void* CreateKernel(const OrtApi& api, const OrtKernelInfo* info) const {
+    return new PadKernel(api, info);
+  }
+  const char* GetName() const { return "PaddedInt8"; }
+  size_t GetInputTypeCount() const { return 2; }
+  ONNXTensorElementDataType GetInputType(size_t index) const {
+    return index == 0 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 : ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
+  }
+  size_t GetOutputTypeCount() const { return 1; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8; }
 };
 
 }  // namespace
@@ -161,8 +432,13 @@ extern "C" OrtStatus* ORT_API_CALL RegisterCustomOps(OrtSessionOptions* options,
   // onnxruntime keeps pointers to the operators and the domain: made once, never freed.
   static Ort::CustomOpDomain* domain = [] {
     auto* made = new Ort::CustomOpDomain("wyoming_kokoro");
-    made->Add(new SnakeOp<false>());
-    made->Add(new SnakeOp<true>());
+    made->Add(new SnakeOp<0>());
+    made->Add(new SnakeOp<3>());
+    made->Add(new SnakeOp<4>());
+    made->Add(new VarianceOp());
+    made->Add(new EpilogueOp<false>());
+    made->Add(new EpilogueOp<true>());
+    made->Add(new PadOp());
     return made;
   }();
   try {
