@@ -329,3 +329,25 @@ def test_an_int8_input_read_elsewhere_is_kept(library: Path) -> None:
     ops = [n.op_type for n in model.graph.node]
     assert "PaddedInt8" in ops and "Squeeze" not in ops and ops.count("Cast") == 2
     assert same_outputs(run_all(model, feeds, library), want)
+
+
+@pytest.mark.parametrize(("window", "length"), [(20, 1003), (20, 20), (12, 37), (7, 8)])
+def test_the_stft_makes_onnxruntimes_floats(library: Path, window: int, length: int) -> None:
+    """Bluestein's algorithm as onnxruntime runs it (Kokoro's 20-point window), for frame
+    counts that do and do not fill the kernel's eight lanes, two signals at once."""
+    model = native.stft_model(window, 5)
+    signal = (np.random.default_rng(length).standard_normal((2, length, 1)) * 0.3).astype(
+        np.float32
+    )
+    want = run_all(model, {"signal": signal}, None)
+    assert native.rewrite_stft(model) == 1
+    assert [n.op_type for n in model.graph.node] == ["BluesteinSTFT"]
+    for threads in (1, 2):
+        assert same_outputs(run_all(model, {"signal": signal}, library, threads), want)
+
+
+def test_an_stft_of_a_power_of_two_window_is_left_alone() -> None:
+    """onnxruntime takes another path (radix 2 alone) for those: not the kernel's."""
+    model = native.stft_model(16, 4)
+    assert native.rewrite_stft(model) == 0
+    assert [n.op_type for n in model.graph.node] == ["STFT"]

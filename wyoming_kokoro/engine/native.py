@@ -18,7 +18,10 @@ vocoder, where one ulp anywhere moves the audio ~0.8 dB, only an exact rewrite k
 - ``ConvEpilogue``: an integer convolution's ``Slice``, bias ``Add``, scale ``Mul`` and
   the residual ``Add`` after it (:func:`rewrite_conv_epilogues`);
 - ``PaddedInt8``: its input's move to int8 (``BitwiseXor``, ``Cast``), ``Squeeze`` and
-  ``Pad`` (:func:`rewrite_padding`).
+  ``Pad`` (:func:`rewrite_padding`);
+- ``BluesteinSTFT``: the harmonic source's ``STFT`` (a 20-point window: onnxruntime runs
+  Bluestein's algorithm, frame by frame on one thread), the same arithmetic eight frames
+  at once on every thread (:func:`rewrite_stft`).
 
 The library is compiled on this machine at the first start, when a C++ compiler, Eigen
 and onnxruntime's C API headers are found (Debian/Ubuntu: ``g++ libeigen3-dev
@@ -324,6 +327,11 @@ def check(path: Path) -> None:
             "zero": np.array(rng.integers(0, 256), dtype=np.uint8),
         }
         _compare(fused, plain, feeds, path, "int8 padding")
+    for window, length in ((20, 1003), (12, 37), (7, 7)):
+        plain, fused = stft_model(window, 5), stft_model(window, 5)
+        rewrite_stft(fused)
+        signal = (rng.standard_normal((2, length, 1)) * 0.3).astype(np.float32)
+        _compare(fused, plain, {"signal": signal}, path, "STFT")
 
 
 def _compare(fused: Any, plain: Any, feeds: dict[str, np.ndarray], path: Path, what: str) -> None:
@@ -483,6 +491,28 @@ def padding_model(before: int, after: int) -> Any:
             helper.make_tensor_value_info("zero", TensorProto.UINT8, []),
         ],
         [helper.make_tensor_value_info("y", TensorProto.INT8, [None, None])],
+        initializers,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+def stft_model(window: int, step: int) -> Any:
+    """ONNX's one-sided STFT with a Hann window of ``window`` points, every ``step``
+    samples, as Kokoro's generator takes its harmonic source's spectrum."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    hann = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(window) / window)).astype(np.float32)
+    initializers = [
+        numpy_helper.from_array(np.array(step, dtype=np.int64), "step"),
+        numpy_helper.from_array(hann, "window"),
+        numpy_helper.from_array(np.array(window, dtype=np.int64), "length"),
+    ]
+    node = helper.make_node("STFT", ["signal", "step", "window", "length"], ["y"], onesided=1)
+    graph = helper.make_graph(
+        [node],
+        "stft",
+        [helper.make_tensor_value_info("signal", TensorProto.FLOAT, [None, None, 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         initializers,
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
@@ -772,13 +802,53 @@ def rewrite_padding(model: Any) -> int:
     return len(replaced)
 
 
+def rewrite_stft(model: Any) -> int:
+    """Each one-sided ``STFT`` with a constant window whose length is not a power of two
+    (onnxruntime's Bluestein path) as ``BluesteinSTFT``. In place; returns how many."""
+    from onnx import helper
+
+    graph = model.graph
+    index = GraphIndex.of(graph)
+    replaced: dict[int, list[Any]] = {}
+    for i, node in enumerate(graph.node):
+        if node.op_type != "STFT" or node.domain not in ("", "ai.onnx") or len(node.input) < 3:
+            continue
+        onesided = next((a.i for a in node.attribute if a.name == "onesided"), 1)
+        window = index.value(node.input[2]) if node.input[2] else None
+        if onesided != 1 or window is None or window.ndim != 1:
+            continue
+        size = int(window.shape[0])
+        if size < 3 or size & (size - 1) == 0:
+            continue
+        if len(node.input) > 3 and node.input[3]:
+            length = index.value(node.input[3])
+            if length is None or int(length.reshape(-1)[0]) != size:
+                continue
+        replaced[i] = [
+            helper.make_node(
+                "BluesteinSTFT",
+                list(node.input[:3]),
+                list(node.output),
+                name=node.name,
+                domain=DOMAIN,
+                onesided=1,
+            )
+        ]
+    rebuild(graph, replaced)
+    if replaced and not any(o.domain == DOMAIN for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
+    return len(replaced)
+
+
 def rewrite_carried(model: Any) -> None:
     """The rewrites made on a generator after engine/carry.py's (which finds the
     normalizations as the export spells them): :func:`rewrite_centring`,
-    :func:`rewrite_conv_epilogues`, :func:`rewrite_padding`. In place."""
+    :func:`rewrite_conv_epilogues`, :func:`rewrite_padding`, :func:`rewrite_stft`. In
+    place."""
     rewrite_centring(model)
     rewrite_conv_epilogues(model)
     rewrite_padding(model)
+    rewrite_stft(model)
 
 
 if __name__ == "__main__":
