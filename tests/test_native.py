@@ -318,6 +318,36 @@ def test_the_int8_padding_makes_the_operators_bytes(
         assert same_outputs(run_all(model, feeds, library, threads), want)
 
 
+@pytest.mark.parametrize(("repeats", "tail"), [(3, 3), (11, 55), (1, 0)])
+def test_the_columns_of_a_stride_one_convolution_are_written_at_once(
+    library: Path, repeats: int, tail: int
+) -> None:
+    """engine/int8.py's Concat of the padded rows, repeated, and a tail of zeros."""
+    model = native.padding_model(2, 3, repeats, tail)
+    rng = np.random.default_rng(repeats)
+    feeds = {
+        "q": rng.integers(0, 256, (1, 3, 2051), dtype=np.uint8),
+        "zero": np.array(77, dtype=np.uint8),
+    }
+    want = run_all(model, feeds, None)
+    assert native.rewrite_padding(model) == 1
+    assert native.rewrite_repeats(model) == 1
+    assert "Concat" not in [n.op_type for n in model.graph.node]
+    for threads in (1, 2):
+        assert same_outputs(run_all(model, feeds, library, threads), want)
+
+
+def test_columns_with_a_tail_of_another_value_are_left_alone() -> None:
+    from onnx import numpy_helper
+
+    model = native.padding_model(1, 1, 3, 3)
+    tail = next(t for t in model.graph.initializer if t.name == "tail")
+    tail.CopyFrom(numpy_helper.from_array(np.ones((3, 3), dtype=np.int8), "tail"))
+    native.rewrite_padding(model)
+    assert native.rewrite_repeats(model) == 0
+    assert "Concat" in [n.op_type for n in model.graph.node]
+
+
 def test_an_int8_input_read_elsewhere_is_kept(library: Path) -> None:
     from onnx import TensorProto, helper
 

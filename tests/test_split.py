@@ -479,9 +479,7 @@ def test_plan_parts_keeps_the_audio_flowing() -> None:
     assert plan_parts(durations, [1], per_frame) == []
 
 
-def test_the_native_snake_version_makes_the_exported_audio(
-    split_model: dict, tmp_path: Path
-) -> None:
+def test_the_native_version_makes_the_exported_audio(split_model: dict, tmp_path: Path) -> None:
     """With engine/native.py's kernel built here, its version of the vocoder is timed
     with the others and makes the export's audio bit for bit; a cached model that needs
     the kernel is rebuilt without it when the kernel is turned off."""
@@ -514,3 +512,19 @@ def test_the_native_snake_version_makes_the_exported_audio(
     rebuilt = open_split(split_model["path"], off, "test")
     assert not rebuilt.from_cache and "native" not in rebuilt.version
     assert np.array_equal(rebuilt.run(None, feeds)[0], exported)
+
+
+def test_a_library_that_fails_to_build_meanwhile_leaves_the_other_versions(
+    split_model: dict,
+) -> None:
+    """The first start compiles the kernels while it makes the versions: when the build
+    gives nothing, the native version is dropped and the others are timed as before."""
+    asked: list[bool] = []
+
+    def failed() -> None:
+        asked.append(True)
+        return None
+
+    versions = _cut_graph(split_model["path"], failed)
+    assert asked == [True]
+    assert [version.name for version in versions] == ["int8 kernels", "as exported"]

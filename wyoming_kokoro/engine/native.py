@@ -319,9 +319,16 @@ def check(path: Path) -> None:
             fused = epilogue_model(weights, drop, residual)
             rewrite_conv_epilogues(fused)
             _compare(fused, plain, feeds, path, "convolution epilogue")
-    for shape, before, after in (((1, 8, 4099), 1, 1), ((1, 3, 37), 0, 5), ((1, 2, 5), 3, 0)):
-        plain, fused = padding_model(before, after), padding_model(before, after)
+    for shape, before, after, repeats in (
+        ((1, 8, 4099), 1, 1, 0),
+        ((1, 3, 37), 0, 5, 0),
+        ((1, 2, 5), 3, 0, 0),
+        ((1, 3, 1001), 5, 5, 11),
+    ):
+        plain = padding_model(before, after, repeats, 2 * repeats)
+        fused = padding_model(before, after, repeats, 2 * repeats)
         rewrite_padding(fused)
+        rewrite_repeats(fused)
         feeds = {
             "q": rng.integers(0, 256, shape, dtype=np.uint8),
             "zero": np.array(rng.integers(0, 256), dtype=np.uint8),
@@ -465,9 +472,11 @@ def epilogue_model(weights: np.ndarray, drop: int, residual: bool) -> Any:
     )
 
 
-def padding_model(before: int, after: int) -> Any:
+def padding_model(before: int, after: int, repeats: int = 0, tail: int = 0) -> Any:
     """A convolution input's move to int8 and padding as engine/int8.py writes them, on
-    a quantized input q (1 × channels × steps) with zero point ``zero`` (uint8)."""
+    a quantized input q (1 × channels × steps) with zero point ``zero`` (uint8); with
+    ``repeats``, its columns as a stride-1 convolution's: the padded rows ``repeats``
+    times and ``tail`` zeros (channels given by ``repeats``' model: 3)."""
     from onnx import TensorProto, helper, numpy_helper
 
     initializers = [
@@ -481,8 +490,12 @@ def padding_model(before: int, after: int) -> Any:
         helper.make_node("BitwiseXor", ["zero", "flip"], ["zero_flip"]),
         helper.make_node("Cast", ["zero_flip"], ["zero8"], to=TensorProto.INT8),
         helper.make_node("Squeeze", ["q8", "axis0"], ["rows"]),
-        helper.make_node("Pad", ["rows", "pads", "zero8"], ["y"]),
+        helper.make_node("Pad", ["rows", "pads", "zero8"], ["padded" if repeats else "y"]),
     ]
+    if repeats:
+        zeros = np.zeros((3, tail), dtype=np.int8)
+        initializers.append(numpy_helper.from_array(zeros, "tail"))
+        nodes.append(helper.make_node("Concat", ["padded"] * repeats + ["tail"], ["y"], axis=1))
     graph = helper.make_graph(
         nodes,
         "padding",
@@ -781,6 +794,8 @@ def rewrite_padding(model: Any) -> int:
                 domain=DOMAIN,
                 before=pads[1],
                 after=pads[3],
+                repeats=1,
+                tail=0,
             )
         ]
         for node, output in ((squeeze, pad.input[0]), (cast, squeeze.input[0])):
@@ -799,6 +814,49 @@ def rewrite_padding(model: Any) -> int:
     rebuild(graph, replaced, removed)
     if replaced and not any(o.domain == DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
+    return len(replaced)
+
+
+def rewrite_repeats(model: Any) -> int:
+    """Each ``PaddedInt8`` read only by a ``Concat`` (along its last axis) of that input
+    repeated and a constant of zeros, engine/int8.py's columns of a stride-1 convolution,
+    writes those columns itself (attributes repeats and tail). In place; returns how
+    many."""
+    from onnx import helper
+
+    graph = model.graph
+    index = GraphIndex.of(graph)
+    position = {id(node): i for i, node in enumerate(graph.node)}
+    replaced: dict[int, list[Any]] = {}
+    removed: set[int] = set()
+    for node in graph.node:
+        if node.op_type != "PaddedInt8" or node.domain != DOMAIN:
+            continue
+        padded = node.output[0]
+        concat = index.only(padded, "Concat")
+        if concat is None:
+            continue
+        axis = next((a.i for a in concat.attribute if a.name == "axis"), None)
+        *rows, tail = concat.input
+        zeros = index.value(tail)
+        if axis not in (1, -1) or not rows or any(name != padded for name in rows):
+            continue
+        if zeros is None or zeros.ndim != 2 or zeros.dtype != np.int8 or zeros.any():
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        attrs.update(repeats=len(rows), tail=int(zeros.shape[1]))
+        replaced[position[id(concat)]] = [
+            helper.make_node(
+                "PaddedInt8",
+                list(node.input),
+                list(concat.output),
+                name=concat.name,
+                domain=DOMAIN,
+                **attrs,
+            )
+        ]
+        removed.add(position[id(node)])
+    rebuild(graph, replaced, removed)
     return len(replaced)
 
 
@@ -843,11 +901,12 @@ def rewrite_stft(model: Any) -> int:
 def rewrite_carried(model: Any) -> None:
     """The rewrites made on a generator after engine/carry.py's (which finds the
     normalizations as the export spells them): :func:`rewrite_centring`,
-    :func:`rewrite_conv_epilogues`, :func:`rewrite_padding`, :func:`rewrite_stft`. In
-    place."""
+    :func:`rewrite_conv_epilogues`, :func:`rewrite_padding`, :func:`rewrite_repeats`,
+    :func:`rewrite_stft`. In place."""
     rewrite_centring(model)
     rewrite_conv_epilogues(model)
     rewrite_padding(model)
+    rewrite_repeats(model)
     rewrite_stft(model)
 
 

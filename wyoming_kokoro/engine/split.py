@@ -27,6 +27,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,10 @@ DECODER_INPUTS = (
     "/encoder/Reshape_1_output_0",
 )
 DURATIONS = "/encoder/Gather_output_0"
+
+
+# engine/native.py's library, or a call that returns it (None: not available here).
+Library = Path | Callable[[], Path | None] | None
 
 
 class SplitUnavailable(RuntimeError):
@@ -280,7 +285,7 @@ class Carried:
     frames: int
 
 
-def _cut_graph(model_path: Path, library: Path | None = None) -> list[Version]:
+def _cut_graph(model_path: Path, library: Library = None) -> list[Version]:
     """The model cut in three (text side, frame-rate half, generator with its state
     carried), in the versions :func:`build_versions` makes."""
     return build_versions(*cut_model(model_path), library=library)
@@ -313,10 +318,11 @@ def cut_model(model_path: Path) -> tuple[Any, Any]:
     return front, decoder
 
 
-def build_versions(front: Any, decoder: Any, library: Path | None = None) -> list[Version]:
+def build_versions(front: Any, decoder: Any, library: Library = None) -> list[Version]:
     """The versions worth timing, fastest expected first and as exported last: with
-    ``library`` (engine/native.py), the next version with its elementwise chains on the
-    library's kernels (Snake, AdaIN, the convolutions' epilogues and int8 padding);
+    ``library`` (engine/native.py's, or a call that waits for it: it may be compiling
+    while the versions are made), the next version with its elementwise chains on the
+    library's kernels (Snake, AdaIN, the convolutions' epilogues, int8 padding, STFT);
     rewritten with the convolutions on the integer kernels (engine/int8.py, when
     the model has dynamically quantized ones) and the exact rewrites of engine/exact.py
     (their epilogues in the product's kernel, squares as products); and as exported. All
@@ -355,7 +361,9 @@ def build_versions(front: Any, decoder: Any, library: Path | None = None) -> lis
                     native_decoder,
                     finish=native.rewrite_carried,
                 )
-                versions.insert(0, replace(made, library=library))
+                path = library() if callable(library) else library
+                if path is not None:
+                    versions.insert(0, replace(made, library=path))
         except Exception as err:
             _LOGGER.warning("Could not put the vocoder on the native kernels: %s", err)
     return versions
@@ -428,7 +436,13 @@ def open_split(model_path: Path, config: SessionConfig, model_digest: str = "") 
             paths = None  # built here, not kept
     if config.graph_opt_level == "disabled":
         paths = None  # nothing optimized to keep
-    versions = _cut_graph(model_path, library or _native_library(config, build=True))
+    if library is None:
+        # Compiled and checked (seconds, another process) while the versions are made.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            building = pool.submit(_native_library, config, True)
+            versions = _cut_graph(model_path, building.result)
+    else:
+        versions = _cut_graph(model_path, library)
     built: list[tuple[SplitSession, list[Path]]] = []
     written: list[Path] = []  # each version's optimized models, until the chosen is renamed
     try:

@@ -12,7 +12,9 @@
 //   "ConvEpilogueAdd" adding a residual r too (inputs p, bias, scale[, r]);
 // - "PaddedInt8", a quantized convolution input (uint8, 1 x channels x steps) moved to
 //   int8 (q - 128, as BitwiseXor with 0x80 and Cast do) without its batch axis and padded
-//   with the int8 zero point (inputs q, zero; attributes before, after);
+//   with the int8 zero point (inputs q, zero; attributes before, after, and repeats and
+//   tail: each padded row written "repeats" times, then "tail" zeros, as engine/int8.py's
+//   Concat of the padded rows lays out a stride-1 convolution's columns);
 // - "BluesteinSTFT", ONNX's STFT of a real signal with a window whose length is not a power
 //   of two, as onnxruntime computes it (Bluestein's chirp-z over radix-2 FFTs, the same
 //   complex products and sums in the same order), eight frames at once on every thread.
@@ -33,6 +35,7 @@
 #include <complex>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace {
@@ -368,18 +371,22 @@ struct PadJob {
   const uint8_t* x;
   int8_t* y;
   int8_t zero;
-  int64_t steps, before, after;
+  int64_t steps, before, after, repeats, tail;
 };
 
 void RunPad(void* data, size_t task) {
   const PadJob& job = *static_cast<const PadJob*>(data);
   const int64_t row = static_cast<int64_t>(task);
+  const int64_t width = job.before + job.steps + job.after;
   const uint8_t* in = job.x + row * job.steps;
-  int8_t* out = job.y + row * (job.before + job.steps + job.after);
+  int8_t* first = job.y + row * (width * job.repeats + job.tail);
+  int8_t* out = first;
   for (int64_t i = 0; i < job.before; i++) out[i] = job.zero;
   out += job.before;
   for (int64_t i = 0; i < job.steps; i++) out[i] = static_cast<int8_t>(in[i] ^ 0x80u);
   for (int64_t i = 0; i < job.after; i++) out[job.steps + i] = job.zero;
+  for (int64_t r = 1; r < job.repeats; r++) std::memcpy(first + r * width, first, width);
+  std::memset(first + job.repeats * width, 0, static_cast<size_t>(job.tail));
 }
 
 struct PadKernel {
@@ -387,6 +394,8 @@ struct PadKernel {
     Ort::ConstKernelInfo attributes(info);
     before_ = attributes.GetAttribute<int64_t>("before");
     after_ = attributes.GetAttribute<int64_t>("after");
+    repeats_ = attributes.GetAttribute<int64_t>("repeats");
+    tail_ = attributes.GetAttribute<int64_t>("tail");
   }
 
   void Compute(OrtKernelContext* raw) {
@@ -394,19 +403,20 @@ struct PadKernel {
     Ort::ConstValue x = context.GetInput(0);
     Ort::ConstValue zero = context.GetInput(1);
     const std::vector<int64_t> shape = x.GetTensorTypeAndShapeInfo().GetShape();
-    if (shape.size() != 3 || shape[0] != 1 || before_ < 0 || after_ < 0 ||
-        zero.GetTensorTypeAndShapeInfo().GetElementCount() != 1) {
+    if (shape.size() != 3 || shape[0] != 1 || before_ < 0 || after_ < 0 || repeats_ < 1 ||
+        tail_ < 0 || zero.GetTensorTypeAndShapeInfo().GetElementCount() != 1) {
       ORT_CXX_API_THROW("PaddedInt8: needs 1 x channels x steps and one zero point", ORT_INVALID_ARGUMENT);
     }
     const int64_t rows = shape[1], steps = shape[2];
-    Ort::UnownedValue y = context.GetOutput(0, std::vector<int64_t>{rows, before_ + steps + after_});
+    const int64_t width = (before_ + steps + after_) * repeats_ + tail_;
+    Ort::UnownedValue y = context.GetOutput(0, std::vector<int64_t>{rows, width});
     PadJob job{x.GetTensorData<uint8_t>(), y.GetTensorMutableData<int8_t>(),
-               zero.GetTensorData<int8_t>()[0], steps, before_, after_};
+               zero.GetTensorData<int8_t>()[0], steps, before_, after_, repeats_, tail_};
     if (rows > 0) context.ParallelFor(RunPad, static_cast<size_t>(rows), 0, &job);
   }
 
  private:
-  int64_t before_ = 0, after_ = 0;
+  int64_t before_ = 0, after_ = 0, repeats_ = 1, tail_ = 0;
 };
 
 struct PadOp : Ort::CustomOpBase<PadOp, PadKernel> {
