@@ -529,9 +529,9 @@ class EngineSettings(FolderSettings):
     native_kernels: bool = setting(
         True,
         _bool,
-        "compile the vocoder's Snake as one onnxruntime kernel at the first start (needs a "
-        "C++ compiler, Eigen and onnxruntime's C API headers; the same audio to the bit) and "
-        "keep it if it is faster",
+        "compile the vocoder's elementwise chains as onnxruntime kernels at the first start "
+        "(needs a C++ compiler, Eigen and onnxruntime's C API headers; the same audio to the "
+        "bit) and keep them if they are faster",
     )
     scheduler: str = setting(
         "first-segment",
