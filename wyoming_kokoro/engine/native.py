@@ -900,9 +900,9 @@ def rewrite_stft(model: Any) -> int:
 
 def rewrite_carried(model: Any) -> None:
     """The rewrites made on the vocoder's frame-rate half and its generator after
-    engine/carry.py's (which finds the normalizations as the export spells them): :func:`rewrite_centring`,
-    :func:`rewrite_conv_epilogues`, :func:`rewrite_padding`, :func:`rewrite_repeats`,
-    :func:`rewrite_stft`. In place."""
+    engine/carry.py's (which finds the normalizations as the export spells them):
+    :func:`rewrite_centring`, :func:`rewrite_conv_epilogues`, :func:`rewrite_padding`,
+    :func:`rewrite_repeats`, :func:`rewrite_stft`. In place."""
     rewrite_centring(model)
     rewrite_conv_epilogues(model)
     rewrite_padding(model)

@@ -378,8 +378,8 @@ def make_version(
 ) -> Version:
     """A version of the three models from the text side and the vocoder (ONNX models);
     ``carry``: the generator carries its state from part to part (engine/carry.py);
-    ``finish`` rewrites the frame-rate half and the generator after that, in place. Raises ValueError for a
-    vocoder that cannot be cut so, or has nothing to carry."""
+    ``finish`` rewrites the frame-rate half and the generator after that, in place.
+    Raises ValueError for a vocoder that cannot be cut so, or has nothing to carry."""
     mid, generator = split_generator(decoder)
     if carry and not carry_state(generator).norms:
         raise ValueError("the generator has no normalization to carry")
