@@ -376,6 +376,15 @@ def test_the_stft_makes_onnxruntimes_floats(library: Path, window: int, length: 
         assert same_outputs(run_all(model, {"signal": signal}, library, threads), want)
 
 
+def test_an_stft_stepping_by_an_int32_is_left_alone() -> None:
+    from onnx import numpy_helper
+
+    model = native.stft_model(20, 5)
+    step = next(t for t in model.graph.initializer if t.name == "step")
+    step.CopyFrom(numpy_helper.from_array(np.array(5, dtype=np.int32), "step"))
+    assert native.rewrite_stft(model) == 0
+
+
 def test_an_stft_of_a_power_of_two_window_is_left_alone() -> None:
     """onnxruntime takes another path (radix 2 alone) for those: not the kernel's."""
     model = native.stft_model(16, 4)

@@ -873,8 +873,11 @@ def rewrite_stft(model: Any) -> int:
             continue
         onesided = next((a.i for a in node.attribute if a.name == "onesided"), 1)
         window = index.value(node.input[2]) if node.input[2] else None
-        if onesided != 1 or window is None or window.ndim != 1:
+        step = index.value(node.input[1])
+        if onesided != 1 or window is None or window.ndim != 1 or window.dtype != np.float32:
             continue
+        if step is not None and step.dtype != np.int64:
+            continue  # the kernel reads an int64 step
         size = int(window.shape[0])
         if size < 3 or size & (size - 1) == 0:
             continue

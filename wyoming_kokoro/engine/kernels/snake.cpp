@@ -252,8 +252,8 @@ struct VarianceKernel {
     Ort::ConstValue x = context.GetInput(0);
     Ort::ConstValue centre = context.GetInput(1);
     std::vector<int64_t> shape = x.GetTensorTypeAndShapeInfo().GetShape();
-    if (shape.empty() || shape.back() == 0) {
-      ORT_CXX_API_THROW("CentredVariance: x needs values on its last axis", ORT_INVALID_ARGUMENT);
+    if (shape.size() != 3 || shape.back() == 0) {  // the rewrite's ReduceMean: axis 2 or -1
+      ORT_CXX_API_THROW("CentredVariance: x needs 3 axes, values on the last", ORT_INVALID_ARGUMENT);
     }
     const int64_t steps = shape.back();
     shape.back() = 1;
