@@ -19,13 +19,12 @@
 //   of two, as onnxruntime computes it (Bluestein's chirp-z over radix-2 FFTs, the same
 //   complex products and sums in the same order), eight frames at once on every thread.
 //
-// Exact to the bit against the operators they replace (Div, Mul, Add; Mul, Sin, Mul,
-// Mul or Div, Add):
-// every product, quotient and sum is one IEEE operation in the same order (built with
-// -ffp-contract=off, so none is fused into a multiply-add), and the sine is Eigen's
-// packet sine, which is what onnxruntime's Sin kernel runs. The gain is one pass over
-// memory instead of five, and the sine on every thread of onnxruntime's pool (its Sin
-// kernel runs on one).
+// Each is exact to the bit against the operators it replaces: every product, quotient
+// and sum is one IEEE operation in the same order (built with -ffp-contract=off, so none
+// is fused into a multiply-add), the sine is Eigen's packet sine, which is what
+// onnxruntime's Sin kernel runs, and sums over a row follow its reduction's order. The
+// gain is one pass over memory for each chain of three to eight operators, and the work
+// on every thread of onnxruntime's pool where its kernels run on one (Sin, STFT).
 #define ORT_API_MANUAL_INIT
 #include <onnxruntime_cxx_api.h>
 
