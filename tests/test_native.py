@@ -240,6 +240,17 @@ def test_the_centred_normalization_makes_the_operators_floats(
         assert same_outputs(run_all(model, feeds, library, threads), want)
 
 
+def test_centred_values_read_elsewhere_are_left_alone() -> None:
+    from onnx import TensorProto, helper
+
+    alpha = np.full((1, 4, 1), 0.5, dtype=np.float32)
+    model = native.snake_model(alpha, alpha, True, "centred")
+    model.graph.output.append(helper.make_tensor_value_info("c", TensorProto.FLOAT, None))
+    native.rewrite_snakes(model)
+    assert native.rewrite_centring(model) == 0
+    assert "Sub" in [n.op_type for n in model.graph.node]
+
+
 def test_a_variance_over_another_axis_is_left_alone() -> None:
     alpha = np.full((1, 4, 1), 0.5, dtype=np.float32)
     model = native.snake_model(alpha, alpha, True, "centred")
@@ -283,6 +294,40 @@ def test_the_convolution_epilogue_makes_the_operators_floats(
         assert same_outputs(run_all(model, feeds, library, threads), want)
 
 
+def two_convolutions_summed(weights: np.ndarray) -> Any:
+    """Two epilogue chains (engine/epilogue_model's) whose outputs one Add sums."""
+    from onnx import compose
+
+    first = native.epilogue_model(weights, 0, False)
+    second = native.epilogue_model(weights[::-1].copy(), 0, False)
+    second = compose.add_prefix(second, "b/", rename_inputs=False)
+    graph = first.graph
+    graph.node.extend(second.graph.node)
+    graph.initializer.extend(second.graph.initializer)
+    graph.output[0].name = "a_out"
+    graph.node[len(graph.node) - len(second.graph.node) - 1].output[0] = "a_out"
+    graph.node[-1].output[0] = "b_out"
+    from onnx import helper
+
+    graph.node.append(helper.make_node("Add", ["a_out", "b_out"], ["y"]))
+    graph.output[0].name = "y"
+    return first
+
+
+def test_two_convolutions_summed_keep_one_residual_add(library: Path) -> None:
+    """An Add that is the one reader of two convolutions' outputs is fused into one of
+    their epilogues, never both (the other would lose its input)."""
+    rows = 4
+    weights = np.random.default_rng(5).integers(0, 256, (rows, 3 * rows), dtype=np.uint8)
+    model = two_convolutions_summed(weights)
+    feeds = epilogue_feeds(rows, 40, 0, False)
+    want = run_all(model, feeds, None)
+    assert native.rewrite_conv_epilogues(model) == 2
+    fused = sorted(n.op_type for n in model.graph.node if n.domain == native.DOMAIN)
+    assert fused == ["ConvEpilogue", "ConvEpilogueAdd"]
+    assert same_outputs(run_all(model, feeds, library), want)
+
+
 def test_a_convolution_output_read_twice_keeps_its_residual_add(library: Path) -> None:
     """The Add of the residual is fused only where it is the output's one reader."""
     from onnx import TensorProto, helper
@@ -312,8 +357,9 @@ def test_the_int8_padding_makes_the_operators_bytes(
     }
     want = run_all(model, feeds, None)
     assert native.rewrite_padding(model) == 1
-    kept = [n.op_type for n in model.graph.node if n.op_type not in ("BitwiseXor", "Cast")]
-    assert kept == ["PaddedInt8"]
+    ops = [n.op_type for n in model.graph.node]
+    # The input's move to int8 is gone; the zero point's stays (the product reads it too).
+    assert sorted(ops) == ["BitwiseXor", "Cast", "PaddedInt8"]
     for threads in (1, 2):
         assert same_outputs(run_all(model, feeds, library, threads), want)
 
@@ -385,8 +431,19 @@ def test_an_stft_stepping_by_an_int32_is_left_alone() -> None:
     assert native.rewrite_stft(model) == 0
 
 
-def test_an_stft_of_a_power_of_two_window_is_left_alone() -> None:
-    """onnxruntime takes another path (radix 2 alone) for those: not the kernel's."""
-    model = native.stft_model(16, 4)
+@pytest.mark.parametrize("window", [16, 130])
+def test_an_stft_of_a_power_of_two_or_long_window_is_left_alone(window: int) -> None:
+    """onnxruntime takes another path (radix 2 alone) for a power of two; a window past
+    128 points is more than the kernel's transforms hold."""
+    model = native.stft_model(window, 4)
     assert native.rewrite_stft(model) == 0
     assert [n.op_type for n in model.graph.node] == ["STFT"]
+
+
+def test_an_stft_whose_frame_length_is_not_its_window_is_left_alone() -> None:
+    from onnx import numpy_helper
+
+    model = native.stft_model(20, 5)
+    length = next(t for t in model.graph.initializer if t.name == "length")
+    length.CopyFrom(numpy_helper.from_array(np.array(21, dtype=np.int64), "length"))
+    assert native.rewrite_stft(model) == 0

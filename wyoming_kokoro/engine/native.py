@@ -59,6 +59,7 @@ _LOGGER = logging.getLogger(__name__)
 
 DOMAIN = "wyoming_kokoro"
 _MS_DOMAIN = "com.microsoft"
+MAX_STFT_WINDOW = 128  # BluesteinSTFT's transforms of up to 256 points live on its stack
 SOURCE = Path(__file__).parent / "kernels" / "snake.cpp"
 # The virtualenv's own (script/native-headers puts them there), then the system's.
 _VENV = Path(sys.prefix) / "include"
@@ -729,7 +730,12 @@ def rewrite_conv_epilogues(model: Any) -> int:
         chain += [add, mul]
         out, inputs, op = mul.output[0], [product, bias, scale], "ConvEpilogue"
         residual = index.only(out, "Add")
-        if residual is not None and len(set(residual.input)) == 2:
+        # Not an Add that another convolution's epilogue took already (two summed).
+        if (
+            residual is not None
+            and len(set(residual.input)) == 2
+            and position[id(residual)] not in replaced
+        ):
             inputs.append(next(n for n in residual.input if n != out))
             out, op = residual.output[0], "ConvEpilogueAdd"
             chain.append(residual)
@@ -761,7 +767,7 @@ def rewrite_padding(model: Any) -> int:
         return None if value is None else [int(v) for v in value.reshape(-1)]
 
     for pad in graph.node:
-        if pad.op_type != "Pad" or len(pad.input) != 3:
+        if pad.op_type != "Pad" or len(pad.input) != 3 or not pad.input[2]:
             continue
         mode = next((a.s for a in pad.attribute if a.name == "mode"), b"constant")
         pads = constant(pad.input[1])
@@ -844,6 +850,8 @@ def rewrite_repeats(model: Any) -> int:
         if zeros is None or zeros.ndim != 2 or zeros.dtype != np.int8 or zeros.any():
             continue
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if attrs.get("repeats", 1) != 1 or attrs.get("tail", 0) != 0:
+            continue  # its columns written already
         attrs.update(repeats=len(rows), tail=int(zeros.shape[1]))
         replaced[position[id(concat)]] = [
             helper.make_node(
@@ -876,10 +884,10 @@ def rewrite_stft(model: Any) -> int:
         step = index.value(node.input[1])
         if onesided != 1 or window is None or window.ndim != 1 or window.dtype != np.float32:
             continue
-        if step is not None and step.dtype != np.int64:
+        if step is None or step.dtype != np.int64:
             continue  # the kernel reads an int64 step
         size = int(window.shape[0])
-        if size < 3 or size & (size - 1) == 0:
+        if size < 3 or size & (size - 1) == 0 or size > MAX_STFT_WINDOW:
             continue
         if len(node.input) > 3 and node.input[3]:
             length = index.value(node.input[3])

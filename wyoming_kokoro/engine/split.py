@@ -27,7 +27,6 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -350,7 +349,7 @@ def build_versions(front: Any, decoder: Any, library: Library = None) -> list[Ve
     except Exception as err:  # never worse than as exported
         _LOGGER.warning("Could not rewrite the model: %s", err)
         return versions
-    if library is not None:
+    if library is not None and not (isinstance(library, _Building) and library.failed()):
         try:
             native_decoder = onnx.ModelProto()
             native_decoder.CopyFrom(fast_decoder)
@@ -362,7 +361,7 @@ def build_versions(front: Any, decoder: Any, library: Library = None) -> list[Ve
                     finish=native.rewrite_carried,
                 )
                 path = library() if callable(library) else library
-                if path is not None:
+                if path is not None:  # else the build failed meanwhile (logged)
                     versions.insert(0, replace(made, library=path))
         except Exception as err:
             _LOGGER.warning("Could not put the vocoder on the native kernels: %s", err)
@@ -437,11 +436,9 @@ def open_split(model_path: Path, config: SessionConfig, model_digest: str = "") 
             paths = None  # built here, not kept
     if config.graph_opt_level == "disabled":
         paths = None  # nothing optimized to keep
-    if library is None:
+    if library is None and config.native_kernels:
         # Compiled and checked (seconds, another process) while the versions are made.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            building = pool.submit(_native_library, config, True)
-            versions = _cut_graph(model_path, building.result)
+        versions = _cut_graph(model_path, _Building(config))
     else:
         versions = _cut_graph(model_path, library)
     built: list[tuple[SplitSession, list[Path]]] = []
@@ -496,6 +493,29 @@ def open_split(model_path: Path, config: SessionConfig, model_digest: str = "") 
     _LOGGER.debug("Split model: %s", chosen[0].version)
     chosen[0].startup_s = time.perf_counter() - started
     return chosen[0]
+
+
+class _Building:
+    """engine/native.py's library compiled and checked on a daemon thread (a server
+    stopped meanwhile does not wait for the compiler); calling it waits for the result."""
+
+    def __init__(self, config: SessionConfig) -> None:
+        self._result: Path | None = None
+        self._thread = threading.Thread(
+            target=self._build, args=(config,), name="native-build", daemon=True
+        )
+        self._thread.start()
+
+    def _build(self, config: SessionConfig) -> None:
+        self._result = _native_library(config, build=True)
+
+    def __call__(self) -> Path | None:
+        self._thread.join()
+        return self._result
+
+    def failed(self) -> bool:
+        """Done already, with nothing (no toolchain): no need to make its version."""
+        return not self._thread.is_alive() and self._result is None
 
 
 def _native_library(config: SessionConfig, build: bool) -> Path | None:

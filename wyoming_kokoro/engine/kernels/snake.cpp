@@ -331,8 +331,10 @@ struct EpilogueKernel {
       ORT_CXX_API_THROW("ConvEpilogue: the product needs rows x (steps + drop)", ORT_INVALID_ARGUMENT);
     }
     const int64_t rows = shape[0], width = shape[1], steps = width - drop_;
+    const std::vector<int64_t> bias_shape = bias.GetTensorTypeAndShapeInfo().GetShape();
+    const bool per_row = bias_shape.size() >= 2 && bias_shape.back() == 1;  // (.., rows, 1)
     if (bias.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(rows) ||
-        scale.GetTensorTypeAndShapeInfo().GetElementCount() != 1) {
+        !(per_row || rows == 1) || scale.GetTensorTypeAndShapeInfo().GetElementCount() != 1) {
       ORT_CXX_API_THROW("ConvEpilogue: one bias per row and one scale", ORT_INVALID_ARGUMENT);
     }
     Ort::UnownedValue y = context.GetOutput(0, std::vector<int64_t>{1, rows, steps});
@@ -439,6 +441,7 @@ struct PadOp : Ort::CustomOpBase<PadOp, PadKernel> {
 // multiplication gives for finite values, and each step is kept literally (x * (1, 0)
 // included), so the floats are onnxruntime's to the bit.
 constexpr int kLanes = 8;  // frames computed together, one per vector lane
+constexpr size_t kMaxTransform = 256;  // windows of up to 128 points (engine/native.py)
 
 struct Complex8 {
   float re[kLanes], im[kLanes];
@@ -583,7 +586,7 @@ void RunStft(void* data, size_t task) {
   const int64_t batch = static_cast<int64_t>(task) / job.blocks;
   const int64_t first = (static_cast<int64_t>(task) % job.blocks) * kLanes;
   const int lanes = static_cast<int>(std::min<int64_t>(kLanes, job.frames - first));
-  std::vector<Complex8> a(plan.m), b(plan.m);
+  Complex8 a[kMaxTransform], b[kMaxTransform];  // on the stack: nothing here can throw
   for (size_t i = 0; i < plan.m; i++) {
     for (int l = 0; l < kLanes; l++) a[i].re[l] = a[i].im[l] = 0.f;
   }
@@ -597,14 +600,14 @@ void RunStft(void* data, size_t task) {
       Multiply(re, im, c.real(), c.imag(), a[k].re[l], a[k].im[l]);
     }
   }
-  Radix2Lanes(plan, a.data(), b.data(), false);
+  Radix2Lanes(plan, a, b, false);
   for (size_t i = 0; i < plan.m; i++) {
     const std::complex<float> s = plan.spectrum[i];
     for (int l = 0; l < kLanes; l++) {
       Multiply(b[i].re[l], b[i].im[l], s.real(), s.imag(), b[i].re[l], b[i].im[l]);
     }
   }
-  Radix2Lanes(plan, b.data(), a.data(), true);
+  Radix2Lanes(plan, b, a, true);
   float* out = job.y + (batch * job.frames + first) * static_cast<int64_t>(plan.bins) * 2;
   for (size_t i = 0; i < plan.bins; i++) {
     const Complex8& value = a[i == 0 ? 0 : plan.m - i];
@@ -638,8 +641,9 @@ struct StftKernel {
     }
     const int64_t n = window_shape[0], length = shape[1];
     const int64_t step = step_value.GetTensorData<int64_t>()[0];
-    if (n < 2 || (n & (n - 1)) == 0 || n > length || step <= 0) {
-      ORT_CXX_API_THROW("BluesteinSTFT: the window's length must not be a power of two",
+    if (n < 2 || (n & (n - 1)) == 0 || n > length || step <= 0 ||
+        static_cast<size_t>(2 * n - 1) > kMaxTransform) {
+      ORT_CXX_API_THROW("BluesteinSTFT: a window of 3 to 128 points, not a power of two",
                         ORT_INVALID_ARGUMENT);
     }
     // A few microseconds: made for each run, so that runs at once share nothing.
