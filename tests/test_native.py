@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
 from tests.test_snake import CHANNELS, snake_model
@@ -37,15 +36,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(model: Any, x: np.ndarray, path: Path | None, threads: int = 2) -> np.ndarray:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.log_severity_level = 3
-    if path is not None:
-        native.register(options, path)
-    session = ort.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
-    return np.asarray(session.run(None, {"x": x})[0])
+    return np.asarray(run_all(model, {"x": x}, path, threads)[0])
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
@@ -191,14 +182,7 @@ def test_the_image_build_command_installs_a_checked_kernel(tmp_path: Path) -> No
 
 
 def run_all(model: Any, feeds: dict[str, np.ndarray], path: Path | None, threads: int = 2) -> list:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.log_severity_level = 3
-    if path is not None:
-        native.register(options, path)
-    session = ort.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    session = native._session(model, path, threads)
     return [np.asarray(v) for v in session.run(None, feeds)]
 
 

@@ -148,16 +148,8 @@ def carry_state(model: Any) -> CarrySites:
     sites = CarrySites()
     added: list[Any] = []
 
-    def time_axis(node: Any) -> bool:
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        axes = attrs.get("axes")
-        if axes is None and len(node.input) > 1:
-            value = index.value(node.input[1])
-            axes = None if value is None else value.reshape(-1).tolist()
-        return attrs.get("keepdims", 1) == 1 and axes is not None and list(axes) in ([2], [-1])
-
     for node in list(graph.node):
-        if node.op_type != "ReduceMean" or not time_axis(node):
+        if not index.mean_over_time(node):
             continue
         x, mean = node.input[0], node.output[0]
         subs = [n for n in index.consumers.get(mean, []) if n.op_type == "Sub"]
@@ -174,9 +166,7 @@ def carry_state(model: Any) -> CarrySites:
         if len(squares) != 1:
             continue
         var_nodes = [
-            n
-            for n in index.consumers.get(squares[0].output[0], [])
-            if n.op_type == "ReduceMean" and time_axis(n)
+            n for n in index.consumers.get(squares[0].output[0], []) if index.mean_over_time(n)
         ]
         if len(var_nodes) != 1:
             continue

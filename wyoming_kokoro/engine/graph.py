@@ -44,6 +44,26 @@ class GraphIndex:
             return numpy_helper.to_array(node.attribute[0].t)
         return None
 
+    def ints(self, name: str) -> list[int] | None:
+        """A constant's values as a flat list of ints (axes, pads, starts); None if the
+        tensor is not a constant."""
+        value = self.value(name)
+        return None if value is None else [int(v) for v in value.reshape(-1)]
+
+    def mean_over_time(self, node: Any) -> bool:
+        """``node`` is a ``ReduceMean`` over the last axis of a 3-D tensor (axis 2 or -1,
+        given as an attribute or a constant input), keeping it: how the export spells an
+        instance normalization's statistics."""
+        from onnx import helper
+
+        if node.op_type != "ReduceMean":
+            return False
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        axes = attrs.get("axes")
+        if axes is None and len(node.input) > 1:
+            axes = self.ints(node.input[1])
+        return attrs.get("keepdims", 1) == 1 and axes is not None and list(axes) in ([2], [-1])
+
     def only(self, name: str, *ops: str) -> Any | None:
         """The single consumer of ``name`` if it is one of ``ops`` and nothing else reads it."""
         users = self.consumers.get(name, [])

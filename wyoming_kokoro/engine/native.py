@@ -357,9 +357,10 @@ def _compare(fused: Any, plain: Any, feeds: dict[str, np.ndarray], path: Path, w
             )
 
 
-def _session(model: Any, path: Path | None) -> Any:
+def _session(model: Any, path: Path | None, threads: int = 2) -> Any:
+    """A CPU session on ``model`` with the library at ``path`` (None: without it)."""
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
+    options.intra_op_num_threads = threads
     options.log_severity_level = 3
     if path is not None:
         register(options, path)
@@ -605,26 +606,6 @@ def rewrite_snakes(model: Any, adain: bool = True) -> int:
     return len(sites)
 
 
-def _last_axis_mean(node: Any, index: GraphIndex) -> bool:
-    """``node`` is a ReduceMean over the last axis of a 3-D tensor, keeping it (as the
-    export's normalizations are: axis 2 or -1)."""
-    from onnx import helper
-
-    if node.op_type != "ReduceMean":
-        return False
-    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    axes = attrs.get("axes")
-    if axes is None and len(node.input) > 1:
-        value = index.value(node.input[1])
-        axes = None if value is None else value.reshape(-1).tolist()
-    return (
-        attrs.get("keepdims", 1) == 1
-        and attrs.get("noop_with_empty_axes", 0) == 0
-        and axes is not None
-        and list(axes) in ([2], [-1])
-    )
-
-
 def rewrite_centring(model: Any) -> int:
     """Each normalization that centres ``x`` for an ``AdaINSnake`` alone (after
     :func:`rewrite_snakes`): ``Sub(x, m)`` → c, read by the Snake and by ``Mul(c, c)`` →
@@ -650,7 +631,7 @@ def rewrite_centring(model: Any) -> int:
         if len(readers) != 2 or len(squares) != 1:
             continue
         mean = index.only(squares[0].output[0], "ReduceMean")
-        if mean is None or not _last_axis_mean(mean, index):
+        if mean is None or not index.mean_over_time(mean):
             continue
         x, m = sub.input
         replaced[position[id(mean)]] = [
@@ -686,10 +667,6 @@ def rewrite_conv_epilogues(model: Any) -> int:
     replaced: dict[int, list[Any]] = {}
     removed: set[int] = set()
 
-    def constant(name: str) -> list[int] | None:
-        value = index.value(name)
-        return None if value is None else [int(v) for v in value.reshape(-1)]
-
     for node in graph.node:
         if node.op_type != "MatMulIntegerToFloat" or len(node.input) != 6:
             continue
@@ -698,11 +675,11 @@ def rewrite_conv_epilogues(model: Any) -> int:
         drop = 0
         if chain[0] is not None and chain[0].op_type == "Slice":
             step = chain[0]
-            ends = constant(step.input[2]) if len(step.input) > 2 else None
-            axes = constant(step.input[3]) if len(step.input) > 3 else None
-            steps = constant(step.input[4]) if len(step.input) > 4 and step.input[4] else [1]
+            ends = index.ints(step.input[2]) if len(step.input) > 2 else None
+            axes = index.ints(step.input[3]) if len(step.input) > 3 else None
+            steps = index.ints(step.input[4]) if len(step.input) > 4 and step.input[4] else [1]
             if (
-                constant(step.input[1]) != [0]
+                index.ints(step.input[1]) != [0]
                 or ends is None
                 or len(ends) != 1
                 or ends[0] >= 0
@@ -715,7 +692,7 @@ def rewrite_conv_epilogues(model: Any) -> int:
         unsqueeze = chain[-1]
         if unsqueeze is None or unsqueeze.op_type != "Unsqueeze":
             continue
-        if len(unsqueeze.input) < 2 or constant(unsqueeze.input[1]) != [0]:
+        if len(unsqueeze.input) < 2 or index.ints(unsqueeze.input[1]) != [0]:
             continue
         add = index.only(unsqueeze.output[0], "Add")
         if add is None:
@@ -762,21 +739,17 @@ def rewrite_padding(model: Any) -> int:
     replaced: dict[int, list[Any]] = {}
     removed: set[int] = set()
 
-    def constant(name: str) -> list[int] | None:
-        value = index.value(name)
-        return None if value is None else [int(v) for v in value.reshape(-1)]
-
     for pad in graph.node:
         if pad.op_type != "Pad" or len(pad.input) != 3 or not pad.input[2]:
             continue
         mode = next((a.s for a in pad.attribute if a.name == "mode"), b"constant")
-        pads = constant(pad.input[1])
+        pads = index.ints(pad.input[1])
         squeeze = index.producers.get(pad.input[0])
         if mode != b"constant" or pads is None or len(pads) != 4 or pads[0] or pads[2]:
             continue
         if min(pads) < 0 or squeeze is None or squeeze.op_type != "Squeeze":
             continue
-        if len(squeeze.input) != 2 or constant(squeeze.input[1]) != [0]:
+        if len(squeeze.input) != 2 or index.ints(squeeze.input[1]) != [0]:
             continue
         cast = index.producers.get(squeeze.input[0])
         if cast is None or cast.op_type != "Cast":
@@ -787,7 +760,7 @@ def rewrite_padding(model: Any) -> int:
         if flip is None or flip.op_type != "BitwiseXor":
             continue
         quantized = next(
-            (q for q, k in (flip.input, flip.input[::-1]) if constant(k) == [0x80]), None
+            (q for q, k in (flip.input, flip.input[::-1]) if index.ints(k) == [0x80]), None
         )
         if quantized is None:
             continue
