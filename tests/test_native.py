@@ -391,6 +391,132 @@ def test_an_int8_input_read_elsewhere_is_kept(library: Path) -> None:
     assert same_outputs(run_all(model, feeds, library), want)
 
 
+def int8_kernels_form(weights: np.ndarray, dilation: int, pad: int, residual: bool) -> Any:
+    """native.conv_model as the int8 kernels' version leaves it (engine/int8.py, exact.py)."""
+    from wyoming_kokoro.engine.exact import rewrite_epilogues
+    from wyoming_kokoro.engine.int8 import rewrite_convolutions
+
+    model = native.conv_model(weights, dilation, pad, residual)
+    assert rewrite_convolutions(model) == 1
+    assert rewrite_epilogues(model) == 1
+    return model
+
+
+def conv_feeds(channels: int, outputs: int, steps: int, out: int, residual: bool) -> dict:
+    rng = np.random.default_rng(steps)
+    feeds = {"x": (rng.standard_normal((1, channels, steps)) * 2).astype(np.float32)}
+    if residual:
+        feeds["r"] = rng.standard_normal((1, outputs, out)).astype(np.float32)
+    return feeds
+
+
+@pytest.mark.parametrize(
+    ("channels", "outputs", "taps", "dilation", "pad"),
+    [(16, 8, 11, 1, 5), (8, 16, 3, 5, 5), (3, 5, 7, 3, 9), (22, 24, 1, 1, 0), (4, 4, 3, 1, 1)],
+)
+@pytest.mark.parametrize("steps", [13, 4099])
+@pytest.mark.parametrize("residual", [False, True])
+def test_a_convolution_turned_to_time_major_makes_the_same_floats(
+    library: Path,
+    channels: int,
+    outputs: int,
+    taps: int,
+    dilation: int,
+    pad: int,
+    steps: int,
+    residual: bool,
+) -> None:
+    """Columns × weights, written back channel by channel, against the int8 kernels'
+    weights × columns: the same sums, so the same floats, on one thread and two."""
+    if not native.products_exact():
+        pytest.skip("onnxruntime's uint8 x int8 products are not exact here")
+    rng = np.random.default_rng(taps)
+    weights = rng.integers(0, 256, (outputs, channels, taps), dtype=np.uint8)
+    plain = int8_kernels_form(weights, dilation, pad, residual)
+    model = int8_kernels_form(weights, dilation, pad, residual)
+    native.rewrite_conv_epilogues(model)
+    native.rewrite_padding(model)
+    native.rewrite_repeats(model)
+    assert native.rewrite_time_major(model) == 1
+    ops = [n.op_type for n in model.graph.node]
+    assert "TimeColumns" in ops and "PaddedInt8" not in ops and "Reshape" not in ops
+    assert "BitwiseXor" not in ops and "Cast" in ops  # the bias's Cast stays
+    assert ("TransposedEpilogueAdd" if residual else "TransposedEpilogue") in ops
+    out = steps + 2 * pad - (taps - 1) * dilation
+    feeds = conv_feeds(channels, outputs, steps, out, residual)
+    want = run_all(plain, feeds, None)
+    for threads in (1, 2):
+        assert same_outputs(run_all(model, feeds, library, threads), want)
+
+
+def test_the_native_version_turns_convolutions_only_where_products_are_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    weights = np.full((4, 4, 3), 130, dtype=np.uint8)
+    monkeypatch.setattr(native, "products_exact", lambda: False)
+    model = int8_kernels_form(weights, 1, 1, False)
+    native.rewrite_carried(model)
+    assert "TimeColumns" not in [n.op_type for n in model.graph.node]
+    monkeypatch.setattr(native, "products_exact", lambda: True)
+    model = int8_kernels_form(weights, 1, 1, False)
+    native.rewrite_carried(model)
+    assert "TimeColumns" in [n.op_type for n in model.graph.node]
+
+
+def test_products_are_exact_on_this_machine_where_it_has_vnni() -> None:
+    """The probe itself: x86 with VNNI (this project's machines) or ARM gives exact sums."""
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    if "avx512_vnni" not in flags and "avx_vnni" not in flags:
+        pytest.skip("no VNNI here: onnxruntime may pair products in 16 bits")
+    assert native.products_exact()
+
+
+def test_columns_read_elsewhere_keep_the_convolution_as_it_is() -> None:
+    from onnx import TensorProto, helper
+
+    model = int8_kernels_form(np.full((4, 4, 3), 99, dtype=np.uint8), 2, 2, False)
+    native.rewrite_conv_epilogues(model)
+    native.rewrite_padding(model)
+    native.rewrite_repeats(model)
+    padded = next(n for n in model.graph.node if n.op_type == "PaddedInt8").output[0]
+    model.graph.output.append(helper.make_tensor_value_info(padded, TensorProto.INT8, None))
+    assert native.rewrite_time_major(model) == 0
+
+
+def test_time_columns_refuse_an_input_of_another_shape(library: Path) -> None:
+    from onnx import TensorProto, helper
+
+    node = helper.make_node(
+        "TimeColumns",
+        ["q", "z"],
+        ["y"],
+        domain=native.DOMAIN,
+        before=1,
+        after=1,
+        taps=3,
+        dilation=1,
+    )
+    graph = helper.make_graph(
+        [node],
+        "columns",
+        [
+            helper.make_tensor_value_info("q", TensorProto.UINT8, None),
+            helper.make_tensor_value_info("z", TensorProto.UINT8, None),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.UINT8, None)],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(native.DOMAIN, 1)]
+    )
+    session = native._session(model, library)
+    with pytest.raises(Exception, match="TimeColumns: needs 1 x channels x steps"):
+        session.run(None, {"q": np.zeros((2, 3, 5), np.uint8), "z": np.array(0, np.uint8)})
+    q = np.arange(6, dtype=np.uint8).reshape(1, 2, 3)
+    got = session.run(None, {"q": q, "z": np.array(9, np.uint8)})
+    # Padded rows 9 0 1 2 9 and 9 3 4 5 9; each output step: three taps, both channels.
+    assert got[0].tolist() == [[9, 9, 0, 3, 1, 4], [0, 3, 1, 4, 2, 5], [1, 4, 2, 5, 9, 9]]
+
+
 @pytest.mark.parametrize(("window", "length"), [(20, 1003), (20, 20), (12, 37), (7, 8)])
 def test_the_stft_makes_onnxruntimes_floats(library: Path, window: int, length: int) -> None:
     """Bluestein's algorithm as onnxruntime runs it (Kokoro's 20-point window), for frame

@@ -19,6 +19,10 @@ vocoder, where one ulp anywhere moves the audio ~0.8 dB, only an exact rewrite k
   the residual ``Add`` after it (:func:`rewrite_conv_epilogues`);
 - ``PaddedInt8``: its input's move to int8 (``BitwiseXor``, ``Cast``), ``Squeeze`` and
   ``Pad`` (:func:`rewrite_padding`);
+- ``TimeColumns`` and ``TransposedEpilogue``: a stride-1 convolution's product turned
+  around, columns (one row per output step) × constant int8 weights, which onnxruntime
+  packs once, and its epilogue writing the channels by time again (the same integer
+  sums: :func:`rewrite_time_major`, where :func:`products_exact`);
 - ``BluesteinSTFT``: the harmonic source's ``STFT`` (a 20-point window: onnxruntime runs
   Bluestein's algorithm, frame by frame on one thread), the same arithmetic eight frames
   at once on every thread (:func:`rewrite_stft`).
@@ -38,6 +42,7 @@ keeps the fastest.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -51,7 +56,9 @@ from typing import Any
 
 import numpy as np
 
+from .exact import rewrite_epilogues
 from .graph import GraphIndex, rebuild
+from .int8 import rewrite_convolutions
 from .session import ort
 from .snake import find_snakes
 
@@ -335,6 +342,24 @@ def check(path: Path) -> None:
             "zero": np.array(rng.integers(0, 256), dtype=np.uint8),
         }
         _compare(fused, plain, feeds, path, "int8 padding")
+    for channels, outputs, steps, taps, dilation, pad, residual in (
+        (16, 8, 4099, 11, 1, 5, True),  # steps past a task's block, and a partial one
+        (8, 16, 1001, 3, 5, 5, False),
+        (3, 5, 37, 7, 3, 9, True),  # fewer channels and outputs than a packet
+        (22, 24, 300, 1, 1, 0, False),  # one tap, no padding: the input as it is
+    ):
+        weights = rng.integers(0, 256, (outputs, channels, taps), dtype=np.uint8)
+        plain = conv_model(weights, dilation, pad, residual)
+        fused = conv_model(weights, dilation, pad, residual)
+        for model in (plain, fused):
+            rewrite_convolutions(model)
+            rewrite_epilogues(model)
+        rewrite_carried(fused)
+        feeds = {"x": (rng.standard_normal((1, channels, steps)) * 3).astype(np.float32)}
+        if residual:
+            out = steps + 2 * pad - (taps - 1) * dilation
+            feeds["r"] = rng.standard_normal((1, outputs, out)).astype(np.float32)
+        _compare(fused, plain, feeds, path, "int8 convolution")
     for window, length in ((20, 1003), (12, 37), (7, 7)):
         plain, fused = stft_model(window, 5), stft_model(window, 5)
         rewrite_stft(fused)
@@ -459,12 +484,27 @@ def epilogue_model(weights: np.ndarray, drop: int, residual: bool) -> Any:
         helper.make_tensor_value_info("bias", TensorProto.INT32, [1, rows, 1]),
         helper.make_tensor_value_info("scale", TensorProto.FLOAT, []),
     ]
+    return _convolution_graph("epilogue", nodes, inputs, initializers, rows, residual)
+
+
+def _convolution_graph(
+    name: str,
+    nodes: list[Any],
+    inputs: list[Any],
+    initializers: list[Any],
+    rows: int,
+    residual: bool,
+) -> Any:
+    """The model of a convolution's ``nodes`` that end in y (in conv, with ``residual``:
+    then y = conv + r, r an input of ``rows`` rows)."""
+    from onnx import TensorProto, helper
+
     if residual:
         nodes.append(helper.make_node("Add", ["conv", "r"], ["y"]))
         inputs.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, [1, rows, None]))
     graph = helper.make_graph(
         nodes,
-        "epilogue",
+        name,
         inputs,
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, rows, None])],
         initializers,
@@ -472,6 +512,40 @@ def epilogue_model(weights: np.ndarray, drop: int, residual: bool) -> Any:
     return helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(_MS_DOMAIN, 1)]
     )
+
+
+def conv_model(weights: np.ndarray, dilation: int, pad: int, residual: bool) -> Any:
+    """A dynamically quantized 1-D convolution as Kokoro's export spells it:
+    ``DynamicQuantizeLinear(x)`` → ``ConvInteger`` (uint8 ``weights``, outputs × inputs ×
+    taps, zero point 128; ``pad`` steps of padding on each side) → ``Add(int32 bias)`` →
+    ``Cast`` → ``Mul(x scale · weight scale)`` [→ ``Add(r)``]."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    outputs = weights.shape[0]
+    bias = np.arange(-outputs, outputs, 2, dtype=np.int32).reshape(1, outputs, 1) * 1021
+    initializers = [
+        numpy_helper.from_array(weights, "w"),
+        numpy_helper.from_array(np.array(128, dtype=np.uint8), "w_zero"),
+        numpy_helper.from_array(bias, "bias"),
+        numpy_helper.from_array(np.array(0.0123, dtype=np.float32), "w_scale"),
+    ]
+    nodes = [
+        helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "q_scale", "q_zero"]),
+        helper.make_node(
+            "ConvInteger",
+            ["q", "w", "q_zero", "w_zero"],
+            ["sums"],
+            dilations=[dilation],
+            pads=[pad, pad],
+            kernel_shape=[weights.shape[2]],
+        ),
+        helper.make_node("Add", ["sums", "bias"], ["biased"]),
+        helper.make_node("Cast", ["biased"], ["as_float"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["q_scale", "w_scale"], ["scale"]),
+        helper.make_node("Mul", ["as_float", "scale"], ["conv" if residual else "y"]),
+    ]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, weights.shape[1], None])]
+    return _convolution_graph("convolution", nodes, inputs, initializers, outputs, residual)
 
 
 def padding_model(before: int, after: int, repeats: int = 0, tail: int = 0) -> Any:
@@ -841,6 +915,222 @@ def rewrite_repeats(model: Any) -> int:
     return len(replaced)
 
 
+@functools.cache
+def products_exact() -> bool:
+    """Whether onnxruntime's ``MatMulIntegerToFloat`` gives the exact integer sums of
+    uint8 × int8 here, as :func:`rewrite_time_major` needs. On x86 without VNNI its
+    kernels pair products in 16 bits (``pmaddubsw``), which saturate for large values;
+    VNNI, AMX and ARM's dot products do not."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (64, 256), dtype=np.uint8)
+    a[:8] = 255  # every pair of products at its largest: 2 · 255 · 128
+    b = rng.integers(-128, 128, (256, 16), dtype=np.int8)
+    b[:, :4] = -128
+    initializers = [
+        numpy_helper.from_array(b, "b"),
+        numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
+        numpy_helper.from_array(np.array(0, dtype=np.uint8), "a_zero"),
+        numpy_helper.from_array(np.array(0, dtype=np.int8), "b_zero"),
+    ]
+    node = helper.make_node(
+        "MatMulIntegerToFloat",
+        ["a", "b", "one", "one", "a_zero", "b_zero"],
+        ["y"],
+        domain=_MS_DOMAIN,
+    )
+    graph = helper.make_graph(
+        [node],
+        "products",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [None, 256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializers,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(_MS_DOMAIN, 1)]
+    )
+    try:
+        got = _session(model, None, threads=1).run(None, {"a": a})[0]
+    except Exception as err:
+        _LOGGER.debug("uint8 x int8 products not checked: %s", err)
+        return False
+    return bool(np.array_equal(got, (a.astype(np.int64) @ b.astype(np.int64)).astype(np.float32)))
+
+
+def _moved_to_int8(index: GraphIndex, name: str) -> str | None:
+    """The uint8 tensor q if ``name`` is engine/int8.py's ``Cast(BitwiseXor(q, 0x80),
+    int8)``, else None."""
+    from onnx import TensorProto
+
+    cast = index.producers.get(name)
+    if cast is None or cast.op_type != "Cast":
+        return None
+    if next((a.i for a in cast.attribute if a.name == "to"), None) != TensorProto.INT8:
+        return None
+    flip = index.producers.get(cast.input[0])
+    if flip is None or flip.op_type != "BitwiseXor":
+        return None
+    return next((q for q, k in (flip.input, flip.input[::-1]) if index.ints(k) == [0x80]), None)
+
+
+def _columns_source(index: GraphIndex, columns: str) -> tuple[Any, list[Any], dict[str, int]]:
+    """Where an int8 product's columns come from: (the ``PaddedInt8`` that writes them,
+    read through engine/int8.py's two ``Reshape`` nodes where it tiles them, with its
+    attributes), or (the ``Squeeze`` of an input moved to int8, for a convolution of one
+    tap without padding; its ``Cast`` among the nodes); each read by the next alone.
+    Returns (source, the nodes between, attributes); (None, [], {}) otherwise."""
+    from onnx import helper
+
+    between: list[Any] = []
+    source = index.producers.get(columns)
+    while source is not None and source.op_type == "Reshape" and len(between) < 2:
+        between.append(source)
+        source = index.producers.get(source.input[0])
+    if source is None:
+        return None, [], {}
+    if source.op_type == "PaddedInt8" and source.domain == DOMAIN:
+        attrs = {a.name: int(helper.get_attribute_value(a)) for a in source.attribute}
+    elif source.op_type == "Squeeze" and not between and index.ints(source.input[1]) == [0]:
+        cast = index.producers.get(source.input[0])
+        if _moved_to_int8(index, source.input[0]) is None or cast is None:
+            return None, [], {}
+        between.append(source)
+        source, attrs = cast, {}
+    else:
+        return None, [], {}
+    made = [source, *reversed(between)]
+    if any(
+        index.only(a.output[0], b.op_type) is None for a, b in zip(made, made[1:], strict=False)
+    ):
+        return None, [], {}
+    return source, between, attrs
+
+
+def rewrite_time_major(model: Any) -> int:
+    """Each stride-1 int8 convolution left as ``PaddedInt8`` (its columns, see
+    :func:`rewrite_repeats`) → ``MatMulIntegerToFloat(weights, columns)`` →
+    ``ConvEpilogue[Add]`` turned around: ``TimeColumns`` (the uint8 input padded and laid
+    out one row per output step) → ``MatMulIntegerToFloat(columns, weights)`` with the
+    weights constant int8 (moved by 128 once, here, with their zero point) →
+    ``TransposedEpilogue[Add]``, which writes the output channels by time again. The sums
+    are the same integers, so the same floats, where onnxruntime's uint8 × int8 products
+    are exact (:func:`products_exact`). onnxruntime packs constant weights once and its
+    kernels keep their blocks of the columns in cache; the other way round the columns
+    (up to 11 copies of the input) are packed again at every product. In place; returns
+    how many."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    index = GraphIndex.of(graph)
+    position = {id(node): i for i, node in enumerate(graph.node)}
+    replaced: dict[int, list[Any]] = {}
+    removed: set[int] = set()
+    added: list[Any] = []
+    zeros: set[str] = set()
+    for node in graph.node:
+        if node.op_type != "MatMulIntegerToFloat" or len(node.input) != 6:
+            continue
+        weights_name, columns, a_scale, b_scale, w_zero_name, zero8 = node.input
+        weights, w_zero = index.value(weights_name), index.value(w_zero_name)
+        scales = [index.value(a_scale), index.value(b_scale)]
+        epilogue = index.only(node.output[0], "ConvEpilogue", "ConvEpilogueAdd")
+        zero = _moved_to_int8(index, zero8)
+        if weights is None or weights.dtype != np.uint8 or weights.ndim != 2:
+            continue
+        if w_zero is None or w_zero.dtype != np.uint8 or w_zero.size != 1:
+            continue
+        if any(v is None or v.size != 1 or float(v.reshape(-1)[0]) != 1.0 for v in scales):
+            continue
+        if zero is None or epilogue is None or epilogue.domain != DOMAIN:
+            continue
+        source, between, attrs = _columns_source(index, columns)
+        last = between[0] if between else source  # what the product reads
+        if source is None or index.only(last.output[0], node.op_type) is None:
+            continue
+        if source.op_type == "PaddedInt8":
+            if source.input[1] != zero8:
+                continue
+            quantized = source.input[0]
+        else:  # the Cast of BitwiseXor(q, 0x80): q, and the BitwiseXor goes too if only it
+            quantized = _moved_to_int8(index, source.output[0])
+            flip = index.producers[source.input[0]]
+            if index.only(flip.output[0], "Cast") is not None:
+                between.append(flip)
+        drop = next((a.i for a in epilogue.attribute if a.name == "drop"), 0)
+        taps, tail = attrs.get("repeats", 1), attrs.get("tail", 0)
+        if quantized is None or tail % taps or drop != tail or weights.shape[1] % taps:
+            continue
+        dilation = tail // taps if taps > 1 else 1
+        outputs, width = weights.shape
+        channels = width // taps
+        # Columns row by row hold tap after tap, each all channels: the weights' rows
+        # (inputs · taps, channel by channel) in that order, moved to int8.
+        turned = weights.reshape(outputs, channels, taps).transpose(2, 1, 0).reshape(width, outputs)
+        base = node.name or node.output[0]
+        matrix = numpy_helper.from_array(
+            np.ascontiguousarray(turned ^ np.uint8(0x80)).view(np.int8), f"{base}/by_time/weights"
+        )
+        w_zero8 = numpy_helper.from_array(
+            (w_zero.reshape(()) ^ np.uint8(0x80)).astype(np.uint8).view(np.int8),
+            f"{base}/by_time/w_zero",
+        )
+        added += [matrix, w_zero8]
+        rows, product = f"{base}/by_time/columns", f"{base}/by_time/product"
+        replaced[position[id(source)]] = [
+            helper.make_node(
+                "TimeColumns",
+                [quantized, zero],
+                [rows],
+                name=rows,
+                domain=DOMAIN,
+                before=attrs.get("before", 0),
+                after=attrs.get("after", 0),
+                taps=taps,
+                dilation=dilation,
+            )
+        ]
+        op = "TransposedEpilogue" + ("Add" if epilogue.op_type == "ConvEpilogueAdd" else "")
+        replaced[position[id(epilogue)]] = [
+            helper.make_node(
+                "MatMulIntegerToFloat",
+                [rows, matrix.name, a_scale, b_scale, zero, w_zero8.name],
+                [product],
+                name=product,
+                domain=_MS_DOMAIN,
+            ),
+            helper.make_node(
+                op,
+                [product, *epilogue.input[1:]],
+                list(epilogue.output),
+                name=epilogue.name,
+                domain=DOMAIN,
+                drop=0,
+            ),
+        ]
+        removed.update(position[id(n)] for n in (node, *between))
+        zeros.add(zero8)
+    if not replaced:
+        return 0
+    for zero8 in zeros:  # the zero points' move to int8, where nothing reads it any more
+        gone = removed | set(replaced)
+        readers = [n for n in index.consumers.get(zero8, []) if position[id(n)] not in gone]
+        if readers or zero8 in index.outputs:
+            continue
+        cast = index.producers[zero8]
+        removed.add(position[id(cast)])
+        flip = index.producers[cast.input[0]]
+        if index.only(flip.output[0], "Cast") is not None:
+            removed.add(position[id(flip)])
+    rebuild(graph, replaced, removed)
+    graph.initializer.extend(added)
+    used = {name for node in graph.node for name in node.input}
+    kept = [t for t in graph.initializer if t.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    return len(replaced) // 2
+
+
 def rewrite_stft(model: Any) -> int:
     """Each one-sided ``STFT`` with a constant window whose length is not a power of two
     (onnxruntime's Bluestein path) as ``BluesteinSTFT``. In place; returns how many."""
@@ -886,11 +1176,13 @@ def rewrite_carried(model: Any) -> None:
     """The rewrites made on the vocoder's frame-rate half and its generator after
     engine/carry.py's (which finds the normalizations as the export spells them):
     :func:`rewrite_centring`, :func:`rewrite_conv_epilogues`, :func:`rewrite_padding`,
-    :func:`rewrite_repeats`, :func:`rewrite_stft`. In place."""
+    :func:`rewrite_repeats`, :func:`rewrite_time_major`, :func:`rewrite_stft`. In place."""
     rewrite_centring(model)
     rewrite_conv_epilogues(model)
     rewrite_padding(model)
     rewrite_repeats(model)
+    if products_exact():
+        rewrite_time_major(model)
     rewrite_stft(model)
 
 

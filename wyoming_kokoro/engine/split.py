@@ -50,7 +50,7 @@ from .session import SessionConfig, cache_key, ort, session_options, writable_fo
 
 _LOGGER = logging.getLogger(__name__)
 
-SPLIT_VERSION = "split-8"
+SPLIT_VERSION = "split-9"
 FILES = ("front", "mid", "generator")  # the cached sessions, in the order they run
 
 # Where the graph of kokoro-v1.0 (the kokoro-onnx exports) is cut: the aligned text

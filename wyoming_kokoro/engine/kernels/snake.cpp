@@ -15,6 +15,11 @@
 //   with the int8 zero point (inputs q, zero; attributes before, after, and repeats and
 //   tail: each padded row written "repeats" times, then "tail" zeros, as engine/int8.py's
 //   Concat of the padded rows lays out a stride-1 convolution's columns);
+// - "TimeColumns", a quantized convolution input (uint8, 1 x channels x steps) padded with
+//   its zero point and laid out as a stride-1 convolution's columns, one row per output
+//   step (attributes before, after, taps, dilation), for a product columns x weights;
+// - "TransposedEpilogue" / "TransposedEpilogueAdd", ConvEpilogue[Add] on such a product
+//   (steps x rows), written rows x steps;
 // - "BluesteinSTFT", ONNX's STFT of a real signal with a window whose length is not a power
 //   of two, as onnxruntime computes it (Bluestein's chirp-z over radix-2 FFTs, the same
 //   complex products and sums in the same order), eight frames at once on every thread.
@@ -26,6 +31,9 @@
 // gain is one pass over memory for each chain of three to eight operators, and the work
 // on every thread of onnxruntime's pool where its kernels run on one (Sin, STFT).
 #define ORT_API_MANUAL_INIT
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // Eigen's packets as template arguments
+#endif
 #include <onnxruntime_cxx_api.h>
 
 #include <Eigen/Core>
@@ -35,11 +43,17 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace {
 
 constexpr int64_t kChunk = 2048;  // steps of one row per task: the chunk stays in L1
+constexpr int64_t kRowBlock = 64;  // steps per task where a task does every row
 
 struct Job {
   const float* x;       // Snake's input, AdaINSnake's centred input c, or x to centre
@@ -315,7 +329,54 @@ void RunEpilogue(void* data, size_t task) {
   }
 }
 
-template <bool kResidual>
+// The same on a product of columns x weights (steps x rows, engine/native.py's
+// rewrite_time_major), written rows x steps: a block of steps per task, each row's
+// values of the block read down the product's columns.
+void RunEpilogueT(void* data, size_t task) {
+  using Packet = Eigen::internal::packet_traits<float>::type;
+  constexpr int64_t kLanes = Eigen::internal::unpacket_traits<Packet>::size;
+  const EpilogueJob& job = *static_cast<const EpilogueJob*>(data);
+  const int64_t from = static_cast<int64_t>(task) * kRowBlock;
+  const int64_t length = std::min(kRowBlock, job.steps - from);
+  const int64_t rows = job.width;  // the product's row length: one value per output row
+  const float* in = job.product + from * rows;
+  const float scale = job.scale;
+  const Packet scales = Eigen::internal::pset1<Packet>(scale);
+  auto one = [&](int64_t row, int64_t i) {
+    const float biased = in[i * rows + row] + job.bias[row];
+    const float scaled = biased * scale;
+    const int64_t at = row * job.steps + from + i;
+    job.y[at] = job.residual != nullptr ? scaled + job.residual[at] : scaled;
+  };
+  const int64_t whole_rows = rows - rows % kLanes, whole_steps = length - length % kLanes;
+  for (int64_t row = 0; row < whole_rows; row += kLanes) {
+    for (int64_t i = 0; i < whole_steps; i += kLanes) {
+      Eigen::internal::PacketBlock<Packet, kLanes> block;
+      for (int64_t k = 0; k < kLanes; k++) {
+        block.packet[k] = Eigen::internal::ploadu<Packet>(in + (i + k) * rows + row);
+      }
+      Eigen::internal::ptranspose(block);  // now packet k: row + k at steps i ...
+      for (int64_t k = 0; k < kLanes; k++) {
+        const Packet bias = Eigen::internal::pset1<Packet>(job.bias[row + k]);
+        Packet value = Eigen::internal::pmul(Eigen::internal::padd(block.packet[k], bias), scales);
+        const int64_t at = (row + k) * job.steps + from + i;
+        if (job.residual != nullptr) {
+          value = Eigen::internal::padd(value, Eigen::internal::ploadu<Packet>(job.residual + at));
+        }
+        Eigen::internal::pstoreu(job.y + at, value);
+      }
+    }
+    for (int64_t k = 0; k < kLanes; k++) {
+      for (int64_t i = whole_steps; i < length; i++) one(row + k, i);
+    }
+  }
+  for (int64_t row = whole_rows; row < rows; row++) {
+    for (int64_t i = 0; i < length; i++) one(row, i);
+  }
+}
+
+// kTransposed: the product is steps x rows ("TransposedEpilogue"), else rows x steps.
+template <bool kResidual, bool kTransposed>
 struct EpilogueKernel {
   EpilogueKernel(const OrtApi&, const OrtKernelInfo* info) {
     drop_ = Ort::ConstKernelInfo(info).GetAttribute<int64_t>("drop");
@@ -327,10 +388,11 @@ struct EpilogueKernel {
     Ort::ConstValue bias = context.GetInput(1);
     Ort::ConstValue scale = context.GetInput(2);
     const std::vector<int64_t> shape = product.GetTensorTypeAndShapeInfo().GetShape();
-    if (shape.size() != 2 || drop_ < 0 || shape[1] < drop_) {
+    const size_t time_axis = kTransposed ? 0 : 1;
+    if (shape.size() != 2 || drop_ < 0 || shape[time_axis] < drop_) {
       ORT_CXX_API_THROW("ConvEpilogue: the product needs rows x (steps + drop)", ORT_INVALID_ARGUMENT);
     }
-    const int64_t rows = shape[0], width = shape[1], steps = width - drop_;
+    const int64_t rows = shape[1 - time_axis], steps = shape[time_axis] - drop_;
     const std::vector<int64_t> bias_shape = bias.GetTensorTypeAndShapeInfo().GetShape();
     const bool per_row = bias_shape.size() >= 2 && bias_shape.back() == 1;  // (.., rows, 1)
     if (bias.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(rows) ||
@@ -338,9 +400,10 @@ struct EpilogueKernel {
       ORT_CXX_API_THROW("ConvEpilogue: one bias per row and one scale", ORT_INVALID_ARGUMENT);
     }
     Ort::UnownedValue y = context.GetOutput(0, std::vector<int64_t>{1, rows, steps});
+    // width: a product row's length (rows x width, or steps x width with width = rows).
     EpilogueJob job{product.GetTensorData<float>(), bias.GetTensorData<float>(),
                     scale.GetTensorData<float>()[0], nullptr, y.GetTensorMutableData<float>(),
-                    width, steps, (steps + kChunk - 1) / kChunk};
+                    shape[1], steps, (steps + kChunk - 1) / kChunk};
     if constexpr (kResidual) {
       Ort::ConstValue residual = context.GetInput(3);
       if (residual.GetTensorTypeAndShapeInfo().GetShape() != std::vector<int64_t>{1, rows, steps}) {
@@ -349,19 +412,27 @@ struct EpilogueKernel {
       job.residual = residual.GetTensorData<float>();
     }
     if (rows == 0 || steps == 0) return;
-    context.ParallelFor(RunEpilogue, static_cast<size_t>(rows * job.per_row), 0, &job);
+    if constexpr (kTransposed) {
+      context.ParallelFor(RunEpilogueT, static_cast<size_t>((steps + kRowBlock - 1) / kRowBlock), 0, &job);
+    } else {
+      context.ParallelFor(RunEpilogue, static_cast<size_t>(rows * job.per_row), 0, &job);
+    }
   }
 
  private:
   int64_t drop_ = 0;
 };
 
-template <bool kResidual>
-struct EpilogueOp : Ort::CustomOpBase<EpilogueOp<kResidual>, EpilogueKernel<kResidual>> {
+template <bool kResidual, bool kTransposed>
+struct EpilogueOp
+    : Ort::CustomOpBase<EpilogueOp<kResidual, kTransposed>, EpilogueKernel<kResidual, kTransposed>> {
   void* CreateKernel(const OrtApi& api, const OrtKernelInfo* info) const {
-    return new EpilogueKernel<kResidual>(api, info);
+    return new EpilogueKernel<kResidual, kTransposed>(api, info);
   }
-  const char* GetName() const { return kResidual ? "ConvEpilogueAdd" : "ConvEpilogue"; }
+  const char* GetName() const {
+    if constexpr (kTransposed) return kResidual ? "TransposedEpilogueAdd" : "TransposedEpilogue";
+    return kResidual ? "ConvEpilogueAdd" : "ConvEpilogue";
+  }
   size_t GetInputTypeCount() const { return kResidual ? 4 : 3; }
   ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
   size_t GetOutputTypeCount() const { return 1; }
@@ -431,6 +502,149 @@ struct PadOp : Ort::CustomOpBase<PadOp, PadKernel> {
   }
   size_t GetOutputTypeCount() const { return 1; }
   ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8; }
+};
+
+// TimeColumns: a quantized convolution input (uint8, 1 x channels x steps) padded with
+// its zero point and laid out time by time as a stride-1 convolution's columns, one row
+// per output step: row t holds the padded input at t, t + d, ..., t + (taps - 1) d, each
+// all channels, so that the product is columns x weights (uint8 x int8, the weights
+// constant: onnxruntime packs them once). First the padded input is transposed (steps x
+// channels), then each row is copied together from it, tap by tap.
+struct ColumnsJob {
+  const uint8_t* x;  // channels x steps
+  uint8_t* padded;   // (before + steps + after) x channels
+  uint8_t* y;        // rows x (taps * channels)
+  uint8_t zero;
+  int64_t channels, steps, before, after, taps, dilation, width, rows;
+};
+
+// 16 x 16 bytes: out row k = column k of the 16 rows at in (rows in_stride apart).
+void Transpose16(const uint8_t* in, int64_t in_stride, uint8_t* out, int64_t out_stride) {
+#if defined(__SSE2__)
+  __m128i a[16], b[16];
+  for (int k = 0; k < 16; k++) {
+    a[k] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + k * in_stride));
+  }
+  for (int k = 0; k < 8; k++) {  // bytes of rows 2k, 2k + 1 interleaved
+    b[2 * k] = _mm_unpacklo_epi8(a[2 * k], a[2 * k + 1]);
+    b[2 * k + 1] = _mm_unpackhi_epi8(a[2 * k], a[2 * k + 1]);
+  }
+  for (int g = 0; g < 4; g++) {  // rows 4g .. 4g + 3: columns 0-3, 4-7, 8-11, 12-15
+    a[4 * g] = _mm_unpacklo_epi16(b[4 * g], b[4 * g + 2]);
+    a[4 * g + 1] = _mm_unpackhi_epi16(b[4 * g], b[4 * g + 2]);
+    a[4 * g + 2] = _mm_unpacklo_epi16(b[4 * g + 1], b[4 * g + 3]);
+    a[4 * g + 3] = _mm_unpackhi_epi16(b[4 * g + 1], b[4 * g + 3]);
+  }
+  for (int h = 0; h < 2; h++) {  // rows 8h .. 8h + 7: two columns in each
+    for (int q = 0; q < 4; q++) {
+      b[8 * h + 2 * q] = _mm_unpacklo_epi32(a[8 * h + q], a[8 * h + 4 + q]);
+      b[8 * h + 2 * q + 1] = _mm_unpackhi_epi32(a[8 * h + q], a[8 * h + 4 + q]);
+    }
+  }
+  for (int k = 0; k < 8; k++) {  // all 16 rows: one column each
+    const __m128i low = _mm_unpacklo_epi64(b[k], b[8 + k]);
+    const __m128i high = _mm_unpackhi_epi64(b[k], b[8 + k]);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (2 * k) * out_stride), low);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (2 * k + 1) * out_stride), high);
+  }
+#else
+  for (int r = 0; r < 16; r++) {
+    for (int c = 0; c < 16; c++) out[c * out_stride + r] = in[r * in_stride + c];
+  }
+#endif
+}
+
+void RunTranspose(void* data, size_t task) {
+  const ColumnsJob& job = *static_cast<const ColumnsJob*>(data);
+  const int64_t from = static_cast<int64_t>(task) * kRowBlock;
+  const int64_t to = std::min(from + kRowBlock, job.width);
+  const int64_t c = job.channels;
+  const int64_t inside_from = std::max(from, job.before);
+  const int64_t inside_to = std::max(inside_from, std::min(to, job.before + job.steps));
+  for (int64_t s = from; s < inside_from; s++) {
+    std::memset(job.padded + s * c, job.zero, static_cast<size_t>(c));
+  }
+  for (int64_t s = inside_to; s < to; s++) {
+    std::memset(job.padded + s * c, job.zero, static_cast<size_t>(c));
+  }
+  const int64_t whole_channels = c - c % 16;
+  const int64_t whole_to = inside_from + (inside_to - inside_from) / 16 * 16;
+  for (int64_t ch = 0; ch < whole_channels; ch += 16) {
+    const uint8_t* in = job.x + ch * job.steps - job.before;
+    for (int64_t s = inside_from; s < whole_to; s += 16) {
+      Transpose16(in + s, job.steps, job.padded + s * c + ch, c);
+    }
+    for (int64_t k = 0; k < 16; k++) {
+      for (int64_t s = whole_to; s < inside_to; s++) job.padded[s * c + ch + k] = in[k * job.steps + s];
+    }
+  }
+  for (int64_t ch = whole_channels; ch < c; ch++) {
+    const uint8_t* in = job.x + ch * job.steps - job.before;
+    for (int64_t s = inside_from; s < inside_to; s++) job.padded[s * c + ch] = in[s];
+  }
+}
+
+void RunColumns(void* data, size_t task) {
+  const ColumnsJob& job = *static_cast<const ColumnsJob*>(data);
+  const int64_t from = static_cast<int64_t>(task) * kRowBlock;
+  const int64_t to = std::min(from + kRowBlock, job.rows);
+  const int64_t c = job.channels, row = job.taps * c;
+  for (int64_t t = from; t < to; t++) {
+    uint8_t* out = job.y + t * row;
+    for (int64_t j = 0; j < job.taps; j++) {
+      std::memcpy(out + j * c, job.padded + (t + j * job.dilation) * c, static_cast<size_t>(c));
+    }
+  }
+}
+
+struct ColumnsKernel {
+  ColumnsKernel(const OrtApi&, const OrtKernelInfo* info) {
+    Ort::ConstKernelInfo attributes(info);
+    before_ = attributes.GetAttribute<int64_t>("before");
+    after_ = attributes.GetAttribute<int64_t>("after");
+    taps_ = attributes.GetAttribute<int64_t>("taps");
+    dilation_ = attributes.GetAttribute<int64_t>("dilation");
+  }
+
+  void Compute(OrtKernelContext* raw) {
+    Ort::KernelContext context(raw);
+    Ort::ConstValue x = context.GetInput(0);
+    Ort::ConstValue zero = context.GetInput(1);
+    const std::vector<int64_t> shape = x.GetTensorTypeAndShapeInfo().GetShape();
+    if (shape.size() != 3 || shape[0] != 1 || before_ < 0 || after_ < 0 || taps_ < 1 ||
+        dilation_ < 1 || zero.GetTensorTypeAndShapeInfo().GetElementCount() != 1) {
+      ORT_CXX_API_THROW("TimeColumns: needs 1 x channels x steps and one zero point", ORT_INVALID_ARGUMENT);
+    }
+    const int64_t channels = shape[1], steps = shape[2];
+    const int64_t width = before_ + steps + after_;
+    const int64_t rows = std::max<int64_t>(0, width - (taps_ - 1) * dilation_);
+    Ort::UnownedValue y = context.GetOutput(0, std::vector<int64_t>{rows, taps_ * channels});
+    if (rows == 0 || channels == 0) return;
+    uint8_t* out = y.GetTensorMutableData<uint8_t>();
+    // One tap: the padded input is the columns. Else a scratch copy, left uninitialized.
+    std::unique_ptr<uint8_t[]> scratch(taps_ > 1 ? new uint8_t[width * channels] : nullptr);
+    ColumnsJob job{x.GetTensorData<uint8_t>(), taps_ > 1 ? scratch.get() : out, out,
+                   zero.GetTensorData<uint8_t>()[0], channels, steps, before_, after_, taps_,
+                   dilation_, width, rows};
+    context.ParallelFor(RunTranspose, static_cast<size_t>((width + kRowBlock - 1) / kRowBlock), 0, &job);
+    if (taps_ > 1) {
+      context.ParallelFor(RunColumns, static_cast<size_t>((rows + kRowBlock - 1) / kRowBlock), 0, &job);
+    }
+  }
+
+ private:
+  int64_t before_ = 0, after_ = 0, taps_ = 1, dilation_ = 1;
+};
+
+struct ColumnsOp : Ort::CustomOpBase<ColumnsOp, ColumnsKernel> {
+  void* CreateKernel(const OrtApi& api, const OrtKernelInfo* info) const {
+    return new ColumnsKernel(api, info);
+  }
+  const char* GetName() const { return "TimeColumns"; }
+  size_t GetInputTypeCount() const { return 2; }
+  ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8; }
+  size_t GetOutputTypeCount() const { return 1; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8; }
 };
 
 // BluesteinSTFT. Each frame's DFT of length n (not a power of two) is onnxruntime's: the
@@ -691,9 +905,12 @@ extern "C" OrtStatus* ORT_API_CALL RegisterCustomOps(OrtSessionOptions* options,
     made->Add(new SnakeOp<3>());
     made->Add(new SnakeOp<4>());
     made->Add(new VarianceOp());
-    made->Add(new EpilogueOp<false>());
-    made->Add(new EpilogueOp<true>());
+    made->Add(new EpilogueOp<false, false>());
+    made->Add(new EpilogueOp<true, false>());
     made->Add(new PadOp());
+    made->Add(new ColumnsOp());
+    made->Add(new EpilogueOp<false, true>());
+    made->Add(new EpilogueOp<true, true>());
     made->Add(new StftOp());
     return made;
   }();
