@@ -17,7 +17,12 @@ from wyoming_kokoro.engine.providers import (
     provider_spec,
 )
 from wyoming_kokoro.engine.router import ProviderSession, Router
-from wyoming_kokoro.engine.session import OpenedSession, SessionConfig, create_session
+from wyoming_kokoro.engine.session import (
+    OpenedSession,
+    SessionConfig,
+    create_session,
+    session_options,
+)
 from wyoming_kokoro.engine.synthesizer import KokoroModel
 from wyoming_kokoro.engine.voices import VoiceCatalogue
 from wyoming_kokoro.request import speak_text
@@ -258,3 +263,10 @@ def test_optimized_model_is_saved_once_and_reused(
     a = first.session.run(None, feeds)[0]
     b = second.session.run(None, feeds)[0]
     assert a.shape == b.shape and np.allclose(a, b, atol=1e-4)
+
+
+def test_sessions_stop_their_threads_spinning_when_a_run_ends() -> None:
+    """The text side's threads must not hold the cores while the vocoder's session runs
+    right after it (each session has its own pool)."""
+    options = session_options(SessionConfig())
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
