@@ -1009,16 +1009,16 @@ def _columns_source(index: GraphIndex, columns: str) -> tuple[Any, list[Any], di
 
 def rewrite_time_major(model: Any) -> int:
     """Each stride-1 int8 convolution left as ``PaddedInt8`` (its columns, see
-    :func:`rewrite_repeats`) → ``MatMulIntegerToFloat(weights, columns)`` →
-    ``ConvEpilogue[Add]`` turned around: ``TimeColumns`` (the uint8 input padded and laid
-    out one row per output step) → ``MatMulIntegerToFloat(columns, weights)`` with the
-    weights constant int8 (moved by 128 once, here, with their zero point) →
-    ``TransposedEpilogue[Add]``, which writes the output channels by time again. The sums
-    are the same integers, so the same floats, where onnxruntime's uint8 × int8 products
-    are exact (:func:`products_exact`). onnxruntime packs constant weights once and its
-    kernels keep their blocks of the columns in cache; the other way round the columns
-    (up to 11 copies of the input) are packed again at every product. In place; returns
-    how many."""
+    :func:`rewrite_repeats`; for one tap without padding, its input moved to int8) →
+    ``MatMulIntegerToFloat(weights, columns)`` → ``ConvEpilogue[Add]`` turned around:
+    ``TimeColumns`` (the uint8 input padded and laid out one row per output step) →
+    ``MatMulIntegerToFloat(columns, weights)`` with the weights constant int8 (moved by
+    128 once, here, with their zero point) → ``TransposedEpilogue[Add]``, which writes
+    the output channels by time again. The sums are the same integers, so the same
+    floats, where onnxruntime's uint8 × int8 products are exact
+    (:func:`products_exact`). onnxruntime packs constant weights once and its kernels
+    keep their blocks of the columns in cache; the other way round the columns (up to 11
+    copies of the input) are packed again at every product. In place; returns how many."""
     from onnx import helper, numpy_helper
 
     graph = model.graph

@@ -569,18 +569,21 @@ void RunTranspose(void* data, size_t task) {
   }
   const int64_t whole_channels = c - c % 16;
   const int64_t whole_to = inside_from + (inside_to - inside_from) / 16 * 16;
+  // Padded step s holds the input's step s - before.
   for (int64_t ch = 0; ch < whole_channels; ch += 16) {
-    const uint8_t* in = job.x + ch * job.steps - job.before;
+    const uint8_t* in = job.x + ch * job.steps;
     for (int64_t s = inside_from; s < whole_to; s += 16) {
-      Transpose16(in + s, job.steps, job.padded + s * c + ch, c);
+      Transpose16(in + (s - job.before), job.steps, job.padded + s * c + ch, c);
     }
     for (int64_t k = 0; k < 16; k++) {
-      for (int64_t s = whole_to; s < inside_to; s++) job.padded[s * c + ch + k] = in[k * job.steps + s];
+      for (int64_t s = whole_to; s < inside_to; s++) {
+        job.padded[s * c + ch + k] = in[k * job.steps + (s - job.before)];
+      }
     }
   }
   for (int64_t ch = whole_channels; ch < c; ch++) {
-    const uint8_t* in = job.x + ch * job.steps - job.before;
-    for (int64_t s = inside_from; s < inside_to; s++) job.padded[s * c + ch] = in[s];
+    const uint8_t* in = job.x + ch * job.steps;
+    for (int64_t s = inside_from; s < inside_to; s++) job.padded[s * c + ch] = in[s - job.before];
   }
 }
 
