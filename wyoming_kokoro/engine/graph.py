@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -84,3 +84,27 @@ def rebuild(
     ]
     del graph.node[:]
     graph.node.extend(nodes)
+
+
+@dataclass
+class GraphEdit:
+    """One rewrite's edits of a graph, made at once by :meth:`apply` (:func:`rebuild`):
+    the node at each position of ``replaced`` gives way to those nodes, those at
+    ``removed`` to none. ``index`` and positions are the graph's before the edit."""
+
+    graph: Any
+    index: GraphIndex
+    position: dict[int, int]
+    replaced: dict[int, list[Any]] = field(default_factory=dict)
+    removed: set[int] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, graph: Any) -> GraphEdit:
+        return cls(graph, GraphIndex.of(graph), {id(n): i for i, n in enumerate(graph.node)})
+
+    def at(self, node: Any) -> int:
+        """The node's position in the graph before the edit."""
+        return self.position[id(node)]
+
+    def apply(self) -> None:
+        rebuild(self.graph, self.replaced, self.removed)

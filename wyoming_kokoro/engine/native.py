@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from .exact import rewrite_epilogues
-from .graph import GraphIndex, rebuild
+from .graph import GraphEdit, GraphIndex
 from .int8 import rewrite_convolutions
 from .session import ort
 from .snake import find_snakes
@@ -645,22 +645,26 @@ def adain_tail(x: str, snake: tuple[Any, ...], index: GraphIndex) -> tuple[list[
     return [], []
 
 
+def _apply(model: Any, edit: GraphEdit) -> None:
+    """Makes a rewrite's edits, and declares the library's domain if it placed a node."""
+    from onnx import helper
+
+    edit.apply()
+    if edit.replaced and not any(o.domain == DOMAIN for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
+
+
 def rewrite_snakes(model: Any, adain: bool = True) -> int:
     """Each Snake of ``model`` (as engine/snake.py finds them) as the library's one
     operator, reading the export's own α and weighting constants, and with ``adain`` the
     end of the AdaIN before it too where it feeds that Snake alone; in place. Returns how
     many Snakes. The kernel checks at run time that each factor has one value per
     channel."""
-    from onnx import helper
-
-    graph = model.graph
-    index = GraphIndex.of(graph)
-    sites = find_snakes(graph, index)
+    edit = GraphEdit.of(model.graph)
+    index = edit.index
+    sites = find_snakes(edit.graph, index)
     if not sites:
         return 0
-    position = {id(node): i for i, node in enumerate(graph.node)}
-    replaced: dict[int, list[Any]] = {}
-    removed: set[int] = set()
     for site in sites:
         scale, _, _, weigh, add = site.nodes
         alpha = next(name for name in scale.input if name != site.x)
@@ -672,11 +676,9 @@ def rewrite_snakes(model: Any, adain: bool = True) -> int:
         node = snake_node(
             inputs or [site.x], alpha, weight, site.output, weigh.op_type == "Div", add.name
         )
-        replaced[position[id(add)]] = [node]
-        removed.update(position[id(n)] for n in (*tail, *site.nodes[:-1]))
-    rebuild(graph, replaced, removed)
-    if not any(o.domain == DOMAIN for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
+        edit.replaced[edit.at(add)] = [node]
+        edit.removed.update(edit.at(n) for n in (*tail, *site.nodes[:-1]))
+    _apply(model, edit)
     return len(sites)
 
 
@@ -688,11 +690,8 @@ def rewrite_centring(model: Any) -> int:
     in onnxruntime's order. In place; returns how many."""
     from onnx import helper
 
-    graph = model.graph
-    index = GraphIndex.of(graph)
-    position = {id(node): i for i, node in enumerate(graph.node)}
-    replaced: dict[int, list[Any]] = {}
-    removed: set[int] = set()
+    edit = GraphEdit.of(model.graph)
+    graph, index = edit.graph, edit.index
     for node in graph.node:
         if node.op_type != "AdaINSnake" or node.domain != DOMAIN:
             continue
@@ -708,7 +707,7 @@ def rewrite_centring(model: Any) -> int:
         if mean is None or not index.mean_over_time(mean):
             continue
         x, m = sub.input
-        replaced[position[id(mean)]] = [
+        edit.replaced[edit.at(mean)] = [
             helper.make_node(
                 "CentredVariance", [x, m], list(mean.output), name=mean.name, domain=DOMAIN
             )
@@ -721,10 +720,10 @@ def rewrite_centring(model: Any) -> int:
             domain=DOMAIN,
         )
         snake.attribute.extend(node.attribute)
-        replaced[position[id(node)]] = [snake]
-        removed.update((position[id(sub)], position[id(squares[0])]))
-    rebuild(graph, replaced, removed)
-    return len(replaced) // 2
+        edit.replaced[edit.at(node)] = [snake]
+        edit.removed.update((edit.at(sub), edit.at(squares[0])))
+    _apply(model, edit)
+    return len(edit.replaced) // 2
 
 
 def rewrite_conv_epilogues(model: Any) -> int:
@@ -735,11 +734,8 @@ def rewrite_conv_epilogues(model: Any) -> int:
     three to five. In place; returns how many."""
     from onnx import helper
 
-    graph = model.graph
-    index = GraphIndex.of(graph)
-    position = {id(node): i for i, node in enumerate(graph.node)}
-    replaced: dict[int, list[Any]] = {}
-    removed: set[int] = set()
+    edit = GraphEdit.of(model.graph)
+    graph, index = edit.graph, edit.index
 
     for node in graph.node:
         if node.op_type != "MatMulIntegerToFloat" or len(node.input) != 6:
@@ -785,19 +781,17 @@ def rewrite_conv_epilogues(model: Any) -> int:
         if (
             residual is not None
             and len(set(residual.input)) == 2
-            and position[id(residual)] not in replaced
+            and edit.at(residual) not in edit.replaced
         ):
             inputs.append(next(n for n in residual.input if n != out))
             out, op = residual.output[0], "ConvEpilogueAdd"
             chain.append(residual)
-        replaced[position[id(chain[-1])]] = [
+        edit.replaced[edit.at(chain[-1])] = [
             helper.make_node(op, inputs, [out], name=chain[-1].name, domain=DOMAIN, drop=drop)
         ]
-        removed.update(position[id(n)] for n in chain[:-1])
-    rebuild(graph, replaced, removed)
-    if replaced and not any(o.domain == DOMAIN for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
-    return len(replaced)
+        edit.removed.update(edit.at(n) for n in chain[:-1])
+    _apply(model, edit)
+    return len(edit.replaced)
 
 
 def rewrite_padding(model: Any) -> int:
@@ -805,13 +799,10 @@ def rewrite_padding(model: Any) -> int:
     ``BitwiseXor(q, 0x80) → Cast(int8) → Squeeze(0) → Pad(·, [0, before, 0, after],
     zero)``, as one ``PaddedInt8(q, zero)``: one pass over memory for three. The moves
     that other nodes still read stay. In place; returns how many."""
-    from onnx import TensorProto, helper
+    from onnx import helper
 
-    graph = model.graph
-    index = GraphIndex.of(graph)
-    position = {id(node): i for i, node in enumerate(graph.node)}
-    replaced: dict[int, list[Any]] = {}
-    removed: set[int] = set()
+    edit = GraphEdit.of(model.graph)
+    graph, index = edit.graph, edit.index
 
     for pad in graph.node:
         if pad.op_type != "Pad" or len(pad.input) != 3 or not pad.input[2]:
@@ -825,20 +816,12 @@ def rewrite_padding(model: Any) -> int:
             continue
         if len(squeeze.input) != 2 or index.ints(squeeze.input[1]) != [0]:
             continue
-        cast = index.producers.get(squeeze.input[0])
-        if cast is None or cast.op_type != "Cast":
-            continue
-        if next((a.i for a in cast.attribute if a.name == "to"), None) != TensorProto.INT8:
-            continue
-        flip = index.producers.get(cast.input[0])
-        if flip is None or flip.op_type != "BitwiseXor":
-            continue
-        quantized = next(
-            (q for q, k in (flip.input, flip.input[::-1]) if index.ints(k) == [0x80]), None
-        )
+        quantized = _moved_to_int8(index, squeeze.input[0])
         if quantized is None:
             continue
-        replaced[position[id(pad)]] = [
+        cast = index.producers[squeeze.input[0]]
+        flip = index.producers[cast.input[0]]
+        edit.replaced[edit.at(pad)] = [
             helper.make_node(
                 "PaddedInt8",
                 [quantized, pad.input[2]],
@@ -854,20 +837,18 @@ def rewrite_padding(model: Any) -> int:
         for node, output in ((squeeze, pad.input[0]), (cast, squeeze.input[0])):
             readers = index.consumers.get(output, [])
             if output in index.outputs or any(
-                position[id(n)] not in removed | set(replaced) for n in readers
+                edit.at(n) not in edit.removed | set(edit.replaced) for n in readers
             ):
                 break
-            removed.add(position[id(node)])
+            edit.removed.add(edit.at(node))
         else:
             readers = index.consumers.get(cast.input[0], [])
             if cast.input[0] not in index.outputs and all(
-                position[id(n)] in removed for n in readers
+                edit.at(n) in edit.removed for n in readers
             ):
-                removed.add(position[id(flip)])
-    rebuild(graph, replaced, removed)
-    if replaced and not any(o.domain == DOMAIN for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
-    return len(replaced)
+                edit.removed.add(edit.at(flip))
+    _apply(model, edit)
+    return len(edit.replaced)
 
 
 def rewrite_repeats(model: Any) -> int:
@@ -877,11 +858,8 @@ def rewrite_repeats(model: Any) -> int:
     many."""
     from onnx import helper
 
-    graph = model.graph
-    index = GraphIndex.of(graph)
-    position = {id(node): i for i, node in enumerate(graph.node)}
-    replaced: dict[int, list[Any]] = {}
-    removed: set[int] = set()
+    edit = GraphEdit.of(model.graph)
+    graph, index = edit.graph, edit.index
     for node in graph.node:
         if node.op_type != "PaddedInt8" or node.domain != DOMAIN:
             continue
@@ -900,7 +878,7 @@ def rewrite_repeats(model: Any) -> int:
         if attrs.get("repeats", 1) != 1 or attrs.get("tail", 0) != 0:
             continue  # its columns written already
         attrs.update(repeats=len(rows), tail=int(zeros.shape[1]))
-        replaced[position[id(concat)]] = [
+        edit.replaced[edit.at(concat)] = [
             helper.make_node(
                 "PaddedInt8",
                 list(node.input),
@@ -910,9 +888,9 @@ def rewrite_repeats(model: Any) -> int:
                 **attrs,
             )
         ]
-        removed.add(position[id(node)])
-    rebuild(graph, replaced, removed)
-    return len(replaced)
+        edit.removed.add(edit.at(node))
+    _apply(model, edit)
+    return len(edit.replaced)
 
 
 @functools.cache
@@ -1021,11 +999,8 @@ def rewrite_time_major(model: Any) -> int:
     copies of the input) are packed again at every product. In place; returns how many."""
     from onnx import helper, numpy_helper
 
-    graph = model.graph
-    index = GraphIndex.of(graph)
-    position = {id(node): i for i, node in enumerate(graph.node)}
-    replaced: dict[int, list[Any]] = {}
-    removed: set[int] = set()
+    edit = GraphEdit.of(model.graph)
+    graph, index = edit.graph, edit.index
     added: list[Any] = []
     zeros: set[str] = set()
     for node in graph.node:
@@ -1077,7 +1052,7 @@ def rewrite_time_major(model: Any) -> int:
         )
         added += [matrix, w_zero8]
         rows, product = f"{base}/by_time/columns", f"{base}/by_time/product"
-        replaced[position[id(source)]] = [
+        edit.replaced[edit.at(source)] = [
             helper.make_node(
                 "TimeColumns",
                 [quantized, zero],
@@ -1091,7 +1066,7 @@ def rewrite_time_major(model: Any) -> int:
             )
         ]
         op = "TransposedEpilogue" + ("Add" if epilogue.op_type == "ConvEpilogueAdd" else "")
-        replaced[position[id(epilogue)]] = [
+        edit.replaced[edit.at(epilogue)] = [
             helper.make_node(
                 "MatMulIntegerToFloat",
                 [rows, matrix.name, a_scale, b_scale, zero, w_zero8.name],
@@ -1108,27 +1083,27 @@ def rewrite_time_major(model: Any) -> int:
                 drop=0,
             ),
         ]
-        removed.update(position[id(n)] for n in (node, *between))
+        edit.removed.update(edit.at(n) for n in (node, *between))
         zeros.add(zero8)
-    if not replaced:
+    if not edit.replaced:
         return 0
     for zero8 in zeros:  # the zero points' move to int8, where nothing reads it any more
-        gone = removed | set(replaced)
-        readers = [n for n in index.consumers.get(zero8, []) if position[id(n)] not in gone]
+        gone = edit.removed | set(edit.replaced)
+        readers = [n for n in index.consumers.get(zero8, []) if edit.at(n) not in gone]
         if readers or zero8 in index.outputs:
             continue
         cast = index.producers[zero8]
-        removed.add(position[id(cast)])
+        edit.removed.add(edit.at(cast))
         flip = index.producers[cast.input[0]]
         if index.only(flip.output[0], "Cast") is not None:
-            removed.add(position[id(flip)])
-    rebuild(graph, replaced, removed)
+            edit.removed.add(edit.at(flip))
+    _apply(model, edit)
     graph.initializer.extend(added)
     used = {name for node in graph.node for name in node.input}
     kept = [t for t in graph.initializer if t.name in used]
     del graph.initializer[:]
     graph.initializer.extend(kept)
-    return len(replaced) // 2
+    return len(edit.replaced) // 2
 
 
 def rewrite_stft(model: Any) -> int:
@@ -1136,9 +1111,8 @@ def rewrite_stft(model: Any) -> int:
     (onnxruntime's Bluestein path) as ``BluesteinSTFT``. In place; returns how many."""
     from onnx import helper
 
-    graph = model.graph
-    index = GraphIndex.of(graph)
-    replaced: dict[int, list[Any]] = {}
+    edit = GraphEdit.of(model.graph)
+    graph, index = edit.graph, edit.index
     for i, node in enumerate(graph.node):
         if node.op_type != "STFT" or node.domain not in ("", "ai.onnx") or len(node.input) < 3:
             continue
@@ -1156,7 +1130,7 @@ def rewrite_stft(model: Any) -> int:
             length = index.value(node.input[3])
             if length is None or int(length.reshape(-1)[0]) != size:
                 continue
-        replaced[i] = [
+        edit.replaced[i] = [
             helper.make_node(
                 "BluesteinSTFT",
                 list(node.input[:3]),
@@ -1166,10 +1140,8 @@ def rewrite_stft(model: Any) -> int:
                 onesided=1,
             )
         ]
-    rebuild(graph, replaced)
-    if replaced and not any(o.domain == DOMAIN for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
-    return len(replaced)
+    _apply(model, edit)
+    return len(edit.replaced)
 
 
 def rewrite_carried(model: Any) -> None:
